@@ -1,0 +1,76 @@
+"""Base mixins, teams and the event log.
+
+The event log is both the audit trail and the customer timeline: one row per state
+change of anything a customer or agent cares about (ticket, promise, survey, import).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+
+
+class TimeStampedModel(models.Model):
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class Team(TimeStampedModel):
+    """A group of agents that tickets are routed to."""
+
+    name = models.CharField(max_length=100, unique=True)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="teams", blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Event(models.Model):
+    """Who did what to which object, when, with the fields before and after.
+
+    `customer_id` is a plain indexed integer rather than a foreign key so that `core`
+    stays below `crm` in the dependency order; every event about a customer's ticket,
+    order or promise carries it, which makes the timeline one indexed range scan.
+    """
+
+    occurred_at = models.DateTimeField(db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="events",
+    )
+    # Set when the actor is not a staff user: "customer:<contact id>", "system:import", ...
+    actor_label = models.CharField(max_length=200, blank=True)
+    verb = models.CharField(max_length=64)
+    subject_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
+    subject_id = models.BigIntegerField()
+    customer_id = models.BigIntegerField(null=True, blank=True)
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["subject_type", "subject_id", "-occurred_at"], name="event_subject_idx"
+            ),
+            models.Index(fields=["customer_id", "-occurred_at"], name="event_customer_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.verb} {self.subject_type.model}#{self.subject_id} at {self.occurred_at}"
+
+    @property
+    def actor_display(self) -> str:
+        if self.actor_id is not None and self.actor is not None:
+            return self.actor.get_full_name() or self.actor.get_username()
+        return self.actor_label or "system"

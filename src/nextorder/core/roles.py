@@ -1,0 +1,84 @@
+"""Staff roles as Django groups, each with the permissions its name suggests.
+
+Kept as data here (not in a migration) because permissions are created after
+migrations run; `ensure_roles` is idempotent and runs after every migrate.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import Group, Permission
+
+AGENT = "agent"
+LEAD = "lead"
+SALES = "sales"
+MANAGER = "manager"
+
+_READ_RECORD = [
+    "crm.view_customer",
+    "crm.view_contact",
+    "crm.view_contactemail",
+    "crm.view_order",
+    "crm.view_orderline",
+    "crm.view_product",
+    "core.view_event",
+    "core.view_team",
+]
+_WORK_TICKETS = [
+    "desk.view_ticket",
+    "desk.add_ticket",
+    "desk.change_ticket",
+    "desk.view_message",
+    "desk.add_message",
+    "desk.view_attachment",
+    "desk.add_attachment",
+    "crm.add_contact",
+    "crm.change_contact",
+    "crm.add_contactemail",
+]
+
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    AGENT: _READ_RECORD + _WORK_TICKETS,
+    # Leads run the queue: they also assign tickets to others and route between teams.
+    LEAD: [*_READ_RECORD, *_WORK_TICKETS, "desk.assign_ticket", "core.change_team"],
+    # Sales owns the record of what was sold; it reads tickets but does not work them.
+    SALES: [
+        *_READ_RECORD,
+        "desk.view_ticket",
+        "desk.view_message",
+        "crm.add_customer",
+        "crm.change_customer",
+        "crm.add_contact",
+        "crm.change_contact",
+        "crm.add_contactemail",
+        "crm.add_order",
+        "crm.change_order",
+        "crm.add_orderline",
+        "crm.change_orderline",
+        "crm.add_product",
+        "crm.change_product",
+    ],
+}
+MANAGED_APPS = ("core", "crm", "desk", "insight")
+
+
+def _permissions(codenames: list[str]) -> list[Permission]:
+    found = []
+    for dotted in codenames:
+        app_label, codename = dotted.split(".", 1)
+        found.extend(
+            Permission.objects.filter(content_type__app_label=app_label, codename=codename)
+        )
+    return found
+
+
+def ensure_roles(**_: Any) -> None:
+    for name, codenames in ROLE_PERMISSIONS.items():
+        group, _created = Group.objects.get_or_create(name=name)
+        group.permissions.add(*_permissions(codenames))
+    manager, _created = Group.objects.get_or_create(name=MANAGER)
+    manager.permissions.add(
+        *Permission.objects.filter(content_type__app_label__in=MANAGED_APPS),
+        *Permission.objects.filter(content_type__app_label="auth", codename="view_user"),
+    )

@@ -1,0 +1,35 @@
+"""The one way to write an event row; every state-changing service calls it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.utils import timezone
+
+from nextorder.core.models import Event
+
+
+def event_record(
+    *,
+    verb: str,
+    subject: models.Model,
+    actor: AbstractBaseUser | None = None,
+    actor_label: str = "",
+    customer_id: int | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> Event:
+    return Event.objects.create(
+        occurred_at=timezone.now(),
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        actor_label=actor_label,
+        verb=verb,
+        subject_type=ContentType.objects.get_for_model(subject),
+        subject_id=subject.pk,
+        customer_id=customer_id,
+        before=before or {},
+        after=after or {},
+    )

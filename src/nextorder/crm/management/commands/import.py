@@ -1,0 +1,89 @@
+"""`nextorder import orders FILE`: bring a shop's order history in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from nextorder.crm.importers import (
+    CDNOW_MAPPING,
+    FILE_FORMATS,
+    ColumnMapping,
+    OrderFileError,
+    mapping_from_options,
+)
+from nextorder.crm.services import orders_import
+
+
+def _guess_format(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix in {".parquet", ".pq"}:
+        return "parquet"
+    if suffix == ".csv":
+        return "csv"
+    raise CommandError(f"cannot tell the format of {path.name}: pass --format {{csv,parquet,cdnow}}")
+
+
+class Command(BaseCommand):
+    help = "Import data files. `import orders FILE` reads orders from CSV, Parquet or CDNOW text."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        kinds = parser.add_subparsers(dest="kind", required=True)
+        orders = kinds.add_parser("orders", help="orders (creates customers and contacts too)")
+        orders.add_argument("file", type=Path)
+        orders.add_argument("--format", choices=FILE_FORMATS, help="default: from the file name")
+        orders.add_argument(
+            "--column",
+            action="append",
+            default=[],
+            metavar="FIELD=COLUMN",
+            help="which file column holds a field, e.g. --column customer_id=CustNo "
+            "(FIELD=- for a field the file lacks)",
+        )
+        orders.add_argument("--mapping", type=Path, help="JSON file of FIELD: COLUMN pairs")
+        orders.add_argument("--currency", default="USD", help="currency of rows without one")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        path: Path = options["file"]
+        file_format = options["format"] or _guess_format(path)
+        try:
+            base = (
+                ColumnMapping.from_file(options["mapping"])
+                if options["mapping"]
+                else CDNOW_MAPPING if file_format == "cdnow" else ColumnMapping()
+            )
+            mapping = mapping_from_options(base=base, options=options["column"])
+            with Progress(
+                TextColumn("{task.description:<12}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                disable=options["verbosity"] == 0,
+            ) as progress:
+                tasks: dict[str, Any] = {}
+
+                def report(phase: str, done: int, total: int) -> None:
+                    if phase not in tasks:
+                        tasks[phase] = progress.add_task(phase, total=total)
+                    progress.update(tasks[phase], completed=done, total=total)
+
+                result = orders_import(
+                    path=path,
+                    file_format=file_format,
+                    mapping=mapping,
+                    default_currency=options["currency"].upper(),
+                    progress=report,
+                )
+        except OrderFileError as exc:
+            where = f"{path}:{exc.line}: " if exc.line is not None else f"{path}: "
+            raise CommandError(f"{where}{exc.reason}. Nothing from this file was imported.") from exc
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{path.name}: {result.rows} rows, {result.orders_created} new orders "
+                f"({result.orders_existing} already known), {result.customers_created} new "
+                f"customers, {result.contacts_created} new contacts."
+            )
+        )

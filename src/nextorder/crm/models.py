@@ -1,0 +1,184 @@
+"""The record of who bought what: customers, their contacts, products and orders."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Lower
+
+from nextorder.core.models import TimeStampedModel
+
+
+class Customer(TimeStampedModel):
+    """A buyer: a person or a company. Tickets, orders and promises hang off it.
+
+    The order figures (count, spend, first and last order) are kept on the row by the
+    services that write orders, so the queue can show and sort by them without an
+    aggregate per ticket.
+    """
+
+    class Kind(models.TextChoices):
+        PERSON = "person", "Person"
+        COMPANY = "company", "Company"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PERSON)
+    name = models.CharField(max_length=200)
+    external_id = models.CharField(max_length=100, unique=True, null=True, blank=True)
+    notes = models.TextField(blank=True)
+    order_count = models.PositiveIntegerField(default=0)
+    total_spend = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    first_order_at = models.DateTimeField(null=True, blank=True)
+    last_order_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        indexes = [
+            models.Index(fields=["-total_spend", "id"], name="customer_spend_idx"),
+            models.Index(fields=["name"], name="customer_name_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Contact(TimeStampedModel):
+    """A person who writes to us on behalf of a customer."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="contacts")
+    name = models.CharField(max_length=200, blank=True)
+    phone = models.CharField(max_length=50, blank=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        primary = self.emails.filter(is_primary=True).first()
+        return self.name or (primary.address if primary else f"contact #{self.pk}")
+
+
+class ContactEmail(models.Model):
+    """An address belongs to exactly one contact: the key incoming mail is matched on.
+
+    Stored lower-cased (the service normalises) and unique case-insensitively.
+    """
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="emails")
+    address = models.EmailField(max_length=254)
+    is_primary = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(Lower("address"), name="contactemail_address_unique_ci"),
+        ]
+
+    def __str__(self) -> str:
+        return self.address
+
+
+class Product(TimeStampedModel):
+    sku = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    price = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3, default="USD")
+    components = models.ManyToManyField(
+        "self",
+        through="ProductComponent",
+        symmetrical=False,
+        related_name="used_in",
+        blank=True,
+    )
+
+    class Meta:
+        ordering = ["sku"]
+
+    def __str__(self) -> str:
+        return f"{self.sku} {self.name}"
+
+
+class ProductComponent(models.Model):
+    """A part of a product (a bundle's items, a machine's spare parts)."""
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="component_links")
+    component = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
+    quantity = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["product", "component"], name="product_component_uniq"),
+            models.CheckConstraint(
+                condition=~models.Q(product=models.F("component")), name="product_not_own_part"
+            ),
+        ]
+
+
+class Order(TimeStampedModel):
+    class Channel(models.TextChoices):
+        WEB = "web", "Web shop"
+        STORE = "store", "Store"
+        PHONE = "phone", "Phone"
+        MARKETPLACE = "marketplace", "Marketplace"
+        SALES_REP = "sales_rep", "Sales rep"
+        OTHER = "other", "Other"
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders")
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
+    )
+    external_id = models.CharField(max_length=100, unique=True, null=True, blank=True)
+    placed_at = models.DateTimeField()
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3, default="USD")
+    channel = models.CharField(max_length=20, choices=Channel.choices, default=Channel.WEB)
+    item_count = models.PositiveIntegerField(null=True, blank=True)
+    sales_rep = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="orders_sold",
+    )
+
+    class Meta:
+        ordering = ["-placed_at", "-id"]
+        indexes = [models.Index(fields=["customer", "-placed_at"], name="order_customer_placed_idx")]
+
+    def __str__(self) -> str:
+        return f"order {self.external_id or self.pk} ({self.amount} {self.currency})"
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey(
+        Product, null=True, blank=True, on_delete=models.PROTECT, related_name="order_lines"
+    )
+    description = models.CharField(max_length=200, blank=True)
+    quantity = models.PositiveIntegerField(default=1)
+    unit_price = models.DecimalField(max_digits=12, decimal_places=2)
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.description or self.product}"
+
+
+class OrderImport(models.Model):
+    """One successful import of an order file: what was read, what it added, by whom."""
+
+    file_name = models.CharField(max_length=255)
+    file_sha256 = models.CharField(max_length=64)
+    file_format = models.CharField(max_length=10)
+    rows = models.PositiveIntegerField()
+    orders_created = models.PositiveIntegerField()
+    customers_created = models.PositiveIntegerField()
+    contacts_created = models.PositiveIntegerField()
+    imported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.rows} rows) at {self.created_at}"

@@ -1,0 +1,98 @@
+"""Reads of the customer record for the console's customer panel and page."""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from nextorder.core.models import Event
+from nextorder.crm.models import Customer, Order
+
+
+def customer_orders(*, customer: Customer, limit: int = 20) -> list[Order]:
+    return list(customer.orders.select_related("sales_rep").order_by("-placed_at", "-id")[:limit])
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    kind: str  # "order" or an event verb such as "ticket.replied"
+    title: str
+    actor: str
+    event: Event | None = None
+    order: Order | None = None
+
+
+def _order_entry(order: Order) -> TimelineEntry:
+    items = f", {order.item_count} items" if order.item_count else ""
+    return TimelineEntry(
+        at=order.placed_at,
+        kind="order",
+        title=f"Ordered {order.currency} {order.amount:,.2f}{items} ({order.get_channel_display()})",
+        actor="customer",
+        order=order,
+    )
+
+
+_EVENT_TITLES = {
+    "ticket.opened": "Ticket opened",
+    "ticket.replied": "Agent replied",
+    "ticket.noted": "Internal note",
+    "ticket.updated": "Ticket changed",
+    "ticket.message_received": "Customer wrote",
+}
+
+
+def _event_entry(event: Event) -> TimelineEntry:
+    changes = ", ".join(f"{k}: {event.before.get(k, '–')} → {v}" for k, v in event.after.items()
+                        if k in event.before)
+    title = _EVENT_TITLES.get(event.verb, event.verb)
+    subject = f" #{event.subject_id}" if event.verb.startswith("ticket.") else ""
+    return TimelineEntry(
+        at=event.occurred_at,
+        kind=event.verb,
+        title=f"{title}{subject}" + (f" ({changes})" if changes else ""),
+        actor=event.actor_display,
+        event=event,
+    )
+
+
+def customer_timeline(*, customer: Customer, limit: int = 30) -> list[TimelineEntry]:
+    """Orders and events of one customer, newest first, as one list."""
+    events = Event.objects.filter(customer_id=customer.pk).select_related("actor")[:limit]
+    orders = customer.orders.order_by("-placed_at", "-id")[:limit]
+    merged = heapq.merge(
+        (_event_entry(e) for e in events),
+        (_order_entry(o) for o in orders),
+        key=lambda entry: entry.at,
+        reverse=True,
+    )
+    return list(merged)[:limit]
+
+
+@dataclass(frozen=True)
+class CustomerSummary:
+    customer: Customer
+    order_count: int
+    total_spend: Decimal
+    average_order: Decimal | None
+    first_order_at: datetime | None
+    last_order_at: datetime | None
+
+
+def customer_summary(*, customer: Customer) -> CustomerSummary:
+    average = (
+        (customer.total_spend / customer.order_count).quantize(Decimal("0.01"))
+        if customer.order_count
+        else None
+    )
+    return CustomerSummary(
+        customer=customer,
+        order_count=customer.order_count,
+        total_spend=customer.total_spend,
+        average_order=average,
+        first_order_at=customer.first_order_at,
+        last_order_at=customer.last_order_at,
+    )

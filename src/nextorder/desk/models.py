@@ -1,0 +1,158 @@
+"""Tickets and their messages.
+
+A ticket is one conversation with a customer; its messages carry RFC 5322 ids so that
+email threading (In-Reply-To, References) can attach replies to the right ticket.
+Every change of a ticket is written to `core.Event` by the services, never here.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from nextorder.core.models import Team, TimeStampedModel
+from nextorder.crm.models import Contact, Customer
+
+
+class Ticket(TimeStampedModel):
+    class Status(models.TextChoices):
+        NEW = "new", "New"
+        OPEN = "open", "Open"
+        PENDING = "pending", "Pending"
+        SOLVED = "solved", "Solved"
+        CLOSED = "closed", "Closed"
+
+    class Priority(models.IntegerChoices):
+        LOW = 0, "Low"
+        NORMAL = 1, "Normal"
+        HIGH = 2, "High"
+        URGENT = 3, "Urgent"
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+        WEB_FORM = "web_form", "Web form"
+        PORTAL = "portal", "Portal"
+        API = "api", "API"
+        PHONE = "phone", "Phone"
+        AGENT = "agent", "Opened by an agent"
+
+    # Statuses an agent still has to act on; solved/closed drop out of the default queue.
+    ACTIVE_STATUSES = (Status.NEW, Status.OPEN, Status.PENDING)
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="tickets")
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets"
+    )
+    subject = models.CharField(max_length=250)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.NEW)
+    priority = models.SmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.EMAIL)
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets"
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_tickets",
+    )
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    solved_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    # Optimistic lock: every write checks and bumps it, so a stale form cannot overwrite.
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["-priority", "created_at", "id"]
+        permissions = [("assign_ticket", "Can assign tickets to other agents and teams")]
+        # The default queue shows active tickets only: partial indexes in the queue's sort
+        # orders let the database read the first page, or a page deep in it, straight off
+        # the index (keyset pagination) instead of sorting every active ticket.
+        indexes = [
+            models.Index(
+                fields=["-priority", "created_at", "id"],
+                name="ticket_active_prio",
+                condition=models.Q(status__in=["new", "open", "pending"]),
+            ),
+            models.Index(
+                fields=["created_at", "id"],
+                name="ticket_active_age",
+                condition=models.Q(status__in=["new", "open", "pending"]),
+            ),
+            models.Index(
+                fields=["assignee", "-priority", "created_at", "id"],
+                name="ticket_assignee_active",
+                condition=models.Q(status__in=["new", "open", "pending"]),
+            ),
+            models.Index(
+                fields=["team", "-priority", "created_at", "id"],
+                name="ticket_team_active",
+                condition=models.Q(status__in=["new", "open", "pending"]),
+            ),
+            models.Index(fields=["status", "-priority", "created_at", "id"], name="ticket_status_prio"),
+            models.Index(fields=["status", "created_at", "id"], name="ticket_status_age"),
+            models.Index(fields=["customer", "-created_at"], name="ticket_customer_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.subject}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE_STATUSES
+
+
+class Message(models.Model):
+    class Direction(models.TextChoices):
+        INBOUND = "in", "From the customer"
+        OUTBOUND = "out", "To the customer"
+        NOTE = "note", "Internal note"
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="messages")
+    direction = models.CharField(max_length=4, choices=Direction.choices)
+    author_contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    author_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="messages",
+    )
+    body_text = models.TextField()
+    # Sanitised on the way in (nh3); safe to render as-is.
+    body_html = models.TextField(blank=True)
+    sent_at = models.DateTimeField()
+    message_id = models.CharField(max_length=250, unique=True)
+    in_reply_to = models.CharField(max_length=250, blank=True)
+    references = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["sent_at", "id"]
+        indexes = [models.Index(fields=["ticket", "sent_at"], name="message_ticket_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_direction_display()} on #{self.ticket_id} at {self.sent_at}"
+
+    @property
+    def author_display(self) -> str:
+        if self.author_user is not None:
+            return self.author_user.get_full_name() or self.author_user.get_username()
+        if self.author_contact is not None:
+            return str(self.author_contact)
+        return "unknown sender"
+
+
+class Attachment(models.Model):
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments")
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    file = models.FileField(upload_to="attachments/%Y/%m/")
+
+    def __str__(self) -> str:
+        return self.filename

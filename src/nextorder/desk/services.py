@@ -1,0 +1,328 @@
+"""Every change to a ticket goes through here, and each writes its event row.
+
+Writes use optimistic locking: the caller passes the version it saw, the UPDATE only
+matches that version, and a mismatch raises TicketConflict naming who changed what,
+so two agents saving at once never overwrite each other silently.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import nh3
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.html import escape, linebreaks
+
+from nextorder.core.models import Event, Team
+from nextorder.core.services import event_record
+from nextorder.crm.models import Contact, Customer
+from nextorder.desk.models import Message, Ticket
+
+
+class TicketConflict(Exception):
+    """Someone saved the ticket after the caller loaded it; nothing was written."""
+
+    def __init__(self, *, ticket: Ticket, last_change: Event | None) -> None:
+        self.ticket = ticket
+        self.last_change = last_change
+        if last_change is not None:
+            who = last_change.actor_display
+            when = timezone.localtime(last_change.occurred_at).strftime("%H:%M:%S")
+            what = _describe_change(last_change)
+            message = (
+                f"Ticket #{ticket.pk} was changed by {who} at {when} ({what}) after you opened "
+                "it. Your change was not saved: check the ticket and save again."
+            )
+        else:
+            message = f"Ticket #{ticket.pk} changed after you opened it; your change was not saved."
+        super().__init__(message)
+
+
+def _describe_change(event: Event) -> str:
+    if event.verb == "ticket.replied":
+        return "replied"
+    if event.verb == "ticket.message_received":
+        return "the customer wrote"
+    changed = [f"{k}: {event.before.get(k)} → {v}" for k, v in event.after.items()]
+    return "; ".join(changed) or event.verb
+
+
+def new_message_id() -> str:
+    return f"<{uuid.uuid4().hex}@{settings.NEXTORDER_MESSAGE_ID_DOMAIN}>"
+
+
+def html_from_text(text: str) -> str:
+    return linebreaks(escape(text))
+
+
+def sanitise_html(html: str) -> str:
+    """Customer HTML is rendered in agents' browsers: keep formatting, drop scripts."""
+    return nh3.clean(html)
+
+
+def _bump_version(*, ticket: Ticket, expected_version: int, **changes: Any) -> None:
+    """The optimistic lock: write only if nobody wrote since `expected_version`."""
+    updated = Ticket.objects.filter(pk=ticket.pk, version=expected_version).update(
+        version=F("version") + 1, updated_at=timezone.now(), **changes
+    )
+    if updated == 0:
+        current = Ticket.objects.get(pk=ticket.pk)
+        last_change = (
+            Event.objects.filter(
+                subject_type__app_label="desk", subject_type__model="ticket", subject_id=ticket.pk
+            )
+            .select_related("actor")
+            .first()
+        )
+        raise TicketConflict(ticket=current, last_change=last_change)
+    ticket.refresh_from_db()
+
+
+@transaction.atomic
+def ticket_open(
+    *,
+    customer: Customer,
+    subject: str,
+    body_text: str,
+    contact: Contact | None = None,
+    body_html: str = "",
+    channel: str = Ticket.Channel.EMAIL,
+    priority: int = Ticket.Priority.NORMAL,
+    team: Team | None = None,
+    actor: AbstractBaseUser | None = None,
+    sent_at: datetime | None = None,
+    message_id: str | None = None,
+) -> Ticket:
+    """Open a ticket with its first message: from the customer, or from an agent."""
+    sent_at = sent_at or timezone.now()
+    ticket = Ticket(
+        customer=customer,
+        contact=contact,
+        subject=subject.strip()[:250] or "(no subject)",
+        channel=channel,
+        priority=priority,
+        team=team,
+        last_message_at=sent_at,
+    )
+    ticket.full_clean()
+    ticket.save()
+    Ticket.objects.filter(pk=ticket.pk).update(created_at=sent_at)
+    ticket.refresh_from_db()
+    from_agent = channel == Ticket.Channel.AGENT
+    Message.objects.create(
+        ticket=ticket,
+        direction=Message.Direction.OUTBOUND if from_agent else Message.Direction.INBOUND,
+        author_contact=None if from_agent else contact,
+        author_user=actor if from_agent else None,
+        body_text=body_text,
+        body_html=sanitise_html(body_html) if body_html else html_from_text(body_text),
+        sent_at=sent_at,
+        message_id=message_id or new_message_id(),
+    )
+    event_record(
+        verb="ticket.opened",
+        subject=ticket,
+        actor=actor,
+        actor_label="" if actor else f"customer:{contact.pk if contact else customer.pk}",
+        customer_id=customer.pk,
+        after={"subject": ticket.subject, "channel": channel, "priority": priority},
+    )
+    return ticket
+
+
+@transaction.atomic
+def ticket_reply(
+    *,
+    ticket: Ticket,
+    author: AbstractBaseUser,
+    body: str,
+    expected_version: int,
+    status: str | None = None,
+    internal: bool = False,
+) -> Message:
+    """An agent answers (or leaves an internal note); the ticket moves to `status`.
+
+    A reply on a new ticket opens it; the first public reply stamps first_response_at.
+    """
+    body = body.strip()
+    if not body:
+        raise ValidationError("The reply is empty.")
+    if status is not None and status not in Ticket.Status.values:
+        raise ValidationError(f"Unknown status {status!r}.")
+    now = timezone.now()
+    new_status = status or (Ticket.Status.OPEN if ticket.status == Ticket.Status.NEW else ticket.status)
+    changes: dict[str, Any] = {"last_message_at": now}
+    if new_status != ticket.status:
+        changes.update(_status_stamps(new_status=new_status, now=now))
+    if not internal and ticket.first_response_at is None:
+        changes["first_response_at"] = now
+    before_status = ticket.status
+    _bump_version(ticket=ticket, expected_version=expected_version, **changes)
+
+    last = ticket.messages.exclude(direction=Message.Direction.NOTE).order_by("-sent_at", "-id").first()
+    message = Message.objects.create(
+        ticket=ticket,
+        direction=Message.Direction.NOTE if internal else Message.Direction.OUTBOUND,
+        author_user=author,
+        body_text=body,
+        body_html=html_from_text(body),
+        sent_at=now,
+        message_id=new_message_id(),
+        in_reply_to=last.message_id if last else "",
+        references=f"{last.references} {last.message_id}".strip() if last else "",
+    )
+    after: dict[str, Any] = {"message": message.pk, "internal": internal}
+    before: dict[str, Any] = {}
+    if new_status != before_status:
+        before["status"], after["status"] = before_status, new_status
+    event_record(
+        verb="ticket.noted" if internal else "ticket.replied",
+        subject=ticket,
+        actor=author,
+        customer_id=ticket.customer_id,
+        before=before,
+        after=after,
+    )
+    return message
+
+
+def _status_stamps(*, new_status: str, now: datetime) -> dict[str, Any]:
+    stamps: dict[str, Any] = {"status": new_status}
+    if new_status == Ticket.Status.SOLVED:
+        stamps["solved_at"] = now
+    elif new_status == Ticket.Status.CLOSED:
+        stamps["closed_at"] = now
+    else:
+        stamps["solved_at"] = None
+        stamps["closed_at"] = None
+    return stamps
+
+
+_UNSET: Any = object()
+
+
+@transaction.atomic
+def ticket_update(
+    *,
+    ticket: Ticket,
+    actor: AbstractBaseUser,
+    expected_version: int,
+    status: str = _UNSET,
+    priority: int = _UNSET,
+    assignee: AbstractBaseUser | None = _UNSET,
+    team: Team | None = _UNSET,
+) -> Ticket:
+    """Change status, priority, assignee or team; one event row lists every field changed."""
+    requested: dict[str, Any] = {
+        name: value
+        for name, value in {
+            "status": status, "priority": priority, "assignee": assignee, "team": team
+        }.items()
+        if value is not _UNSET
+    }
+    if "status" in requested and requested["status"] not in Ticket.Status.values:
+        raise ValidationError(f"Unknown status {requested['status']!r}.")
+    if "priority" in requested and requested["priority"] not in Ticket.Priority.values:
+        raise ValidationError(f"Unknown priority {requested['priority']!r}.")
+    reassigning_others = "assignee" in requested and requested["assignee"] not in (
+        None, actor, ticket.assignee
+    )
+    rerouting = "team" in requested and requested["team"] != ticket.team
+    if (reassigning_others or rerouting) and not actor.has_perm("desk.assign_ticket"):  # type: ignore[attr-defined]
+        raise PermissionDenied("Only leads can assign tickets to others or move them between teams.")
+
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    changes: dict[str, Any] = {}
+    now = timezone.now()
+    for name, value in requested.items():
+        old = getattr(ticket, name)
+        if old == value:
+            continue
+        before[name], after[name] = _loggable(old), _loggable(value)
+        if name == "status":
+            changes.update(_status_stamps(new_status=value, now=now))
+        else:
+            changes[name] = value
+    if not changes:
+        return ticket
+    _bump_version(ticket=ticket, expected_version=expected_version, **changes)
+    event_record(
+        verb="ticket.updated",
+        subject=ticket,
+        actor=actor,
+        customer_id=ticket.customer_id,
+        before=before,
+        after=after,
+    )
+    return ticket
+
+
+def _loggable(value: Any) -> Any:
+    """Event rows hold JSON: models are written as their display text."""
+    if value is None or isinstance(value, int | str):
+        return value
+    if isinstance(value, AbstractBaseUser):
+        return value.get_username()
+    return str(value)
+
+
+@dataclass(frozen=True)
+class ReceivedMessage:
+    ticket: Ticket
+    message: Message
+    reopened: bool
+
+
+@transaction.atomic
+def ticket_receive_message(
+    *,
+    ticket: Ticket,
+    contact: Contact | None,
+    body_text: str,
+    body_html: str = "",
+    sent_at: datetime | None = None,
+    message_id: str | None = None,
+    in_reply_to: str = "",
+    references: str = "",
+) -> ReceivedMessage:
+    """The customer writes again on a ticket: a pending or solved ticket is reopened.
+
+    Customer messages never conflict: the version is bumped unconditionally so that an
+    agent's stale form is told the customer wrote meanwhile.
+    """
+    sent_at = sent_at or timezone.now()
+    previous_status = ticket.status
+    reopened = ticket.status in (Ticket.Status.PENDING, Ticket.Status.SOLVED)
+    changes: dict[str, Any] = {"last_message_at": sent_at}
+    if reopened:
+        changes.update(_status_stamps(new_status=Ticket.Status.OPEN, now=sent_at))
+    _bump_version(ticket=ticket, expected_version=ticket.version, **changes)
+    message = Message.objects.create(
+        ticket=ticket,
+        direction=Message.Direction.INBOUND,
+        author_contact=contact,
+        body_text=body_text,
+        body_html=sanitise_html(body_html) if body_html else html_from_text(body_text),
+        sent_at=sent_at,
+        message_id=message_id or new_message_id(),
+        in_reply_to=in_reply_to,
+        references=references,
+    )
+    event_record(
+        verb="ticket.message_received",
+        subject=ticket,
+        actor_label=f"customer:{contact.pk}" if contact else "customer",
+        customer_id=ticket.customer_id,
+        before={"status": previous_status} if reopened else {},
+        after={"message": message.pk, **({"status": Ticket.Status.OPEN} if reopened else {})},
+    )
+    return ReceivedMessage(ticket=ticket, message=message, reopened=reopened)

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from nextorder.desk import views
+
+app_name = "desk"
+urlpatterns = [
+    path("", views.queue, name="queue"),
+    path("tickets/<int:pk>/", views.ticket_detail, name="ticket"),
+    path("tickets/<int:pk>/reply/", views.ticket_reply_view, name="ticket_reply"),
+    path("tickets/<int:pk>/update/", views.ticket_update_view, name="ticket_update"),
+    path("customers/<int:pk>/", views.customer_detail, name="customer"),
+]

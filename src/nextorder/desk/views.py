@@ -1,0 +1,199 @@
+"""The agent console: thin views that parse, call a selector or service, and render."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from nextorder.core.models import Team
+from nextorder.crm.models import Customer
+from nextorder.crm.selectors import customer_orders, customer_summary, customer_timeline
+from nextorder.desk.forms import ReplyForm, TicketUpdateForm
+from nextorder.desk.models import Ticket
+from nextorder.desk.selectors import (
+    ASSIGNEE_ME,
+    ASSIGNEE_NOBODY,
+    BadCursor,
+    QueueFilters,
+    QueueSort,
+    customer_tickets,
+    ticket_conversation,
+    tickets_for_queue,
+)
+from nextorder.desk.services import TicketConflict, ticket_reply, ticket_update
+from django.conf import settings
+
+
+def _queue_filters(request: HttpRequest) -> QueueFilters:
+    statuses = tuple(s for s in request.GET.getlist("status") if s in Ticket.Status.values)
+    team = request.GET.get("team", "")
+    assignee = request.GET.get("assignee", "")
+    return QueueFilters(
+        statuses=statuses or tuple(Ticket.ACTIVE_STATUSES),
+        team_id=int(team) if team.isdigit() else None,
+        assignee=(
+            assignee if assignee in (ASSIGNEE_ME, ASSIGNEE_NOBODY)
+            else int(assignee) if assignee.isdigit() else None
+        ),
+    )
+
+
+@login_required
+@permission_required("desk.view_ticket", raise_exception=True)
+def queue(request: HttpRequest) -> HttpResponse:
+    filters = _queue_filters(request)
+    sort = QueueSort(request.GET["sort"]) if request.GET.get("sort") in QueueSort else QueueSort.PRIORITY
+    try:
+        page = tickets_for_queue(
+            user=request.user,
+            filters=filters,
+            sort=sort,
+            cursor=request.GET.get("after") or None,
+            limit=settings.NEXTORDER_QUEUE_PAGE_SIZE,
+        )
+    except BadCursor as exc:
+        return render(request, "desk/queue.html", {"error": str(exc)}, status=400)
+    more_query = request.GET.copy()
+    if page.next_cursor:
+        more_query["after"] = page.next_cursor
+    context = {
+        "page": page,
+        "more_query": more_query.urlencode(),
+        "statuses": Ticket.Status.choices,
+        "selected_statuses": filters.statuses,
+        "teams": Team.objects.all(),
+        "sorts": [(QueueSort.PRIORITY, "Priority"), (QueueSort.AGE, "Age")],
+    }
+    if request.htmx and request.GET.get("after"):  # type: ignore[attr-defined]
+        return render(request, "desk/_queue_rows.html", context)
+    if request.htmx and request.htmx.target == "queue-table":  # type: ignore[attr-defined]
+        return render(request, "desk/_queue_table.html", context)
+    return render(request, "desk/queue.html", context)
+
+
+def _ticket_context(ticket: Ticket, **extra: object) -> dict[str, object]:
+    return {
+        "ticket": ticket,
+        "conversation": ticket_conversation(ticket=ticket),
+        "summary": customer_summary(customer=ticket.customer),
+        "orders": customer_orders(customer=ticket.customer, limit=10),
+        "other_tickets": customer_tickets(customer=ticket.customer, exclude=ticket, limit=10),
+        "timeline": customer_timeline(customer=ticket.customer, limit=15),
+        "reply_form": extra.pop("reply_form", None)
+        or ReplyForm(initial={"version": ticket.version, "status": Ticket.Status.PENDING}),
+        "update_form": extra.pop("update_form", None)
+        or TicketUpdateForm(
+            initial={
+                "status": ticket.status,
+                "priority": ticket.priority,
+                "assignee": ticket.assignee_id,
+                "team": ticket.team_id,
+                "version": ticket.version,
+            }
+        ),
+        **extra,
+    }
+
+
+def _load_ticket(pk: int) -> Ticket:
+    return get_object_or_404(
+        Ticket.objects.select_related("customer", "contact", "assignee", "team"), pk=pk
+    )
+
+
+@login_required
+@permission_required("desk.view_ticket", raise_exception=True)
+def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return render(request, "desk/ticket.html", _ticket_context(_load_ticket(pk)))
+
+
+@require_POST
+@login_required
+@permission_required("desk.add_message", raise_exception=True)
+def ticket_reply_view(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket = _load_ticket(pk)
+    form = ReplyForm(request.POST)
+    if not form.is_valid():
+        return render(request, "desk/ticket.html", _ticket_context(ticket, reply_form=form), status=400)
+    try:
+        ticket_reply(
+            ticket=ticket,
+            author=request.user,  # type: ignore[arg-type]
+            body=form.cleaned_data["body"],
+            expected_version=form.cleaned_data["version"],
+            status=form.cleaned_data["status"],
+            internal=form.cleaned_data["internal"],
+        )
+    except TicketConflict as conflict:
+        # Keep the draft: the agent reads what changed and sends it again if still right.
+        form = ReplyForm(
+            initial={**form.cleaned_data, "version": conflict.ticket.version}
+        )
+        return render(
+            request,
+            "desk/ticket.html",
+            _ticket_context(conflict.ticket, reply_form=form, conflict=str(conflict)),
+            status=409,
+        )
+    except ValidationError as exc:
+        form.add_error("body", exc)
+        return render(request, "desk/ticket.html", _ticket_context(ticket, reply_form=form), status=400)
+    messages.success(request, "Note added." if form.cleaned_data["internal"] else "Reply sent.")
+    return redirect("desk:ticket", pk=pk)
+
+
+@require_POST
+@login_required
+@permission_required("desk.change_ticket", raise_exception=True)
+def ticket_update_view(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket = _load_ticket(pk)
+    form = TicketUpdateForm(request.POST)
+    if not form.is_valid():
+        return render(request, "desk/ticket.html", _ticket_context(ticket, update_form=form), status=400)
+    data = form.cleaned_data
+    try:
+        ticket_update(
+            ticket=ticket,
+            actor=request.user,  # type: ignore[arg-type]
+            expected_version=data["version"],
+            status=data["status"],
+            priority=data["priority"],
+            assignee=data["assignee"],
+            team=data["team"],
+        )
+    except TicketConflict as conflict:
+        return render(
+            request,
+            "desk/ticket.html",
+            _ticket_context(conflict.ticket, conflict=str(conflict)),
+            status=409,
+        )
+    except PermissionDenied as exc:
+        return render(
+            request, "desk/ticket.html", _ticket_context(ticket, update_form=form, error=str(exc)),
+            status=403,
+        )
+    messages.success(request, "Ticket saved.")
+    return redirect("desk:ticket", pk=pk)
+
+
+@login_required
+@permission_required("crm.view_customer", raise_exception=True)
+def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = get_object_or_404(Customer, pk=pk)
+    return render(
+        request,
+        "desk/customer.html",
+        {
+            "customer": customer,
+            "summary": customer_summary(customer=customer),
+            "contacts": customer.contacts.prefetch_related("emails"),
+            "orders": customer_orders(customer=customer, limit=100),
+            "tickets": customer_tickets(customer=customer, limit=50),
+            "timeline": customer_timeline(customer=customer, limit=50),
+        },
+    )
