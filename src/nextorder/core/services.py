@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -21,9 +22,11 @@ def event_record(
     customer_id: int | None = None,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
+    occurred_at: datetime | None = None,
 ) -> Event:
+    """`occurred_at` is for history brought in from elsewhere; live changes use now."""
     return Event.objects.create(
-        occurred_at=timezone.now(),
+        occurred_at=occurred_at or timezone.now(),
         actor=actor if actor is not None and actor.is_authenticated else None,
         actor_label=actor_label,
         verb=verb,

@@ -42,18 +42,23 @@ class OrderFileError(ValueError):
         super().__init__(f"line {line}: {reason}" if line is not None else reason)
 
 
+REQUIRED_FIELDS = ("customer_id", "placed_at", "amount")
+
+
 @dataclass(frozen=True)
 class ColumnMapping:
-    """Which column of the file holds which field; None means the file has no such column.
+    """Which column of the file holds which field.
 
-    Without an order id column, ids are derived from customer, time and amount (with a
-    counter for identical rows), which keeps re-imports of the same file idempotent.
+    None (the default) means the column named like the field, if the file has one;
+    "" means the file has no such column even if one is named like it. Without an order
+    id column, ids are derived from customer, time and amount (with a counter for
+    identical rows), which keeps re-imports of the same file idempotent.
     """
 
-    customer_id: str = "customer_id"
-    placed_at: str = "placed_at"
-    amount: str = "amount"
-    order_id: str | None = "order_id"
+    customer_id: str | None = None
+    placed_at: str | None = None
+    amount: str | None = None
+    order_id: str | None = None
     customer_name: str | None = None
     email: str | None = None
     contact_name: str | None = None
@@ -61,6 +66,24 @@ class ColumnMapping:
     channel: str | None = None
     item_count: str | None = None
     sales_rep: str | None = None
+
+    def resolve(self, *, available: list[str]) -> dict[str, str | None]:
+        """The file column of each field, or None; a named column must exist."""
+        resolved: dict[str, str | None] = {}
+        missing = []
+        for spec in fields(self):
+            chosen = getattr(self, spec.name)
+            if chosen is None:
+                chosen = spec.name if spec.name in available or spec.name in REQUIRED_FIELDS else ""
+            if chosen and chosen not in available:
+                missing.append(chosen)
+            resolved[spec.name] = chosen or None
+        if missing:
+            raise OrderFileError(
+                f"column(s) {sorted(missing)} not in the file; it has {available}. "
+                "Map them with --column FIELD=COLUMN or --mapping FILE."
+            )
+        return resolved
 
     @classmethod
     def from_file(cls, path: Path) -> ColumnMapping:
@@ -79,11 +102,8 @@ class ColumnMapping:
 
 
 # The CDNOW sample carries no order ids, names or emails: customer, date, CDs, dollars.
+# Its columns are named after the fields, so the default mapping reads it.
 CDNOW_COLUMNS = ("cohort_id", "customer_id", "placed_at", "item_count", "amount")
-CDNOW_MAPPING = ColumnMapping(
-    customer_id="customer_id", placed_at="placed_at", amount="amount", order_id=None,
-    item_count="item_count",
-)
 
 
 def _read_raw(path: Path, file_format: FileFormat) -> pl.DataFrame:
@@ -144,21 +164,10 @@ def read_order_file(
     """
     if file_format not in FILE_FORMATS:
         raise OrderFileError(f"unknown format {file_format!r}; use one of {FILE_FORMATS}")
-    if mapping is None:
-        mapping = CDNOW_MAPPING if file_format == "cdnow" else ColumnMapping()
     raw = _read_raw(path, file_format)
+    wanted = (mapping or ColumnMapping()).resolve(available=raw.columns)
     first_line = 2 if file_format == "csv" else 1
     raw = raw.with_row_index("line", offset=first_line)
-
-    wanted = {f.name: getattr(mapping, f.name) for f in fields(mapping)}
-    missing = sorted(
-        {column for column in wanted.values() if column is not None} - set(raw.columns)
-    )
-    if missing:
-        raise OrderFileError(
-            f"column(s) {missing} not in the file; it has {raw.columns[1:]}. "
-            "Map them with --column FIELD=COLUMN or --mapping FILE."
-        )
     if raw.height == 0:
         raise OrderFileError("the file has no order rows")
 
@@ -203,7 +212,7 @@ def read_order_file(
             "email address is not valid",
         ),
     ]
-    if mapping.order_id is not None:
+    if wanted["order_id"] is not None:
         checks.append((pl.col("order_external_id").fill_null("") == "", "order id is empty"))
     failures = [
         (line, reason)
@@ -224,7 +233,7 @@ def read_order_file(
     )
     if (gap := _first_line_failing(frame, pl.col("placed_at").is_null())) is not None:
         raise OrderFileError(f"order time does not exist in {time_zone} (a DST gap)", line=gap)
-    if mapping.order_id is None:
+    if wanted["order_id"] is None:
         # Same customer, time and amount twice is two orders: number the repeats.
         repeat = pl.int_range(pl.len()).over("customer_external_id", "placed_at", "amount")
         frame = frame.with_columns(
@@ -277,5 +286,5 @@ def mapping_from_options(
                 f"bad column option {option!r}: use FIELD=COLUMN with FIELD in {sorted(known)}"
             )
         column = match["column"]
-        changes[match["field"]] = None if column == "-" else column
+        changes[match["field"]] = "" if column == "-" else column
     return ColumnMapping(**{**base.__dict__, **changes})

@@ -190,7 +190,7 @@ def _resolve_contacts(frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
         )
     contact_ids: dict[str, int] = {}
     created = 0
-    for line, email, customer_id, contact_name in firsts.iter_rows():
+    for email, line, customer_id, contact_name in firsts.iter_rows():
         if email in existing:
             contact_id, owner_id = existing[email]
             if owner_id != customer_id:
@@ -248,12 +248,15 @@ def _load_staging(frame: pl.DataFrame, progress: ProgressCallback) -> None:
     )
     total = staged.height
     with connection.cursor() as cursor:
+        # Dropped by orders_import when done; dropped here too in case an earlier import
+        # in the same session failed half-way.
+        cursor.execute("DROP TABLE IF EXISTS nextorder_order_staging")
         if connection.vendor == "postgresql":
             cursor.execute(
                 "CREATE TEMPORARY TABLE nextorder_order_staging ("
                 "external_id varchar(100), customer_id bigint, contact_id bigint, "
                 "placed_at timestamp, amount numeric(12, 2), currency varchar(3), "
-                "channel varchar(20), item_count integer, sales_rep_id integer) ON COMMIT DROP"
+                "channel varchar(20), item_count integer, sales_rep_id integer)"
             )
             copy_sql = (
                 f"COPY nextorder_order_staging ({', '.join(_STAGING_COLUMNS)}) "
@@ -265,7 +268,6 @@ def _load_staging(frame: pl.DataFrame, progress: ProgressCallback) -> None:
                     copy.write(chunk.write_csv(include_header=False, null_value=""))
                     progress("orders", min(start + _BATCH, total), total)
         else:
-            cursor.execute("DROP TABLE IF EXISTS temp.nextorder_order_staging")
             cursor.execute(
                 "CREATE TEMPORARY TABLE nextorder_order_staging ("
                 "external_id text, customer_id integer, contact_id integer, placed_at text, "
@@ -332,9 +334,8 @@ def orders_import(
     customers_refresh_order_stats(
         customer_ids_sql="SELECT DISTINCT customer_id FROM nextorder_order_staging"
     )
-    if connection.vendor != "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("DROP TABLE temp.nextorder_order_staging")
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE nextorder_order_staging")
     progress("statistics", 1, 1)
 
     record = OrderImport.objects.create(

@@ -134,6 +134,7 @@ def ticket_open(
         actor_label="" if actor else f"customer:{contact.pk if contact else customer.pk}",
         customer_id=customer.pk,
         after={"subject": ticket.subject, "channel": channel, "priority": priority},
+        occurred_at=sent_at,
     )
     return ticket
 
@@ -147,17 +148,19 @@ def ticket_reply(
     expected_version: int,
     status: str | None = None,
     internal: bool = False,
+    sent_at: datetime | None = None,
 ) -> Message:
     """An agent answers (or leaves an internal note); the ticket moves to `status`.
 
     A reply on a new ticket opens it; the first public reply stamps first_response_at.
+    `sent_at` is for conversations brought in from another desk; live replies use now.
     """
     body = body.strip()
     if not body:
         raise ValidationError("The reply is empty.")
     if status is not None and status not in Ticket.Status.values:
         raise ValidationError(f"Unknown status {status!r}.")
-    now = timezone.now()
+    now = sent_at or timezone.now()
     new_status = status or (Ticket.Status.OPEN if ticket.status == Ticket.Status.NEW else ticket.status)
     changes: dict[str, Any] = {"last_message_at": now}
     if new_status != ticket.status:
@@ -190,6 +193,7 @@ def ticket_reply(
         customer_id=ticket.customer_id,
         before=before,
         after=after,
+        occurred_at=now,
     )
     return message
 
@@ -324,5 +328,6 @@ def ticket_receive_message(
         customer_id=ticket.customer_id,
         before={"status": previous_status} if reopened else {},
         after={"message": message.pk, **({"status": Ticket.Status.OPEN} if reopened else {})},
+        occurred_at=sent_at,
     )
     return ReceivedMessage(ticket=ticket, message=message, reopened=reopened)

@@ -29,6 +29,7 @@ from django.conf import settings
 
 
 def _queue_filters(request: HttpRequest) -> QueueFilters:
+    """Unknown values are ignored, as a hand-edited URL should not break the queue."""
     statuses = tuple(s for s in request.GET.getlist("status") if s in Ticket.Status.values)
     team = request.GET.get("team", "")
     assignee = request.GET.get("assignee", "")
@@ -46,7 +47,7 @@ def _queue_filters(request: HttpRequest) -> QueueFilters:
 @permission_required("desk.view_ticket", raise_exception=True)
 def queue(request: HttpRequest) -> HttpResponse:
     filters = _queue_filters(request)
-    sort = QueueSort(request.GET["sort"]) if request.GET.get("sort") in QueueSort else QueueSort.PRIORITY
+    sort = next((s for s in QueueSort if s.value == request.GET.get("sort")), QueueSort.PRIORITY)
     try:
         page = tickets_for_queue(
             user=request.user,

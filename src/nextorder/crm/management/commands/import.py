@@ -9,7 +9,6 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from nextorder.crm.importers import (
-    CDNOW_MAPPING,
     FILE_FORMATS,
     ColumnMapping,
     OrderFileError,
@@ -51,9 +50,7 @@ class Command(BaseCommand):
         file_format = options["format"] or _guess_format(path)
         try:
             base = (
-                ColumnMapping.from_file(options["mapping"])
-                if options["mapping"]
-                else CDNOW_MAPPING if file_format == "cdnow" else ColumnMapping()
+                ColumnMapping.from_file(options["mapping"]) if options["mapping"] else ColumnMapping()
             )
             mapping = mapping_from_options(base=base, options=options["column"])
             with Progress(

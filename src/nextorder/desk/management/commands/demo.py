@@ -1,0 +1,47 @@
+"""`nextorder demo`: a working desk on real customer data in one command."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+from django.utils import timezone
+
+from nextorder.crm.services import orders_import
+from nextorder.desk.demo import (
+    DEMO_PASSWORD,
+    DEMO_USERS,
+    cdnow_sample_path,
+    cdnow_shift_days,
+    ensure_demo_staff,
+    generate_demo_tickets,
+)
+
+
+class Command(BaseCommand):
+    help = "Create (or reuse) the demo database with the CDNOW customers and tickets, then serve it."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--addr", default="127.0.0.1:8000", help="address:port to serve on")
+        parser.add_argument("--no-serve", action="store_true", help="load the data and stop")
+        parser.add_argument("--tickets", type=int, default=400, help="tickets to generate")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        call_command("migrate", verbosity=0, interactive=False)
+        shift = cdnow_shift_days(today=timezone.localdate())
+        result = orders_import(path=cdnow_sample_path(), file_format="cdnow", shift_days=shift)
+        self.stdout.write(
+            f"CDNOW sample: {result.orders_created} new orders, {result.orders_existing} already "
+            f"loaded ({result.rows} rows; dates moved {shift // 7} weeks forward)."
+        )
+        ensure_demo_staff()
+        made = generate_demo_tickets(count=options["tickets"])
+        self.stdout.write(f"Tickets: {made} generated." if made else "Tickets: already there.")
+        host = options["addr"]
+        self.stdout.write(self.style.SUCCESS(f"\nNextOrder demo: http://{host}/"))
+        self.stdout.write(f"Log in with password {DEMO_PASSWORD!r} as one of:")
+        for user in DEMO_USERS:
+            self.stdout.write(f"  {user.username:<8} {user.role}{' (admin)' if user.is_superuser else ''}")
+        if not options["no_serve"]:
+            call_command("runserver", host, use_reloader=False, insecure_serving=True)

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Group
+
+from nextorder.core.roles import AGENT, LEAD, SALES
+from nextorder.crm.models import Contact, Customer
+from nextorder.crm.services import contact_create, order_create
+from nextorder.desk.models import Ticket
+from nextorder.desk.services import ticket_open
+
+CDNOW_SAMPLE = Path(__file__).resolve().parents[1] / "src/nextorder/data/CDNOW_sample.txt"
+
+
+@pytest.fixture
+def make_user(django_user_model):
+    def make(username: str, role: str):
+        user = django_user_model.objects.create_user(
+            username=username, password="pw-for-tests-1", is_staff=True
+        )
+        user.groups.add(Group.objects.get(name=role))
+        return user
+
+    return make
+
+
+@pytest.fixture
+def agent(make_user):
+    return make_user("agent1", AGENT)
+
+
+@pytest.fixture
+def other_agent(make_user):
+    return make_user("agent2", AGENT)
+
+
+@pytest.fixture
+def lead(make_user):
+    return make_user("lead1", LEAD)
+
+
+@pytest.fixture
+def sales_user(make_user):
+    return make_user("sales1", SALES)
+
+
+@pytest.fixture
+def customer(db) -> Customer:
+    customer = Customer.objects.create(name="Ada Buyer", external_id="C-1")
+    for day, amount in ((1, "20.00"), (15, "35.50")):
+        order_create(
+            customer=customer,
+            placed_at=datetime(2026, 3, day, tzinfo=UTC),
+            amount=Decimal(amount),
+            external_id=f"O-{day}",
+        )
+    customer.refresh_from_db()
+    return customer
+
+
+@pytest.fixture
+def contact(customer) -> Contact:
+    return contact_create(customer=customer, name="Ada", emails=["Ada@Example.com"])
+
+
+@pytest.fixture
+def ticket(customer, contact) -> Ticket:
+    return ticket_open(
+        customer=customer, contact=contact, subject="Where is my order?", body_text="It is late."
+    )

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from nextorder.core.models import Team
+from nextorder.desk.models import Ticket
+from nextorder.desk.selectors import (
+    ASSIGNEE_ME,
+    ASSIGNEE_NOBODY,
+    BadCursor,
+    QueueFilters,
+    QueueSort,
+    tickets_for_queue,
+)
+from nextorder.desk.services import ticket_open
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def many_tickets(customer, agent):
+    team = Team.objects.create(name="Returns")
+    start = timezone.now() - timedelta(days=30)
+    statuses = ["new", "open", "pending", "solved", "closed"]
+    made = []
+    for i in range(53):
+        ticket = ticket_open(
+            customer=customer,
+            subject=f"t{i}",
+            body_text="x",
+            priority=i % 4,
+            team=team if i % 3 == 0 else None,
+            # Several tickets share a timestamp: the id must break ties.
+            sent_at=start + timedelta(hours=i // 2),
+        )
+        Ticket.objects.filter(pk=ticket.pk).update(
+            status=statuses[i % 5], assignee=agent if i % 4 == 0 else None
+        )
+        made.append(ticket)
+    return team
+
+
+def walk(user, filters, sort, limit):
+    seen, cursor = [], None
+    while True:
+        page = tickets_for_queue(user=user, filters=filters, sort=sort, cursor=cursor, limit=limit)
+        seen.extend(page.tickets)
+        if page.next_cursor is None:
+            return seen
+        cursor = page.next_cursor
+
+
+@pytest.mark.parametrize("sort", list(QueueSort))
+@pytest.mark.parametrize("limit", [1, 7, 50])
+def test_keyset_pages_visit_every_active_ticket_once_in_order(many_tickets, agent, sort, limit):
+    seen = walk(agent, QueueFilters(), sort, limit)
+
+    expected = Ticket.objects.filter(status__in=["new", "open", "pending"])
+    key = {
+        QueueSort.PRIORITY: lambda t: (-t.priority, t.created_at, t.id),
+        QueueSort.AGE: lambda t: (t.created_at, t.id),
+    }[sort]
+    assert [t.id for t in seen] == [t.id for t in sorted(expected, key=key)]
+
+
+def test_filters(many_tickets, agent):
+    mine = walk(agent, QueueFilters(assignee=ASSIGNEE_ME), QueueSort.AGE, 10)
+    assert mine and all(t.assignee_id == agent.pk and t.is_active for t in mine)
+    nobody = walk(agent, QueueFilters(assignee=ASSIGNEE_NOBODY), QueueSort.AGE, 10)
+    assert nobody and all(t.assignee_id is None for t in nobody)
+    team = walk(agent, QueueFilters(team_id=many_tickets.pk), QueueSort.AGE, 10)
+    assert team and all(t.team_id == many_tickets.pk for t in team)
+    solved = walk(agent, QueueFilters(statuses=("solved",)), QueueSort.PRIORITY, 4)
+    assert len(solved) == Ticket.objects.filter(status="solved").count()
+
+
+def test_a_page_row_carries_the_customers_spend(many_tickets, agent, customer):
+    page = tickets_for_queue(user=agent, filters=QueueFilters(), limit=5)
+    assert page.tickets[0].customer.total_spend == customer.total_spend == 55.5
+
+
+@pytest.mark.parametrize("cursor", ["garbage", "WyJhZ2UiXQ==", "WyJhZ2UiLCAieCIsIDFd"])
+def test_a_cursor_not_made_here_is_refused(many_tickets, agent, cursor):
+    with pytest.raises(BadCursor):
+        tickets_for_queue(user=agent, filters=QueueFilters(), sort=QueueSort.AGE, cursor=cursor)

@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
+
+from nextorder.core.models import Event, Team
+from nextorder.desk.models import Message, Ticket
+from nextorder.desk.services import (
+    TicketConflict,
+    ticket_receive_message,
+    ticket_reply,
+    ticket_update,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def ticket_events(ticket: Ticket) -> list[str]:
+    return list(
+        Event.objects.filter(subject_id=ticket.pk, subject_type__model="ticket")
+        .order_by("occurred_at", "id")
+        .values_list("verb", flat=True)
+    )
+
+
+def test_opening_a_ticket_writes_the_message_and_an_event(ticket, customer):
+    message = ticket.messages.get()
+    assert message.direction == Message.Direction.INBOUND
+    assert message.message_id.startswith("<") and message.message_id.endswith(">")
+    assert ticket_events(ticket) == ["ticket.opened"]
+    assert Event.objects.get(verb="ticket.opened").customer_id == customer.pk
+
+
+def test_first_reply_opens_the_ticket_and_threads_the_message(ticket, agent):
+    inbound = ticket.messages.get()
+
+    reply = ticket_reply(ticket=ticket, author=agent, body="On its way.", expected_version=1)
+
+    ticket.refresh_from_db()
+    assert ticket.status == Ticket.Status.OPEN
+    assert ticket.first_response_at == reply.sent_at
+    assert ticket.version == 2
+    assert reply.in_reply_to == inbound.message_id
+    assert inbound.message_id in reply.references
+    event = Event.objects.get(verb="ticket.replied")
+    assert (event.before, event.after["status"]) == ({"status": "new"}, "open")
+
+
+def test_internal_note_is_not_a_first_response(ticket, agent):
+    ticket_reply(ticket=ticket, author=agent, body="check stock", expected_version=1, internal=True)
+    ticket.refresh_from_db()
+    assert ticket.first_response_at is None
+    assert ticket.messages.filter(direction=Message.Direction.NOTE).count() == 1
+
+
+def test_empty_reply_is_refused(ticket, agent):
+    with pytest.raises(ValidationError):
+        ticket_reply(ticket=ticket, author=agent, body="   ", expected_version=1)
+    assert ticket.messages.count() == 1
+
+
+def test_stale_version_is_a_conflict_that_names_who_changed_what(ticket, agent, other_agent):
+    loaded_by_second = Ticket.objects.get(pk=ticket.pk)
+    ticket_update(ticket=ticket, actor=agent, expected_version=1, status=Ticket.Status.PENDING)
+
+    with pytest.raises(TicketConflict) as caught:
+        ticket_update(
+            ticket=loaded_by_second,
+            actor=other_agent,
+            expected_version=loaded_by_second.version,
+            status=Ticket.Status.SOLVED,
+        )
+
+    assert "agent1" in str(caught.value) and "pending" in str(caught.value)
+    ticket.refresh_from_db()
+    assert ticket.status == Ticket.Status.PENDING
+    assert ticket_events(ticket) == ["ticket.opened", "ticket.updated"]
+
+
+def test_solving_stamps_solved_at_and_reopening_clears_it(ticket, agent, contact):
+    ticket_update(ticket=ticket, actor=agent, expected_version=1, status=Ticket.Status.SOLVED)
+    assert ticket.solved_at is not None
+
+    received = ticket_receive_message(ticket=ticket, contact=contact, body_text="Still broken")
+
+    assert received.reopened
+    ticket.refresh_from_db()
+    assert ticket.status == Ticket.Status.OPEN and ticket.solved_at is None
+    event = Event.objects.filter(verb="ticket.message_received").get()
+    assert event.before == {"status": "solved"}
+
+
+def test_agents_may_take_tickets_but_only_leads_assign_others(ticket, agent, other_agent, lead):
+    ticket_update(ticket=ticket, actor=agent, expected_version=1, assignee=agent)
+    with pytest.raises(PermissionDenied):
+        ticket_update(ticket=ticket, actor=agent, expected_version=2, assignee=other_agent)
+    with pytest.raises(PermissionDenied):
+        ticket_update(
+            ticket=ticket, actor=agent, expected_version=2, team=Team.objects.create(name="B")
+        )
+
+    ticket_update(ticket=ticket, actor=lead, expected_version=2, assignee=other_agent)
+    ticket.refresh_from_db()
+    assert ticket.assignee == other_agent
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_agents_saving_at_once_one_wins_one_is_told(ticket, agent, other_agent):
+    """Real concurrency: both load version 1, both save at the same moment."""
+    barrier = threading.Barrier(2)
+    outcomes: dict[str, object] = {}
+
+    def save(actor, status):
+        try:
+            mine = Ticket.objects.get(pk=ticket.pk)
+            barrier.wait(timeout=10)
+            ticket_update(ticket=mine, actor=actor, expected_version=1, status=status)
+            outcomes[actor.username] = "saved"
+        except TicketConflict as conflict:
+            outcomes[actor.username] = conflict
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=save, args=(agent, Ticket.Status.PENDING)),
+        threading.Thread(target=save, args=(other_agent, Ticket.Status.SOLVED)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert sorted(type(o).__name__ for o in outcomes.values()) == ["TicketConflict", "str"]
+    winner = next(name for name, outcome in outcomes.items() if outcome == "saved")
+    ticket.refresh_from_db()
+    assert ticket.version == 2
+    assert ticket.status == (Ticket.Status.PENDING if winner == "agent1" else Ticket.Status.SOLVED)
+    assert Event.objects.filter(verb="ticket.updated").count() == 1
