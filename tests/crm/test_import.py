@@ -20,7 +20,11 @@ pytestmark = pytest.mark.django_db
 
 def cdnow_file_total() -> Decimal:
     return sum(
-        (Decimal(line.split()[4]) for line in CDNOW_SAMPLE.read_text().splitlines() if line.strip()),
+        (
+            Decimal(line.split()[4])
+            for line in CDNOW_SAMPLE.read_text().splitlines()
+            if line.strip()
+        ),
         Decimal(0),
     )
 
@@ -52,7 +56,10 @@ def test_cdnow_import_twice_changes_nothing():
     assert again.orders_existing == 6919
     assert again.customers_created == 0
     assert Order.objects.count() == 6919
-    assert list(Customer.objects.order_by("id").values_list("id", "order_count", "total_spend")) == before
+    assert (
+        list(Customer.objects.order_by("id").values_list("id", "order_count", "total_spend"))
+        == before
+    )
 
 
 def write_csv(tmp_path: Path, text: str, name: str = "orders.csv") -> Path:
@@ -133,14 +140,26 @@ def test_missing_column_names_what_the_file_has(tmp_path):
 
 def test_parquet_with_a_mapping_file(tmp_path):
     pl.DataFrame(
-        {"Kunde": ["P1", "P1"], "Nr": ["X1", "X2"], "Datum": ["2026-01-01", "2026-01-09"],
-         "Betrag": ["3.50", "4.00"], "Stueck": ["1", "2"]}
+        {
+            "Kunde": ["P1", "P1"],
+            "Nr": ["X1", "X2"],
+            "Datum": ["2026-01-01", "2026-01-09"],
+            "Betrag": ["3.50", "4.00"],
+            "Stueck": ["1", "2"],
+        }
     ).write_parquet(tmp_path / "orders.parquet")
     mapping_file = tmp_path / "mapping.json"
-    mapping_file.write_text(json.dumps(
-        {"customer_id": "Kunde", "order_id": "Nr", "placed_at": "Datum", "amount": "Betrag",
-         "item_count": "Stueck"}
-    ))
+    mapping_file.write_text(
+        json.dumps(
+            {
+                "customer_id": "Kunde",
+                "order_id": "Nr",
+                "placed_at": "Datum",
+                "amount": "Betrag",
+                "item_count": "Stueck",
+            }
+        )
+    )
 
     result = orders_import(
         path=tmp_path / "orders.parquet",
@@ -164,12 +183,32 @@ def test_command_maps_columns_from_options(tmp_path):
     path = write_csv(tmp_path, "cust,when,value\nK1,2026-01-01,3.00\nK1,2026-01-01,3.00\n")
 
     call_command(
-        "import", "orders", str(path), "--column", "customer_id=cust", "--column", "placed_at=when",
-        "--column", "amount=value", "--column", "order_id=-", verbosity=0,
+        "import",
+        "orders",
+        str(path),
+        "--column",
+        "customer_id=cust",
+        "--column",
+        "placed_at=when",
+        "--column",
+        "amount=value",
+        "--column",
+        "order_id=-",
+        verbosity=0,
     )
     call_command(
-        "import", "orders", str(path), "--column", "customer_id=cust", "--column", "placed_at=when",
-        "--column", "amount=value", "--column", "order_id=-", verbosity=0,
+        "import",
+        "orders",
+        str(path),
+        "--column",
+        "customer_id=cust",
+        "--column",
+        "placed_at=when",
+        "--column",
+        "amount=value",
+        "--column",
+        "order_id=-",
+        verbosity=0,
     )
 
     # Without order ids, two identical rows are two orders, and a re-run adds none.

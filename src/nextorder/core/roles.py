@@ -64,7 +64,7 @@ MANAGED_APPS = ("core", "crm", "desk", "insight")
 
 
 def _permissions(codenames: list[str]) -> list[Permission]:
-    found = []
+    found: list[Permission] = []
     for dotted in codenames:
         app_label, codename = dotted.split(".", 1)
         found.extend(

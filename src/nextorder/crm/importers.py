@@ -117,7 +117,11 @@ def _read_raw(path: Path, file_format: FileFormat) -> pl.DataFrame:
             frame = pl.read_parquet(path)
             return frame.with_columns(pl.all().cast(pl.Utf8))
         lines = pl.read_csv(
-            path, has_header=False, new_columns=["raw"], separator="\x1f", infer_schema=False,
+            path,
+            has_header=False,
+            new_columns=["raw"],
+            separator="\x1f",
+            infer_schema=False,
             quote_char=None,
         )
         split = lines.select(pl.col("raw").str.extract_all(r"\S+").alias("fields"))
@@ -153,14 +157,18 @@ def _parse_datetimes(column: pl.Expr) -> pl.Expr:
 
 
 def read_order_file(
-    *, path: Path, file_format: FileFormat, mapping: ColumnMapping | None = None,
-    default_currency: str = "USD", time_zone: str = "UTC",
+    *,
+    path: Path,
+    file_format: FileFormat,
+    mapping: ColumnMapping | None = None,
+    default_currency: str = "USD",
+    time_zone: str = "UTC",
 ) -> pl.DataFrame:
     """Read, check and normalise an order file; raise OrderFileError at the first bad row.
 
     The result has one row per order: line, customer_external_id, order_external_id,
-    placed_at (naive datetime in UTC; the file's times are read in `time_zone`), amount (text, exact), currency,
-    channel, item_count, customer_name, email, contact_name, sales_rep.
+    placed_at (naive UTC; the file's times are read in `time_zone`), amount (text, exact),
+    currency, channel, item_count, customer_name, email, contact_name, sales_rep.
     """
     if file_format not in FILE_FORMATS:
         raise OrderFileError(f"unknown format {file_format!r}; use one of {FILE_FORMATS}")
@@ -273,9 +281,7 @@ def _describe(row: dict[str, object]) -> str:
 _COLUMN_OPTION = re.compile(r"^(?P<field>[a-z_]+)=(?P<column>.+)$")
 
 
-def mapping_from_options(
-    *, base: ColumnMapping, options: list[str]
-) -> ColumnMapping:
+def mapping_from_options(*, base: ColumnMapping, options: list[str]) -> ColumnMapping:
     """Apply `field=column` options (from the command line) on top of a mapping."""
     known = {f.name for f in fields(ColumnMapping)}
     changes: dict[str, str | None] = {}

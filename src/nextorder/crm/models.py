@@ -82,7 +82,7 @@ class Product(TimeStampedModel):
     name = models.CharField(max_length=200)
     price = models.DecimalField(max_digits=12, decimal_places=2)
     currency = models.CharField(max_length=3, default="USD")
-    components = models.ManyToManyField(
+    components: models.ManyToManyField[Product, ProductComponent] = models.ManyToManyField(
         "self",
         through="ProductComponent",
         symmetrical=False,
@@ -111,6 +111,9 @@ class ProductComponent(models.Model):
                 condition=~models.Q(product=models.F("component")), name="product_not_own_part"
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.component_id} in {self.product_id}"
 
 
 class Order(TimeStampedModel):
@@ -142,7 +145,9 @@ class Order(TimeStampedModel):
 
     class Meta:
         ordering = ["-placed_at", "-id"]
-        indexes = [models.Index(fields=["customer", "-placed_at"], name="order_customer_placed_idx")]
+        indexes = [
+            models.Index(fields=["customer", "-placed_at"], name="order_customer_placed_idx")
+        ]
 
     def __str__(self) -> str:
         return f"order {self.external_id or self.pk} ({self.amount} {self.currency})"
@@ -159,7 +164,7 @@ class OrderLine(models.Model):
     amount = models.DecimalField(max_digits=12, decimal_places=2)
 
     def __str__(self) -> str:
-        return f"{self.quantity} × {self.description or self.product}"
+        return f"{self.quantity} x {self.description or self.product}"
 
 
 class OrderImport(models.Model):

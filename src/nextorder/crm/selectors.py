@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from django.template.defaultfilters import pluralize
+
 from nextorder.core.models import Event
 from nextorder.crm.models import Customer, Order
 
@@ -26,11 +28,12 @@ class TimelineEntry:
 
 
 def _order_entry(order: Order) -> TimelineEntry:
-    items = f", {order.item_count} items" if order.item_count else ""
+    items = f", {order.item_count} item{pluralize(order.item_count)}" if order.item_count else ""
+    channel = order.get_channel_display()
     return TimelineEntry(
         at=order.placed_at,
         kind="order",
-        title=f"Ordered {order.currency} {order.amount:,.2f}{items} ({order.get_channel_display()})",
+        title=f"Ordered {order.currency} {order.amount:,.2f}{items} ({channel})",
         actor="customer",
         order=order,
     )
@@ -46,8 +49,11 @@ _EVENT_TITLES = {
 
 
 def _event_entry(event: Event) -> TimelineEntry:
-    changes = ", ".join(f"{k}: {event.before.get(k, '–')} → {v}" for k, v in event.after.items()
-                        if k in event.before)
+    changes = ", ".join(
+        f"{k}: {event.before.get(k, '-')} → {v}"
+        for k, v in event.after.items()
+        if k in event.before
+    )
     title = _EVENT_TITLES.get(event.verb, event.verb)
     subject = f" #{event.subject_id}" if event.verb.startswith("ticket.") else ""
     return TimelineEntry(

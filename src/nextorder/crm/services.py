@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -12,7 +12,7 @@ from pathlib import Path
 import polars as pl
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -38,7 +38,9 @@ def contact_create(
     *, customer: Customer, name: str = "", emails: Iterable[str] = (), phone: str = ""
 ) -> Contact:
     addresses = [normalise_email(a) for a in emails]
-    taken = list(ContactEmail.objects.filter(address__in=addresses).values_list("address", flat=True))
+    taken = list(
+        ContactEmail.objects.filter(address__in=addresses).values_list("address", flat=True)
+    )
     if taken:
         raise ValueError(f"address already belongs to another contact: {', '.join(taken)}")
     contact = Contact.objects.create(customer=customer, name=name, phone=phone)
@@ -48,7 +50,7 @@ def contact_create(
     return contact
 
 
-def customers_refresh_order_stats(*, customer_ids_sql: str, params: Iterable[object] = ()) -> int:
+def customers_refresh_order_stats(*, customer_ids_sql: str, params: Sequence[int] = ()) -> int:
     """Recompute order count, spend and first/last order for the customers the SQL selects.
 
     One UPDATE ... FROM (aggregate) on both SQLite and PostgreSQL, so an import of a
@@ -84,7 +86,7 @@ def order_create(
     channel: str = Order.Channel.WEB,
     external_id: str | None = None,
     contact: Contact | None = None,
-    sales_rep: AbstractBaseUser | None = None,
+    sales_rep: User | None = None,
     item_count: int | None = None,
 ) -> Order:
     order = Order(
@@ -123,17 +125,21 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _customer_ids(external_ids: list[str]) -> dict[str, int]:
+    rows = Customer.objects.filter(external_id__in=external_ids).values_list("external_id", "id")
+    return {external_id: pk for external_id, pk in rows if external_id is not None}
+
+
 def _resolve_customers(frame: pl.DataFrame, progress: ProgressCallback) -> tuple[pl.DataFrame, int]:
     """Create the customers the file names that we do not know yet; map ids to keys."""
-    wanted = (
-        frame.group_by("customer_external_id", maintain_order=True)
-        .agg(pl.col("customer_name").drop_nulls().first())
+    wanted = frame.group_by("customer_external_id", maintain_order=True).agg(
+        pl.col("customer_name").drop_nulls().first()
     )
     external_ids = wanted["customer_external_id"].to_list()
     known: dict[str, int] = {}
     for start in range(0, len(external_ids), 5_000):
         chunk = external_ids[start : start + 5_000]
-        known.update(Customer.objects.filter(external_id__in=chunk).values_list("external_id", "id"))
+        known.update(_customer_ids(chunk))
         progress("customers", min(start + 5_000, len(external_ids)), len(external_ids))
     new = wanted.filter(~pl.col("customer_external_id").is_in(list(known)))
     created = Customer.objects.bulk_create(
@@ -149,9 +155,7 @@ def _resolve_customers(frame: pl.DataFrame, progress: ProgressCallback) -> tuple
         new_ids = new["customer_external_id"].to_list()
         for start in range(0, len(new_ids), 5_000):
             chunk = new_ids[start : start + 5_000]
-            known.update(
-                Customer.objects.filter(external_id__in=chunk).values_list("external_id", "id")
-            )
+            known.update(_customer_ids(chunk))
     ids = pl.DataFrame(
         {"customer_external_id": list(known), "customer_id": list(known.values())},
         schema={"customer_external_id": pl.Utf8, "customer_id": pl.Int64},
@@ -169,7 +173,9 @@ def _resolve_contacts(frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
     if addressed.height == 0:
         return frame.with_columns(pl.lit(None, dtype=pl.Int64).alias("contact_id")), 0
     firsts = addressed.group_by("email", maintain_order=True).agg(
-        pl.col("line").first(), pl.col("customer_id").first(), pl.col("contact_name").drop_nulls().first()
+        pl.col("line").first(),
+        pl.col("customer_id").first(),
+        pl.col("contact_name").drop_nulls().first(),
     )
     conflicting = addressed.join(firsts.select("email", "customer_id"), on="email").filter(
         pl.col("customer_id") != pl.col("customer_id_right")
@@ -213,9 +219,7 @@ def _resolve_contacts(frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
 
 def _resolve_sales_reps(frame: pl.DataFrame) -> pl.DataFrame:
     names = frame["sales_rep"].drop_nulls().unique().to_list()
-    users = dict(
-        get_user_model().objects.filter(username__in=names).values_list("username", "id")
-    )
+    users = dict(get_user_model().objects.filter(username__in=names).values_list("username", "id"))
     if unknown := sorted(set(names) - set(users)):
         line = frame.filter(pl.col("sales_rep") == unknown[0])["line"][0]
         raise OrderFileError(f"sales rep {unknown[0]!r} is not a user", line=line)
@@ -227,8 +231,15 @@ def _resolve_sales_reps(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 _STAGING_COLUMNS = (
-    "external_id", "customer_id", "contact_id", "placed_at", "amount", "currency", "channel",
-    "item_count", "sales_rep_id",
+    "external_id",
+    "customer_id",
+    "contact_id",
+    "placed_at",
+    "amount",
+    "currency",
+    "channel",
+    "item_count",
+    "sales_rep_id",
 )
 
 
@@ -280,7 +291,7 @@ def _load_staging(frame: pl.DataFrame, progress: ProgressCallback) -> None:
             )
             for start in range(0, total, _BATCH):
                 chunk = staged.slice(start, _BATCH)
-                cursor.executemany(insert, chunk.iter_rows())
+                cursor.executemany(insert, chunk.rows())
                 progress("orders", min(start + _BATCH, total), total)
 
 
@@ -292,7 +303,7 @@ def orders_import(
     mapping: ColumnMapping | None = None,
     default_currency: str = "USD",
     shift_days: int = 0,
-    actor: AbstractBaseUser | None = None,
+    actor: User | None = None,
     progress: ProgressCallback = _no_progress,
 ) -> ImportResult:
     """Import a file of orders, all of it or nothing.

@@ -15,8 +15,9 @@ from importlib import resources
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractUser, Group
+from django.contrib.auth.models import Group, User
 from django.db import transaction
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from nextorder.core.models import Team
@@ -58,12 +59,60 @@ DEMO_USERS = (
 )
 TEAM_NAMES = ("Orders & delivery", "Returns & billing")
 
-_FIRST = ("Ava", "Ben", "Chloe", "Daniel", "Emma", "Felix", "Grace", "Henry", "Isla", "Jack",
-          "Kate", "Liam", "Mia", "Noah", "Olivia", "Paul", "Quinn", "Ruby", "Sofia", "Tom",
-          "Uma", "Victor", "Wendy", "Xavier", "Yara", "Zoe")
-_LAST = ("Adams", "Baker", "Clark", "Davis", "Evans", "Fischer", "Garcia", "Hughes", "Ito",
-         "Jensen", "Khan", "Lopez", "Miller", "Nguyen", "Olsen", "Patel", "Reyes", "Smith",
-         "Turner", "Usman", "Vargas", "Walsh", "Young", "Zimmer")
+_FIRST = (
+    "Ava",
+    "Ben",
+    "Chloe",
+    "Daniel",
+    "Emma",
+    "Felix",
+    "Grace",
+    "Henry",
+    "Isla",
+    "Jack",
+    "Kate",
+    "Liam",
+    "Mia",
+    "Noah",
+    "Olivia",
+    "Paul",
+    "Quinn",
+    "Ruby",
+    "Sofia",
+    "Tom",
+    "Uma",
+    "Victor",
+    "Wendy",
+    "Xavier",
+    "Yara",
+    "Zoe",
+)
+_LAST = (
+    "Adams",
+    "Baker",
+    "Clark",
+    "Davis",
+    "Evans",
+    "Fischer",
+    "Garcia",
+    "Hughes",
+    "Ito",
+    "Jensen",
+    "Khan",
+    "Lopez",
+    "Miller",
+    "Nguyen",
+    "Olsen",
+    "Patel",
+    "Reyes",
+    "Smith",
+    "Turner",
+    "Usman",
+    "Vargas",
+    "Walsh",
+    "Young",
+    "Zimmer",
+)
 
 
 def person_name(number: int) -> str:
@@ -73,28 +122,68 @@ def person_name(number: int) -> str:
 
 # (subject, opening message, priority); {order} is the customer's real order quoted.
 _COMPLAINTS = (
-    ("Order arrived with a cracked case", "Hi, my order from {order} arrived today and one of the "
-     "CD cases is cracked. The disc looks fine but I bought it as a gift. Can you send a new case "
-     "or a replacement?", 1),
-    ("Still waiting for my order", "I ordered on {order} and nothing has arrived. The tracking "
-     "page has not changed in days. Where is it?", 2),
-    ("Wrong album delivered", "I received the wrong album in my order from {order}. I ordered "
-     "something else entirely. How do I swap it?", 2),
-    ("Charged twice", "My card statement shows the order of {order} twice. Please refund the "
-     "duplicate charge as soon as possible.", 3),
-    ("Very disappointed", "This is the second time something went wrong. My order from {order} "
-     "skips on track 3. I have been a loyal customer and I am close to taking my business "
-     "elsewhere.", 3),
-    ("Question about a pre-order", "I'd like to pre-order the new release from the band I "
-     "bought in {order}. Do you take pre-orders and when would it ship?", 0),
-    ("Gift wrapping for next order", "Last time ({order}) everything was perfect. Can I get gift "
-     "wrapping on my next order? I want to buy a few CDs for my brother.", 0),
-    ("Refund not received", "You confirmed a refund for part of my order from {order} but I "
-     "have not seen the money yet. Can you check?", 2),
-    ("Address change", "I have moved. Please update my shipping address before my next order; "
-     "the last one ({order}) went to the old address.", 1),
-    ("Can't log in to my account", "I can't log in to see my order history, including the order "
-     "from {order}. The password reset email never arrives.", 1),
+    (
+        "Order arrived with a cracked case",
+        "Hi, my order from {order} arrived today and one of the "
+        "CD cases is cracked. The disc looks fine but I bought it as a gift. Can you send a "
+        "new case or a replacement?",
+        1,
+    ),
+    (
+        "Still waiting for my order",
+        "I ordered on {order} and nothing has arrived. The tracking "
+        "page has not changed in days. Where is it?",
+        2,
+    ),
+    (
+        "Wrong album delivered",
+        "I received the wrong album in my order from {order}. I ordered "
+        "something else entirely. How do I swap it?",
+        2,
+    ),
+    (
+        "Charged twice",
+        "My card statement shows the order of {order} twice. Please refund the "
+        "duplicate charge as soon as possible.",
+        3,
+    ),
+    (
+        "Very disappointed",
+        "This is the second time something went wrong. My order from {order} "
+        "skips on track 3. I have been a loyal customer and I am close to taking my business "
+        "elsewhere.",
+        3,
+    ),
+    (
+        "Question about a pre-order",
+        "I'd like to pre-order the new release from the band I "
+        "bought in {order}. Do you take pre-orders and when would it ship?",
+        0,
+    ),
+    (
+        "Gift wrapping for next order",
+        "Last time ({order}) everything was perfect. Can I get gift "
+        "wrapping on my next order? I want to buy a few CDs for my brother.",
+        0,
+    ),
+    (
+        "Refund not received",
+        "You confirmed a refund for part of my order from {order} but I "
+        "have not seen the money yet. Can you check?",
+        2,
+    ),
+    (
+        "Address change",
+        "I have moved. Please update my shipping address before my next order; "
+        "the last one ({order}) went to the old address.",
+        1,
+    ),
+    (
+        "Can't log in to my account",
+        "I can't log in to see my order history, including the order "
+        "from {order}. The password reset email never arrives.",
+        1,
+    ),
 )
 _AGENT_REPLIES = (
     "Thanks for letting us know, and sorry for the trouble. I have checked your order and "
@@ -115,9 +204,9 @@ _CUSTOMER_FOLLOWUPS = (
 )
 
 
-def ensure_demo_staff() -> dict[str, AbstractUser]:
+def ensure_demo_staff() -> dict[str, User]:
     user_model = get_user_model()
-    users: dict[str, AbstractUser] = {}
+    users: dict[str, User] = {}
     teams = [Team.objects.get_or_create(name=name)[0] for name in TEAM_NAMES]
     for index, spec in enumerate(DEMO_USERS):
         user, created = user_model.objects.get_or_create(
@@ -141,7 +230,7 @@ def ensure_demo_staff() -> dict[str, AbstractUser]:
 
 
 def _order_phrase(order: Order) -> str:
-    items = f"{order.item_count} CDs, " if order.item_count else ""
+    items = f"{order.item_count} CD{pluralize(order.item_count)}, " if order.item_count else ""
     return f"{timezone.localtime(order.placed_at):%-d %B %Y} ({items}${order.amount:,.2f})"
 
 
@@ -150,16 +239,24 @@ def _pick_customers(rng: random.Random, *, count: int, today: datetime) -> list[
     customers = list(Customer.objects.filter(order_count__gt=0).order_by("id"))
     by_spend = sorted(customers, key=lambda c: c.total_spend, reverse=True)
     big = by_spend[: max(1, len(customers) // 10)]
-    lapsed = [c for c in customers if c.last_order_at and c.last_order_at < today - timedelta(days=365)]
+    lapsed = [
+        c for c in customers if c.last_order_at and c.last_order_at < today - timedelta(days=365)
+    ]
     pools = (big, lapsed or customers, customers)
     return [rng.choice(pools[i % 3]) for i in range(count)]
+
+
+def _customer_number(customer: Customer) -> int:
+    """CDNOW customers are numbered; the number keeps their made-up name stable."""
+    external = customer.external_id or ""
+    return int(external) if external.isdigit() else customer.pk
 
 
 def _contact_for(customer: Customer) -> Contact:
     contact = customer.contacts.first()
     if contact is not None:
         return contact
-    number = int(customer.external_id) if (customer.external_id or "").isdigit() else customer.pk
+    number = _customer_number(customer)
     contact = Contact.objects.create(customer=customer, name=customer.name)
     local = customer.name.lower().replace(" ", ".")
     ContactEmail.objects.create(
@@ -178,11 +275,18 @@ def generate_demo_tickets(*, count: int = 400, now: datetime | None = None) -> i
     staff = ensure_demo_staff()
     agents = [staff["alex"], staff["priya"], staff["jordan"]]
     teams = list(Team.objects.filter(name__in=TEAM_NAMES))
-    for customer in Customer.objects.filter(order_count__gt=0).exclude(name__regex=r"^[A-Z][a-z]+ [A-Z]"):
-        number = int(customer.external_id) if (customer.external_id or "").isdigit() else customer.pk
-        Customer.objects.filter(pk=customer.pk).update(name=person_name(number))
-    statuses = [Ticket.Status.NEW] * 15 + [Ticket.Status.OPEN] * 20 + [Ticket.Status.PENDING] * 15 + [
-        Ticket.Status.SOLVED] * 30 + [Ticket.Status.CLOSED] * 20
+    for customer in Customer.objects.filter(order_count__gt=0).exclude(
+        name__regex=r"^[A-Z][a-z]+ [A-Z]"
+    ):
+        name = person_name(_customer_number(customer))
+        Customer.objects.filter(pk=customer.pk).update(name=name)
+    statuses = (
+        [Ticket.Status.NEW] * 15
+        + [Ticket.Status.OPEN] * 20
+        + [Ticket.Status.PENDING] * 15
+        + [Ticket.Status.SOLVED] * 30
+        + [Ticket.Status.CLOSED] * 20
+    )
     for customer in _pick_customers(rng, count=count, today=now):
         customer.refresh_from_db()
         order = customer.orders.order_by("-placed_at").first()
@@ -206,7 +310,9 @@ def generate_demo_tickets(*, count: int = 400, now: datetime | None = None) -> i
         if status == Ticket.Status.NEW:
             continue
         agent = rng.choice(agents)
-        ticket_update(ticket=ticket, actor=staff["jordan"], expected_version=ticket.version, assignee=agent)
+        ticket_update(
+            ticket=ticket, actor=staff["jordan"], expected_version=ticket.version, assignee=agent
+        )
         replied = opened + timedelta(hours=rng.uniform(0.2, 20))
         ticket_reply(
             ticket=ticket,
@@ -221,7 +327,8 @@ def generate_demo_tickets(*, count: int = 400, now: datetime | None = None) -> i
             ticket_reply(
                 ticket=ticket,
                 author=agent,
-                body="Glad we could sort this out. I'm closing this ticket; just reply if anything else comes up.",
+                body="Glad we could sort this out. I'm closing this ticket; "
+                "just reply if anything else comes up.",
                 expected_version=ticket.version,
                 status=status,
                 sent_at=min(replied + timedelta(days=rng.uniform(0.5, 4)), now),

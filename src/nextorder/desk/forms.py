@@ -18,9 +18,13 @@ class TicketUpdateForm(forms.Form):
     status = forms.ChoiceField(choices=Ticket.Status.choices)
     priority = forms.TypedChoiceField(choices=Ticket.Priority.choices, coerce=int)
     assignee = forms.ModelChoiceField(
-        queryset=get_user_model().objects.filter(is_active=True, is_staff=True).order_by("username"),
+        queryset=get_user_model()
+        .objects.filter(is_active=True, is_staff=True)
+        .order_by("username"),
         required=False,
         empty_label="— nobody —",
     )
-    team = forms.ModelChoiceField(queryset=Team.objects.all(), required=False, empty_label="— none —")
+    team = forms.ModelChoiceField(
+        queryset=Team.objects.all(), required=False, empty_label="— none —"
+    )
     version = forms.IntegerField(widget=forms.HiddenInput)

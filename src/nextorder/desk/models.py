@@ -91,7 +91,9 @@ class Ticket(TimeStampedModel):
                 name="ticket_team_active",
                 condition=models.Q(status__in=["new", "open", "pending"]),
             ),
-            models.Index(fields=["status", "-priority", "created_at", "id"], name="ticket_status_prio"),
+            models.Index(
+                fields=["status", "-priority", "created_at", "id"], name="ticket_status_prio"
+            ),
             models.Index(fields=["status", "created_at", "id"], name="ticket_status_age"),
             models.Index(fields=["customer", "-created_at"], name="ticket_customer_idx"),
         ]

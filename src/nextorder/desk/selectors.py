@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Q, QuerySet
 
 from nextorder.crm.models import Customer
@@ -83,7 +83,7 @@ def _after(*, sort: QueueSort, values: list[object]) -> Q:
     return condition
 
 
-def _filtered(*, user: AbstractBaseUser, filters: QueueFilters) -> QuerySet[Ticket]:
+def _filtered(*, user: User, filters: QueueFilters) -> QuerySet[Ticket]:
     tickets = Ticket.objects.all()
     statuses = list(filters.statuses)
     if sorted(statuses) != sorted(Ticket.ACTIVE_STATUSES):
@@ -97,14 +97,14 @@ def _filtered(*, user: AbstractBaseUser, filters: QueueFilters) -> QuerySet[Tick
         tickets = tickets.filter(assignee_id=user.pk)
     elif filters.assignee == ASSIGNEE_NOBODY:
         tickets = tickets.filter(assignee__isnull=True)
-    elif filters.assignee is not None:
+    elif isinstance(filters.assignee, int):
         tickets = tickets.filter(assignee_id=filters.assignee)
     return tickets
 
 
 def tickets_for_queue(
     *,
-    user: AbstractBaseUser,
+    user: User,
     filters: QueueFilters,
     sort: QueueSort = QueueSort.PRIORITY,
     cursor: str | None = None,
@@ -115,8 +115,9 @@ def tickets_for_queue(
     if cursor:
         tickets = tickets.filter(_after(sort=sort, values=_decode_cursor(sort=sort, cursor=cursor)))
     rows = list(
-        tickets.select_related("customer", "assignee", "team")
-        .order_by(*_ORDERINGS[sort])[: limit + 1]
+        tickets.select_related("customer", "assignee", "team").order_by(*_ORDERINGS[sort])[
+            : limit + 1
+        ]
     )
     next_cursor = _encode_cursor(sort=sort, ticket=rows[limit - 1]) if len(rows) > limit else None
     return QueuePage(tickets=rows[:limit], next_cursor=next_cursor, sort=sort, filters=filters)
@@ -130,7 +131,9 @@ def ticket_conversation(*, ticket: Ticket) -> list[Message]:
     )
 
 
-def customer_tickets(*, customer: Customer, exclude: Ticket | None = None, limit: int = 20) -> list[Ticket]:
+def customer_tickets(
+    *, customer: Customer, exclude: Ticket | None = None, limit: int = 20
+) -> list[Ticket]:
     tickets = customer.tickets.select_related("assignee").order_by("-created_at", "-id")
     if exclude is not None:
         tickets = tickets.exclude(pk=exclude.pk)

@@ -14,7 +14,7 @@ from typing import Any
 
 import nh3
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F
@@ -97,7 +97,7 @@ def ticket_open(
     channel: str = Ticket.Channel.EMAIL,
     priority: int = Ticket.Priority.NORMAL,
     team: Team | None = None,
-    actor: AbstractBaseUser | None = None,
+    actor: User | None = None,
     sent_at: datetime | None = None,
     message_id: str | None = None,
 ) -> Ticket:
@@ -143,7 +143,7 @@ def ticket_open(
 def ticket_reply(
     *,
     ticket: Ticket,
-    author: AbstractBaseUser,
+    author: User,
     body: str,
     expected_version: int,
     status: str | None = None,
@@ -161,7 +161,9 @@ def ticket_reply(
     if status is not None and status not in Ticket.Status.values:
         raise ValidationError(f"Unknown status {status!r}.")
     now = sent_at or timezone.now()
-    new_status = status or (Ticket.Status.OPEN if ticket.status == Ticket.Status.NEW else ticket.status)
+    new_status = status or (
+        Ticket.Status.OPEN if ticket.status == Ticket.Status.NEW else ticket.status
+    )
     changes: dict[str, Any] = {"last_message_at": now}
     if new_status != ticket.status:
         changes.update(_status_stamps(new_status=new_status, now=now))
@@ -170,7 +172,11 @@ def ticket_reply(
     before_status = ticket.status
     _bump_version(ticket=ticket, expected_version=expected_version, **changes)
 
-    last = ticket.messages.exclude(direction=Message.Direction.NOTE).order_by("-sent_at", "-id").first()
+    last = (
+        ticket.messages.exclude(direction=Message.Direction.NOTE)
+        .order_by("-sent_at", "-id")
+        .first()
+    )
     message = Message.objects.create(
         ticket=ticket,
         direction=Message.Direction.NOTE if internal else Message.Direction.OUTBOUND,
@@ -217,18 +223,21 @@ _UNSET: Any = object()
 def ticket_update(
     *,
     ticket: Ticket,
-    actor: AbstractBaseUser,
+    actor: User,
     expected_version: int,
     status: str = _UNSET,
     priority: int = _UNSET,
-    assignee: AbstractBaseUser | None = _UNSET,
+    assignee: User | None = _UNSET,
     team: Team | None = _UNSET,
 ) -> Ticket:
     """Change status, priority, assignee or team; one event row lists every field changed."""
     requested: dict[str, Any] = {
         name: value
         for name, value in {
-            "status": status, "priority": priority, "assignee": assignee, "team": team
+            "status": status,
+            "priority": priority,
+            "assignee": assignee,
+            "team": team,
         }.items()
         if value is not _UNSET
     }
@@ -237,11 +246,15 @@ def ticket_update(
     if "priority" in requested and requested["priority"] not in Ticket.Priority.values:
         raise ValidationError(f"Unknown priority {requested['priority']!r}.")
     reassigning_others = "assignee" in requested and requested["assignee"] not in (
-        None, actor, ticket.assignee
+        None,
+        actor,
+        ticket.assignee,
     )
     rerouting = "team" in requested and requested["team"] != ticket.team
-    if (reassigning_others or rerouting) and not actor.has_perm("desk.assign_ticket"):  # type: ignore[attr-defined]
-        raise PermissionDenied("Only leads can assign tickets to others or move them between teams.")
+    if (reassigning_others or rerouting) and not actor.has_perm("desk.assign_ticket"):
+        raise PermissionDenied(
+            "Only leads can assign tickets to others or move them between teams."
+        )
 
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
@@ -274,7 +287,7 @@ def _loggable(value: Any) -> Any:
     """Event rows hold JSON: models are written as their display text."""
     if value is None or isinstance(value, int | str):
         return value
-    if isinstance(value, AbstractBaseUser):
+    if isinstance(value, User):
         return value.get_username()
     return str(value)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -25,7 +26,6 @@ from nextorder.desk.selectors import (
     tickets_for_queue,
 )
 from nextorder.desk.services import TicketConflict, ticket_reply, ticket_update
-from django.conf import settings
 
 
 def _queue_filters(request: HttpRequest) -> QueueFilters:
@@ -37,8 +37,11 @@ def _queue_filters(request: HttpRequest) -> QueueFilters:
         statuses=statuses or tuple(Ticket.ACTIVE_STATUSES),
         team_id=int(team) if team.isdigit() else None,
         assignee=(
-            assignee if assignee in (ASSIGNEE_ME, ASSIGNEE_NOBODY)
-            else int(assignee) if assignee.isdigit() else None
+            assignee
+            if assignee in (ASSIGNEE_ME, ASSIGNEE_NOBODY)
+            else int(assignee)
+            if assignee.isdigit()
+            else None
         ),
     )
 
@@ -50,7 +53,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     sort = next((s for s in QueueSort if s.value == request.GET.get("sort")), QueueSort.PRIORITY)
     try:
         page = tickets_for_queue(
-            user=request.user,
+            user=request.user,  # type: ignore[arg-type]
             filters=filters,
             sort=sort,
             cursor=request.GET.get("after") or None,
@@ -119,7 +122,9 @@ def ticket_reply_view(request: HttpRequest, pk: int) -> HttpResponse:
     ticket = _load_ticket(pk)
     form = ReplyForm(request.POST)
     if not form.is_valid():
-        return render(request, "desk/ticket.html", _ticket_context(ticket, reply_form=form), status=400)
+        return render(
+            request, "desk/ticket.html", _ticket_context(ticket, reply_form=form), status=400
+        )
     try:
         ticket_reply(
             ticket=ticket,
@@ -131,9 +136,7 @@ def ticket_reply_view(request: HttpRequest, pk: int) -> HttpResponse:
         )
     except TicketConflict as conflict:
         # Keep the draft: the agent reads what changed and sends it again if still right.
-        form = ReplyForm(
-            initial={**form.cleaned_data, "version": conflict.ticket.version}
-        )
+        form = ReplyForm(initial={**form.cleaned_data, "version": conflict.ticket.version})
         return render(
             request,
             "desk/ticket.html",
@@ -142,7 +145,9 @@ def ticket_reply_view(request: HttpRequest, pk: int) -> HttpResponse:
         )
     except ValidationError as exc:
         form.add_error("body", exc)
-        return render(request, "desk/ticket.html", _ticket_context(ticket, reply_form=form), status=400)
+        return render(
+            request, "desk/ticket.html", _ticket_context(ticket, reply_form=form), status=400
+        )
     messages.success(request, "Note added." if form.cleaned_data["internal"] else "Reply sent.")
     return redirect("desk:ticket", pk=pk)
 
@@ -154,7 +159,9 @@ def ticket_update_view(request: HttpRequest, pk: int) -> HttpResponse:
     ticket = _load_ticket(pk)
     form = TicketUpdateForm(request.POST)
     if not form.is_valid():
-        return render(request, "desk/ticket.html", _ticket_context(ticket, update_form=form), status=400)
+        return render(
+            request, "desk/ticket.html", _ticket_context(ticket, update_form=form), status=400
+        )
     data = form.cleaned_data
     try:
         ticket_update(
@@ -175,7 +182,9 @@ def ticket_update_view(request: HttpRequest, pk: int) -> HttpResponse:
         )
     except PermissionDenied as exc:
         return render(
-            request, "desk/ticket.html", _ticket_context(ticket, update_form=form, error=str(exc)),
+            request,
+            "desk/ticket.html",
+            _ticket_context(ticket, update_form=form, error=str(exc)),
             status=403,
         )
     messages.success(request, "Ticket saved.")

@@ -11,19 +11,22 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from nextorder.crm.importers import (
     FILE_FORMATS,
     ColumnMapping,
+    FileFormat,
     OrderFileError,
     mapping_from_options,
 )
 from nextorder.crm.services import orders_import
 
 
-def _guess_format(path: Path) -> str:
+def _guess_format(path: Path) -> FileFormat:
     suffix = path.suffix.lower()
     if suffix in {".parquet", ".pq"}:
         return "parquet"
     if suffix == ".csv":
         return "csv"
-    raise CommandError(f"cannot tell the format of {path.name}: pass --format {{csv,parquet,cdnow}}")
+    raise CommandError(
+        f"cannot tell the format of {path.name}: pass --format {{csv,parquet,cdnow}}"
+    )
 
 
 class Command(BaseCommand):
@@ -47,10 +50,12 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         path: Path = options["file"]
-        file_format = options["format"] or _guess_format(path)
+        file_format: FileFormat = options["format"] or _guess_format(path)
         try:
             base = (
-                ColumnMapping.from_file(options["mapping"]) if options["mapping"] else ColumnMapping()
+                ColumnMapping.from_file(options["mapping"])
+                if options["mapping"]
+                else ColumnMapping()
             )
             mapping = mapping_from_options(base=base, options=options["column"])
             with Progress(
@@ -76,7 +81,9 @@ class Command(BaseCommand):
                 )
         except OrderFileError as exc:
             where = f"{path}:{exc.line}: " if exc.line is not None else f"{path}: "
-            raise CommandError(f"{where}{exc.reason}. Nothing from this file was imported.") from exc
+            raise CommandError(
+                f"{where}{exc.reason}. Nothing from this file was imported."
+            ) from exc
         self.stdout.write(
             self.style.SUCCESS(
                 f"{path.name}: {result.rows} rows, {result.orders_created} new orders "

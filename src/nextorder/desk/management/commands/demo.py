@@ -20,7 +20,9 @@ from nextorder.desk.demo import (
 
 
 class Command(BaseCommand):
-    help = "Create (or reuse) the demo database with the CDNOW customers and tickets, then serve it."
+    help = (
+        "Create (or reuse) the demo database with the CDNOW customers and tickets, then serve it."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--addr", default="127.0.0.1:8000", help="address:port to serve on")
@@ -42,6 +44,8 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"\nNextOrder demo: http://{host}/"))
         self.stdout.write(f"Log in with password {DEMO_PASSWORD!r} as one of:")
         for user in DEMO_USERS:
-            self.stdout.write(f"  {user.username:<8} {user.role}{' (admin)' if user.is_superuser else ''}")
+            self.stdout.write(
+                f"  {user.username:<8} {user.role}{' (admin)' if user.is_superuser else ''}"
+            )
         if not options["no_serve"]:
             call_command("runserver", host, use_reloader=False, insecure_serving=True)

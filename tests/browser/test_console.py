@@ -1,0 +1,81 @@
+"""The console as an agent sees it: a real Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from nextorder.desk.models import Message
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("NEXTORDER_REQUIRE_BROWSER"):
+        raise RuntimeError("NEXTORDER_REQUIRE_BROWSER is set but Debian's chromium is missing")
+    pytest.skip(
+        "Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True
+    )
+
+
+@pytest.fixture
+def page(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; Django must allow ORM calls.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        yield page
+        page.screenshot(path=str(tmp_path / "last.png"))
+        browser.close()
+
+
+def test_agent_logs_in_works_a_ticket_and_sees_the_reply(live_server, page, agent, ticket):
+    page.goto(f"{live_server.url}/")
+    page.fill("#id_username", "agent1")
+    page.fill("#id_password", "pw-for-tests-1")
+    page.click("button[type=submit]")
+
+    page.wait_for_selector("table.queue")
+    row = page.locator(f"tr[data-ticket='{ticket.pk}']")
+    assert "Ada Buyer" in row.inner_text() and "55.50" in row.inner_text()
+
+    row.locator("a", has_text="Where is my order?").click()
+    page.wait_for_selector("#conversation")
+    assert "It is late." in page.inner_text("#conversation")
+    assert "Total spend" in page.inner_text("aside")
+
+    page.fill("textarea[name=body]", "Your parcel left our warehouse this morning.")
+    page.select_option("select[name=status]", "pending")
+    page.click("text=Send")
+
+    page.wait_for_selector("text=Reply sent.")
+    assert "Your parcel left our warehouse this morning." in page.inner_text("#conversation")
+    assert Message.objects.filter(ticket=ticket, direction="out").count() == 1
+
+
+def test_filtering_the_queue_with_htmx_keeps_the_url(live_server, page, agent, ticket):
+    page.goto(f"{live_server.url}/login/")
+    page.fill("#id_username", "agent1")
+    page.fill("#id_password", "pw-for-tests-1")
+    page.click("button[type=submit]")
+    page.wait_for_selector("table.queue")
+
+    page.uncheck("input[name=status][value=new]")
+    page.wait_for_selector(f"tr[data-ticket='{ticket.pk}']", state="detached")
+    assert "status=open" in page.url and "No tickets match" in page.inner_text("#queue-table")

@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from nextorder.desk.models import Message, Ticket
+from nextorder.desk.services import ticket_update
+
+pytestmark = pytest.mark.django_db
+
+
+def test_login_is_required(client, ticket):
+    response = client.get(reverse("desk:queue"))
+    assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_queue_shows_ticket_with_customer_spend(client, agent, ticket):
+    client.force_login(agent)
+    response = client.get(reverse("desk:queue"))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Where is my order?" in html and "Ada Buyer" in html and "55.50" in html
+
+
+@pytest.mark.parametrize("query", ["?sort=bogus", "?team=x&assignee=zz&status=nope", "?after=%%%"])
+def test_odd_queries_never_500(client, agent, ticket, query):
+    client.force_login(agent)
+    response = client.get(reverse("desk:queue") + query)
+    assert response.status_code in (200, 400)
+
+
+def test_htmx_load_more_returns_rows_only(client, agent, customer):
+    from nextorder.desk.services import ticket_open
+
+    for i in range(3):
+        ticket_open(customer=customer, subject=f"s{i}", body_text="b")
+    client.force_login(agent)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("django.conf.settings.NEXTORDER_QUEUE_PAGE_SIZE", 2)
+        first = client.get(reverse("desk:queue"))
+        cursor = first.context["page"].next_cursor
+        more = client.get(reverse("desk:queue") + f"?after={cursor}", HTTP_HX_REQUEST="true")
+    assert "<table" not in more.content.decode()
+    assert more.content.decode().count("data-ticket=") == 1
+
+
+def test_reply_from_the_ticket_page(client, agent, ticket):
+    client.force_login(agent)
+    page = client.get(reverse("desk:ticket", args=[ticket.pk]))
+    assert "It is late." in page.content.decode() and "Ordered USD 35.50" in page.content.decode()
+
+    response = client.post(
+        reverse("desk:ticket_reply", args=[ticket.pk]),
+        {"body": "Sent today <b>promise</b>", "status": "pending", "version": 1},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Sent today &lt;b&gt;promise&lt;/b&gt;" in html  # escaped, not rendered
+    ticket.refresh_from_db()
+    assert ticket.status == Ticket.Status.PENDING
+
+
+def test_stale_reply_is_a_409_that_keeps_the_draft(client, agent, other_agent, ticket):
+    ticket_update(ticket=ticket, actor=other_agent, expected_version=1, status=Ticket.Status.OPEN)
+    client.force_login(agent)
+
+    response = client.post(
+        reverse("desk:ticket_reply", args=[ticket.pk]),
+        {"body": "My careful answer", "status": "pending", "version": 1},
+    )
+
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert "was changed by agent2" in html
+    assert "My careful answer" in html  # the draft is still in the reply box
+    assert not Message.objects.filter(body_text="My careful answer").exists()
+
+
+def test_stale_update_is_a_409(client, agent, other_agent, ticket):
+    ticket_update(ticket=ticket, actor=other_agent, expected_version=1, priority=3)
+    client.force_login(agent)
+    response = client.post(
+        reverse("desk:ticket_update", args=[ticket.pk]),
+        {"status": "solved", "priority": 1, "assignee": "", "team": "", "version": 1},
+    )
+    assert response.status_code == 409
+    ticket.refresh_from_db()
+    assert (ticket.status, ticket.priority) == (Ticket.Status.NEW, 3)
+
+
+def test_sales_can_read_but_not_reply(client, sales_user, ticket):
+    client.force_login(sales_user)
+    assert client.get(reverse("desk:ticket", args=[ticket.pk])).status_code == 200
+    response = client.post(
+        reverse("desk:ticket_reply", args=[ticket.pk]),
+        {"body": "hi", "status": "open", "version": 1},
+    )
+    assert response.status_code == 403
+
+
+def test_customer_page(client, agent, ticket, customer):
+    client.force_login(agent)
+    response = client.get(reverse("desk:customer", args=[customer.pk]))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "ada@example.com" in html and "O-15" in html and "Where is my order?" in html

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from nextorder.crm.models import Customer, Order
+from nextorder.desk.demo import CDNOW_LAST_DAY, cdnow_shift_days
+from nextorder.desk.models import Message, Ticket
+
+
+def test_shift_keeps_weekdays_and_ends_before_today():
+    today = date(2026, 11, 24)
+    shift = cdnow_shift_days(today=today)
+    assert shift % 7 == 0
+    assert 14 <= (today - date.fromordinal(CDNOW_LAST_DAY.toordinal() + shift)).days < 21
+
+
+@pytest.mark.django_db(transaction=True)
+def test_demo_loads_once_and_rerunning_adds_nothing():
+    call_command("demo", "--no-serve", "--tickets", "60", verbosity=0)
+    counts = (
+        Customer.objects.count(),
+        Order.objects.count(),
+        Ticket.objects.count(),
+        Message.objects.count(),
+    )
+
+    call_command("demo", "--no-serve", "--tickets", "60", verbosity=0)
+
+    assert counts[:3] == (2357, 6919, 60)
+    assert (
+        Customer.objects.count(),
+        Order.objects.count(),
+        Ticket.objects.count(),
+        Message.objects.count(),
+    ) == counts
+    assert set(Ticket.objects.values_list("status", flat=True)) == set(Ticket.Status.values)
+    assert get_user_model().objects.get(username="alex").groups.filter(name="agent").exists()
+    # Some tickets come from the biggest spenders.
+    top = Customer.objects.order_by("-total_spend")[:236]
+    assert Ticket.objects.filter(customer__in=top).exists()
