@@ -136,6 +136,9 @@ LOGOUT_REDIRECT_URL = "login"
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.backend.DatabaseBackend"}}
 
+# The ticket priority rule (see nextorder/desk/priority.py): value-at-risk thresholds.
+NEXTORDER_PRIORITY_MEDIUM_VALUE = os.environ.get("NEXTORDER_PRIORITY_MEDIUM_VALUE", "50")
+NEXTORDER_PRIORITY_HIGH_VALUE = os.environ.get("NEXTORDER_PRIORITY_HIGH_VALUE", "200")
 NEXTORDER_QUEUE_PAGE_SIZE = int(os.environ.get("NEXTORDER_QUEUE_PAGE_SIZE", "50"))
 
 MEDIA_URL = "media/"

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
@@ -37,7 +38,9 @@ def many_tickets(customer, agent):
             sent_at=start + timedelta(hours=i // 2),
         )
         Ticket.objects.filter(pk=ticket.pk).update(
-            status=statuses[i % 5], assignee=agent if i % 4 == 0 else None
+            status=statuses[i % 5],
+            assignee=agent if i % 4 == 0 else None,
+            value_at_risk=Decimal((i * 7) % 5 * 10) + Decimal("0.25"),
         )
         made.append(ticket)
     return team
@@ -61,6 +64,7 @@ def test_keyset_pages_visit_every_active_ticket_once_in_order(many_tickets, agen
     expected = Ticket.objects.filter(status__in=["new", "open", "pending"])
     key = {
         QueueSort.PRIORITY: lambda t: (-t.priority, t.created_at, t.id),
+        QueueSort.VALUE_AT_RISK: lambda t: (-t.value_at_risk, -t.priority, t.created_at, t.id),
         QueueSort.AGE: lambda t: (t.created_at, t.id),
     }[sort]
     assert [t.id for t in seen] == [t.id for t in sorted(expected, key=key)]

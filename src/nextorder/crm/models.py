@@ -16,7 +16,8 @@ class Customer(TimeStampedModel):
 
     The order figures (count, spend, first and last order) are kept on the row by the
     services that write orders, so the queue can show and sort by them without an
-    aggregate per ticket.
+    aggregate per ticket. The value figures (CLV, P(alive), value at risk) are written by
+    `insight` when customers are scored; None until then.
     """
 
     class Kind(models.TextChoices):
@@ -31,10 +32,20 @@ class Customer(TimeStampedModel):
     total_spend = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
     first_order_at = models.DateTimeField(null=True, blank=True)
     last_order_at = models.DateTimeField(null=True, blank=True)
+    clv_12m = models.DecimalField(
+        "expected 12-month value", max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    p_alive = models.FloatField("probability still a customer", null=True, blank=True)
+    p_alive_previous = models.FloatField(null=True, blank=True)
+    expected_orders_90d = models.FloatField(null=True, blank=True)
+    value_at_risk = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    value_reason = models.CharField(max_length=300, blank=True)
+    scored_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name", "id"]
         indexes = [
+            models.Index(fields=["-value_at_risk", "id"], name="customer_risk_idx"),
             models.Index(fields=["-total_spend", "id"], name="customer_spend_idx"),
             models.Index(fields=["name"], name="customer_name_idx"),
         ]

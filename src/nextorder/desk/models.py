@@ -61,6 +61,11 @@ class Ticket(TimeStampedModel):
     solved_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     last_message_at = models.DateTimeField(null=True, blank=True)
+    # The customer's value at risk, copied here when the ticket opens and whenever the
+    # customer is scored again, so the queue can sort by it off an index.
+    value_at_risk = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    # Why the priority rule raised the priority, in words; empty if it did not.
+    priority_reason = models.CharField(max_length=200, blank=True)
     # Optimistic lock: every write checks and bumps it, so a stale form cannot overwrite.
     version = models.PositiveIntegerField(default=1)
 
@@ -74,6 +79,11 @@ class Ticket(TimeStampedModel):
             models.Index(
                 fields=["-priority", "created_at", "id"],
                 name="ticket_active_prio",
+                condition=models.Q(status__in=["new", "open", "pending"]),
+            ),
+            models.Index(
+                fields=["-value_at_risk", "-priority", "created_at", "id"],
+                name="ticket_active_value",
                 condition=models.Q(status__in=["new", "open", "pending"]),
             ),
             models.Index(

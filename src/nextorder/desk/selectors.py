@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.db.models import Q, QuerySet
@@ -17,12 +20,14 @@ from nextorder.desk.models import Message, Ticket
 
 class QueueSort(StrEnum):
     PRIORITY = "priority"  # most urgent first, then oldest
+    VALUE_AT_RISK = "value"  # most value at risk first, then by priority
     AGE = "age"  # oldest first
 
 
 # Sort keys, each ending in the primary key so that the order is total (keyset-safe).
 _ORDERINGS: dict[QueueSort, list[str]] = {
     QueueSort.PRIORITY: ["-priority", "created_at", "id"],
+    QueueSort.VALUE_AT_RISK: ["-value_at_risk", "-priority", "created_at", "id"],
     QueueSort.AGE: ["created_at", "id"],
 }
 
@@ -50,9 +55,24 @@ class BadCursor(ValueError):
     """A cursor that was not made by this queue (edited by hand, or from an old sort)."""
 
 
+# How each sort key travels in a cursor: written as text or int, read back by these.
+_KEY_PARSERS: dict[str, Callable[[Any], object]] = {
+    "priority": int,
+    "id": int,
+    "created_at": datetime.fromisoformat,
+    "value_at_risk": Decimal,
+}
+
+
 def _encode_cursor(*, sort: QueueSort, ticket: Ticket) -> str:
     values = [getattr(ticket, name.lstrip("-")) for name in _ORDERINGS[sort]]
-    payload = [sort.value, *(v.isoformat() if isinstance(v, datetime) else v for v in values)]
+    payload = [
+        sort.value,
+        *(
+            v.isoformat() if isinstance(v, datetime) else str(v) if isinstance(v, Decimal) else v
+            for v in values
+        ),
+    ]
     return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
 
 
@@ -61,12 +81,11 @@ def _decode_cursor(*, sort: QueueSort, cursor: str) -> list[object]:
         payload = json.loads(base64.urlsafe_b64decode(cursor.encode()))
         if payload[0] != sort.value or len(payload) != len(_ORDERINGS[sort]) + 1:
             raise ValueError("cursor of another sort")
-        values: list[object] = []
-        for name, raw in zip(_ORDERINGS[sort], payload[1:], strict=True):
-            bare = name.lstrip("-")
-            values.append(datetime.fromisoformat(raw) if bare.endswith("_at") else int(raw))
-        return values
-    except (ValueError, TypeError, IndexError, json.JSONDecodeError) as exc:
+        return [
+            _KEY_PARSERS[name.lstrip("-")](raw)
+            for name, raw in zip(_ORDERINGS[sort], payload[1:], strict=True)
+        ]
+    except (ValueError, TypeError, IndexError, ArithmeticError, json.JSONDecodeError) as exc:
         raise BadCursor("This page link is out of date; start again from the first page.") from exc
 
 

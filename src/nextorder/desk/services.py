@@ -16,7 +16,7 @@ import nh3
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.html import escape, linebreaks
@@ -25,6 +25,7 @@ from nextorder.core.models import Event, Team
 from nextorder.core.services import event_record
 from nextorder.crm.models import Contact, Customer
 from nextorder.desk.models import Message, Ticket
+from nextorder.desk.priority import PriorityDecision, PriorityRule, decide_priority
 
 
 class TicketConflict(Exception):
@@ -101,14 +102,30 @@ def ticket_open(
     sent_at: datetime | None = None,
     message_id: str | None = None,
 ) -> Ticket:
-    """Open a ticket with its first message: from the customer, or from an agent."""
+    """Open a ticket with its first message: from the customer, or from an agent.
+
+    A customer's ticket gets the priority rule's say (desk/priority.py) at once.
+    """
     sent_at = sent_at or timezone.now()
+    from_agent = channel == Ticket.Channel.AGENT
+    decision = (
+        PriorityDecision(priority=priority, reason="")
+        if from_agent
+        else decide_priority(
+            current=priority,
+            value_at_risk=customer.value_at_risk,
+            text=f"{subject}\n{body_text}",
+            rule=PriorityRule.from_settings(),
+        )
+    )
     ticket = Ticket(
         customer=customer,
         contact=contact,
         subject=subject.strip()[:250] or "(no subject)",
         channel=channel,
-        priority=priority,
+        priority=decision.priority,
+        priority_reason=decision.reason,
+        value_at_risk=customer.value_at_risk or 0,
         team=team,
         last_message_at=sent_at,
     )
@@ -116,7 +133,6 @@ def ticket_open(
     ticket.save()
     Ticket.objects.filter(pk=ticket.pk).update(created_at=sent_at)
     ticket.refresh_from_db()
-    from_agent = channel == Ticket.Channel.AGENT
     Message.objects.create(
         ticket=ticket,
         direction=Message.Direction.OUTBOUND if from_agent else Message.Direction.INBOUND,
@@ -133,7 +149,12 @@ def ticket_open(
         actor=actor,
         actor_label="" if actor else f"customer:{contact.pk if contact else customer.pk}",
         customer_id=customer.pk,
-        after={"subject": ticket.subject, "channel": channel, "priority": priority},
+        after={
+            "subject": ticket.subject,
+            "channel": channel,
+            "priority": ticket.priority,
+            **({"priority_reason": decision.reason} if decision.reason else {}),
+        },
         occurred_at=sent_at,
     )
     return ticket
@@ -311,7 +332,8 @@ def ticket_receive_message(
     in_reply_to: str = "",
     references: str = "",
 ) -> ReceivedMessage:
-    """The customer writes again on a ticket: a pending or solved ticket is reopened.
+    """The customer writes again on a ticket: a pending or solved ticket is reopened,
+    and the priority rule may raise the priority (an angry follow-up).
 
     Customer messages never conflict: the version is bumped unconditionally so that an
     agent's stale form is told the customer wrote meanwhile.
@@ -320,6 +342,17 @@ def ticket_receive_message(
     previous_status = ticket.status
     reopened = ticket.status in (Ticket.Status.PENDING, Ticket.Status.SOLVED)
     changes: dict[str, Any] = {"last_message_at": sent_at}
+    decision = decide_priority(
+        current=ticket.priority,
+        value_at_risk=ticket.customer.value_at_risk,
+        text=body_text,
+        rule=PriorityRule.from_settings(),
+    )
+    before: dict[str, Any] = {"status": previous_status} if reopened else {}
+    after: dict[str, Any] = {"status": Ticket.Status.OPEN} if reopened else {}
+    if decision.priority != ticket.priority:
+        changes.update(priority=decision.priority, priority_reason=decision.reason)
+        before["priority"], after["priority"] = ticket.priority, decision.priority
     if reopened:
         changes.update(_status_stamps(new_status=Ticket.Status.OPEN, now=sent_at))
     _bump_version(ticket=ticket, expected_version=ticket.version, **changes)
@@ -339,8 +372,26 @@ def ticket_receive_message(
         subject=ticket,
         actor_label=f"customer:{contact.pk}" if contact else "customer",
         customer_id=ticket.customer_id,
-        before={"status": previous_status} if reopened else {},
-        after={"message": message.pk, **({"status": Ticket.Status.OPEN} if reopened else {})},
+        before=before,
+        after={"message": message.pk, **after},
         occurred_at=sent_at,
     )
     return ReceivedMessage(ticket=ticket, message=message, reopened=reopened)
+
+
+def tickets_refresh_value_at_risk(*, customer_ids_sql: str) -> int:
+    """Copy customers' new value at risk onto their active tickets (for the value sort).
+
+    `customer_ids_sql` selects the customers whose scores changed; one UPDATE for all.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE desk_ticket SET value_at_risk = COALESCE((
+                SELECT value_at_risk FROM crm_customer
+                WHERE crm_customer.id = desk_ticket.customer_id
+            ), 0)
+            WHERE status IN ('new', 'open', 'pending') AND customer_id IN ({customer_ids_sql})
+            """
+        )
+        return cursor.rowcount

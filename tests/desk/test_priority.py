@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from nextorder.crm.models import Customer
+from nextorder.desk.models import Ticket
+from nextorder.desk.priority import PriorityRule, decide_priority, reads_angry
+from nextorder.desk.services import (
+    ticket_open,
+    ticket_receive_message,
+    ticket_update,
+    tickets_refresh_value_at_risk,
+)
+
+RULE = PriorityRule(medium_value_at_risk=Decimal(50), high_value_at_risk=Decimal(200))
+
+
+@pytest.mark.parametrize(
+    ("text", "angry"),
+    [
+        ("This is unacceptable, I want a refund.", True),
+        ("Still not here. I'm FURIOUS", True),
+        ("Second time this happened, terrible service", True),
+        ("Could you send me the invoice please?", False),
+        ("Thanks, the refund arrived.", False),  # one word, calm
+    ],
+)
+def test_reads_angry(text, angry):
+    assert reads_angry(text) is angry
+
+
+@pytest.mark.parametrize(
+    ("current", "value", "text", "expected"),
+    [
+        (1, None, "Where is my parcel?", 1),
+        (1, Decimal(60), "Where is my parcel?", 2),
+        (1, Decimal(250), "Where is my parcel?", 3),
+        (1, Decimal(250), "Unacceptable, second time!!", 3),  # capped at urgent
+        (0, Decimal(10), "Unacceptable, second time!!", 2),
+        (3, None, "hello", 3),  # never lowers
+    ],
+)
+def test_rule(current, value, text, expected):
+    decision = decide_priority(current=current, value_at_risk=value, text=text, rule=RULE)
+    assert decision.priority == expected
+    assert (decision.reason != "") == (expected > current)
+
+
+@pytest.mark.django_db
+def test_an_angry_valuable_quiet_customer_is_answered_first(customer, agent):
+    Customer.objects.filter(pk=customer.pk).update(value_at_risk=Decimal("320.00"))
+    customer.refresh_from_db()
+    calm_nobody = ticket_open(
+        customer=Customer.objects.create(name="New"), subject="Invoice", body_text="Please send it."
+    )
+
+    angry = ticket_open(
+        customer=customer, subject="Again broken", body_text="Unacceptable, I am disappointed."
+    )
+
+    assert calm_nobody.priority == Ticket.Priority.NORMAL and calm_nobody.priority_reason == ""
+    assert angry.priority == Ticket.Priority.URGENT
+    assert "value at risk 320.00 (high)" in angry.priority_reason
+    assert "angry tone" in angry.priority_reason
+    assert angry.value_at_risk == Decimal("320.00")
+
+
+@pytest.mark.django_db
+def test_an_angry_follow_up_raises_but_an_agents_choice_is_kept(ticket, agent, contact):
+    ticket_update(ticket=ticket, actor=agent, expected_version=1, priority=Ticket.Priority.LOW)
+
+    ticket_receive_message(ticket=ticket, contact=contact, body_text="Thanks, all good.")
+    ticket.refresh_from_db()
+    assert ticket.priority == Ticket.Priority.LOW
+
+    ticket_receive_message(
+        ticket=ticket, contact=contact, body_text="It broke AGAIN, this is ridiculous!!"
+    )
+    ticket.refresh_from_db()
+    assert ticket.priority == Ticket.Priority.NORMAL
+    assert ticket.priority_reason == "Normal: angry tone"
+
+
+@pytest.mark.django_db
+def test_refreshing_value_at_risk_touches_active_tickets_only(ticket, agent, customer):
+    solved = ticket_open(customer=customer, subject="old", body_text="x")
+    ticket_update(ticket=solved, actor=agent, expected_version=1, status=Ticket.Status.SOLVED)
+    Customer.objects.filter(pk=customer.pk).update(value_at_risk=Decimal("75.50"))
+
+    changed = tickets_refresh_value_at_risk(customer_ids_sql=str(customer.pk))
+
+    assert changed == 1
+    ticket.refresh_from_db()
+    solved.refresh_from_db()
+    assert (ticket.value_at_risk, solved.value_at_risk) == (Decimal("75.50"), Decimal("0.00"))
