@@ -79,8 +79,8 @@ def test_an_angry_follow_up_raises_but_an_agents_choice_is_kept(ticket, agent, c
         ticket=ticket, contact=contact, body_text="It broke AGAIN, this is ridiculous!!"
     )
     ticket.refresh_from_db()
-    assert ticket.priority == Ticket.Priority.NORMAL
-    assert ticket.priority_reason == "Normal: angry tone"
+    assert ticket.priority == Ticket.Priority.HIGH
+    assert ticket.priority_reason == "High: angry tone"
 
 
 @pytest.mark.django_db
