@@ -9,4 +9,5 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("desk/", include("nextorder.desk.urls")),
+    path("insight/", include("nextorder.insight.urls")),
 ]

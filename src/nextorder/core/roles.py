@@ -41,12 +41,21 @@ _WORK_TICKETS = [
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     AGENT: _READ_RECORD + _WORK_TICKETS,
     # Leads run the queue: they also assign tickets to others and route between teams.
-    LEAD: [*_READ_RECORD, *_WORK_TICKETS, "desk.assign_ticket", "core.change_team"],
+    LEAD: [
+        *_READ_RECORD,
+        *_WORK_TICKETS,
+        "desk.assign_ticket",
+        "core.change_team",
+        "crm.view_customer_value",
+    ],
     # Sales owns the record of what was sold; it reads tickets but does not work them.
     SALES: [
         *_READ_RECORD,
         "desk.view_ticket",
         "desk.view_message",
+        # Sales opens follow-ups with customers at risk.
+        "desk.add_ticket",
+        "crm.view_customer_value",
         "crm.add_customer",
         "crm.change_customer",
         "crm.add_contact",

@@ -44,6 +44,9 @@ class Customer(TimeStampedModel):
 
     class Meta:
         ordering = ["name", "id"]
+        permissions = [
+            ("view_customer_value", "Can see customers at risk, retention and value dashboards")
+        ]
         indexes = [
             models.Index(fields=["-value_at_risk", "id"], name="customer_risk_idx"),
             models.Index(fields=["-total_spend", "id"], name="customer_spend_idx"),

@@ -33,11 +33,12 @@ class Command(BaseCommand):
     help = "Import data files. `import orders FILE` reads orders from CSV, Parquet or CDNOW text."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        kinds = parser.add_subparsers(dest="kind", required=True)
-        orders = kinds.add_parser("orders", help="orders (creates customers and contacts too)")
-        orders.add_argument("file", type=Path)
-        orders.add_argument("--format", choices=FILE_FORMATS, help="default: from the file name")
-        orders.add_argument(
+        # A positional kind rather than sub-parsers, so Django's own options (-v 0)
+        # may stand anywhere on the line.
+        parser.add_argument("kind", choices=["orders"], help="what the file holds")
+        parser.add_argument("file", type=Path)
+        parser.add_argument("--format", choices=FILE_FORMATS, help="default: from the file name")
+        parser.add_argument(
             "--column",
             action="append",
             default=[],
@@ -45,8 +46,8 @@ class Command(BaseCommand):
             help="which file column holds a field, e.g. --column customer_id=CustNo "
             "(FIELD=- for a field the file lacks)",
         )
-        orders.add_argument("--mapping", type=Path, help="JSON file of FIELD: COLUMN pairs")
-        orders.add_argument("--currency", default="USD", help="currency of rows without one")
+        parser.add_argument("--mapping", type=Path, help="JSON file of FIELD: COLUMN pairs")
+        parser.add_argument("--currency", default="USD", help="currency of rows without one")
 
     def handle(self, *args: Any, **options: Any) -> None:
         path: Path = options["file"]

@@ -1,0 +1,251 @@
+"""Reads that feed the customer-value models and the retention views.
+
+The heavy aggregation runs in the database as one GROUP BY (PostgreSQL or SQLite; on
+Citus it runs on every shard), and only one row per customer, or per cohort and month,
+comes back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import polars as pl
+from django.db import connection
+from django.db.models import Count, DateField, F, Q, Sum
+from django.db.models.functions import TruncDate, TruncMonth
+
+from nextorder.crm.models import Customer, Order
+from nextorder.desk.models import Ticket
+
+
+def _daily_transactions_sql(*, until: date) -> tuple[str, list[Any]]:
+    """One row per customer and day (in the shop's time zone), amounts summed: the
+    published models count at most one transaction a day."""
+    days = (
+        Order.objects.annotate(day=TruncDate("placed_at"))
+        .filter(day__lte=until)
+        .values("customer_id", "day")
+        .annotate(amount=Sum("amount"))
+        .order_by()
+    )
+    sql, params = days.query.sql_with_params()
+    return sql, list(params)
+
+
+def rfm_rows_from_database(
+    *, calibration_end: date, holdout_end: date | None = None
+) -> pl.DataFrame:
+    """Per customer who bought by `calibration_end`: first and last transaction day and
+    repeat spend in calibration, and (with a hold-out end) transactions and spend after it.
+
+    Columns: customer_id (int), external_id, first_day, last_day, frequency (repeat
+    transaction days), repeat_total, and, with a hold-out, frequency_holdout and
+    total_holdout. `insight.rfm` turns these into the model's (frequency, recency, T,
+    monetary value) in a chosen time unit, the same way for files and for the database.
+    """
+    daily_sql, params = _daily_transactions_sql(until=holdout_end or calibration_end)
+    end = calibration_end.isoformat() if connection.vendor == "sqlite" else calibration_end
+    sql = f"""
+        SELECT w.customer_id, c.external_id,
+               MIN(w.day) AS first_day,
+               MAX(CASE WHEN w.day <= %s THEN w.day END) AS last_day,
+               SUM(CASE WHEN w.day <= %s THEN 1 ELSE 0 END) - 1 AS frequency,
+               COALESCE(SUM(CASE WHEN w.day > w.first_day AND w.day <= %s
+                                 THEN w.amount END), 0) AS repeat_total,
+               SUM(CASE WHEN w.day > %s THEN 1 ELSE 0 END) AS frequency_holdout,
+               COALESCE(SUM(CASE WHEN w.day > %s THEN w.amount END), 0) AS total_holdout
+        FROM (
+            SELECT d.customer_id, d.day, d.amount,
+                   MIN(d.day) OVER (PARTITION BY d.customer_id) AS first_day
+            FROM ({daily_sql}) AS d
+        ) AS w
+        JOIN crm_customer AS c ON c.id = w.customer_id
+        GROUP BY w.customer_id, c.external_id
+        HAVING MIN(w.day) <= %s
+        ORDER BY w.customer_id
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [end, end, end, end, end, *params, end])
+        rows = cursor.fetchall()
+    frame = pl.DataFrame(
+        rows,
+        schema={
+            "customer_id": pl.Int64,
+            "external_id": pl.Utf8,
+            "first_day": pl.Utf8 if connection.vendor == "sqlite" else pl.Date,
+            "last_day": pl.Utf8 if connection.vendor == "sqlite" else pl.Date,
+            "frequency": pl.Int64,
+            "repeat_total": pl.Float64,
+            "frequency_holdout": pl.Int64,
+            "total_holdout": pl.Float64,
+        },
+        orient="row",
+    )
+    if connection.vendor == "sqlite":  # SQLite's dates come back as ISO text
+        frame = frame.with_columns(pl.col("first_day", "last_day").str.to_date("%Y-%m-%d"))
+    if holdout_end is None:
+        frame = frame.drop("frequency_holdout", "total_holdout")
+    return frame
+
+
+@dataclass(frozen=True)
+class CohortCell:
+    cohort: date  # first day of the month of the customers' first order
+    month: date  # first day of the month the orders were placed in
+    offset: int  # months since the cohort's month: 0 is the month they were won
+    customers: int  # of the cohort's customers, how many ordered in `month`
+    revenue: float
+
+
+@dataclass(frozen=True)
+class Cohort:
+    start: date
+    size: int
+    cells: list[CohortCell]
+
+    def retention(self, offset: int) -> float | None:
+        cell = next((c for c in self.cells if c.offset == offset), None)
+        if cell is None:
+            return None if offset > self.cells[-1].offset else 0.0
+        return cell.customers / self.size
+
+
+def _month_start(value: date) -> date:
+    return date(value.year, value.month, 1)
+
+
+def _months_between(start: date, end: date) -> int:
+    return (end.year - start.year) * 12 + end.month - start.month
+
+
+def acquisition_cohorts() -> list[Cohort]:
+    """Customers grouped by the month of their first order, with how many of each
+    cohort ordered, and how much they spent, in every month after: one GROUP BY."""
+    rows = (
+        Order.objects.annotate(
+            cohort=TruncMonth("customer__first_order_at", output_field=DateField()),
+            month=TruncMonth("placed_at", output_field=DateField()),
+        )
+        .values("cohort", "month")
+        .annotate(customers=Count("customer_id", distinct=True), revenue=Sum("amount"))
+        .order_by("cohort", "month")
+    )
+    cohorts: dict[date, list[CohortCell]] = {}
+    for row in rows:
+        cohort, month = _month_start(row["cohort"]), _month_start(row["month"])
+        cohorts.setdefault(cohort, []).append(
+            CohortCell(
+                cohort=cohort,
+                month=month,
+                offset=_months_between(cohort, month),
+                customers=row["customers"],
+                revenue=float(row["revenue"]),
+            )
+        )
+    return [
+        Cohort(start=start, size=cells[0].customers, cells=cells)
+        for start, cells in cohorts.items()
+    ]
+
+
+@dataclass(frozen=True)
+class BucketMonth:
+    month: date
+    gained: int  # customers whose first order was this month
+    lost: int  # customers whose last order was `inactive_months` before this month
+    active: int  # customers who ordered this month
+    first_order_revenue: float
+    repeat_revenue: float
+
+
+def _add_months(value: date, months: int) -> date:
+    index = value.year * 12 + value.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def leaky_bucket(*, inactive_months: int = 6, until: date) -> list[BucketMonth]:
+    """Customers won and lost, and revenue from first against repeat orders, per month.
+
+    A customer counts as lost in the month `inactive_months` after the month of their
+    last order, so only months up to `until` can show losses that are already certain;
+    a customer who comes back has a later last order and so was never lost.
+    """
+    month = TruncMonth("placed_at", output_field=DateField())
+    orders = dict(
+        (_month_start(row["month"]), row)
+        for row in Order.objects.annotate(month=month)
+        .values("month")
+        .annotate(active=Count("customer_id", distinct=True), revenue=Sum("amount"))
+        .order_by("month")
+    )
+    first_revenue = {
+        _month_start(row["month"]): float(row["revenue"])
+        for row in Order.objects.filter(placed_at=F("customer__first_order_at"))
+        .annotate(month=month)
+        .values("month")
+        .annotate(revenue=Sum("amount"))
+        .order_by("month")
+    }
+    gained = _customers_by_month("first_order_at")
+    lost = {
+        _add_months(start, inactive_months): count
+        for start, count in _customers_by_month("last_order_at").items()
+    }
+    if not orders:
+        return []
+    result = []
+    current, last = min(orders), _month_start(until)
+    while current <= last:
+        row = orders.get(current)
+        revenue = float(row["revenue"]) if row else 0.0
+        first = first_revenue.get(current, 0.0)
+        result.append(
+            BucketMonth(
+                month=current,
+                gained=gained.get(current, 0),
+                lost=lost.get(current, 0),
+                active=row["active"] if row else 0,
+                first_order_revenue=first,
+                repeat_revenue=revenue - first,
+            )
+        )
+        current = _add_months(current, 1)
+    return result
+
+
+def _customers_by_month(field: str) -> dict[date, int]:
+    return {
+        _month_start(row["month"]): row["customers"]
+        for row in Customer.objects.filter(**{f"{field}__isnull": False})
+        .annotate(month=TruncMonth(field, output_field=DateField()))
+        .values("month")
+        .annotate(customers=Count("id"))
+        .order_by("month")
+    }
+
+
+@dataclass(frozen=True)
+class AtRiskFilters:
+    min_value_at_risk: float = 0.0
+    falling_only: bool = False  # P(alive) lower than at the scoring before
+    with_open_tickets_only: bool = False
+
+
+def customers_at_risk(*, filters: AtRiskFilters, limit: int = 100) -> list[Customer]:
+    """Scored customers by value at risk, most first, with their active ticket count."""
+    customers = (
+        Customer.objects.filter(
+            value_at_risk__isnull=False, value_at_risk__gte=filters.min_value_at_risk
+        )
+        .annotate(
+            open_tickets=Count("tickets", filter=Q(tickets__status__in=Ticket.ACTIVE_STATUSES))
+        )
+        .order_by("-value_at_risk", "id")
+    )
+    if filters.falling_only:
+        customers = customers.filter(p_alive__lt=F("p_alive_previous"))
+    if filters.with_open_tickets_only:
+        customers = customers.filter(open_tickets__gt=0)
+    return list(customers[:limit])

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from nextorder.insight import views
+
+app_name = "insight"
+urlpatterns = [
+    path("at-risk/", views.at_risk, name="at_risk"),
+    path("at-risk/<int:pk>/follow-up/", views.follow_up, name="follow_up"),
+    path("retention/", views.retention, name="retention"),
+    path("retention/<slug:table>.csv", views.retention_csv, name="retention_csv"),
+]

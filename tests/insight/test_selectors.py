@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from nextorder.crm.models import Customer
+from nextorder.crm.services import orders_import
+from nextorder.desk.models import Ticket
+from nextorder.insight.selectors import (
+    AtRiskFilters,
+    acquisition_cohorts,
+    customers_at_risk,
+    leaky_bucket,
+    rfm_rows_from_database,
+)
+from tests.conftest import CDNOW_SAMPLE
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def cdnow():
+    orders_import(path=CDNOW_SAMPLE, file_format="cdnow")
+
+
+def test_rfm_rows_on_cdnow(cdnow):
+    rows = rfm_rows_from_database(calibration_end=date(1997, 9, 30), holdout_end=date(1998, 6, 30))
+
+    assert rows.height == 2357
+    # Repeat transaction days in the 39 calibration weeks, as in Fader, Hardie & Lee (2005).
+    assert rows["frequency"].sum() == 2457
+    first = rows.filter(rows["external_id"] == "0001").row(0, named=True)
+    assert first["first_day"] == date(1997, 1, 1) and first["last_day"] == date(1997, 8, 2)
+    assert first["frequency"] == 2 and first["repeat_total"] == pytest.approx(29.73 + 14.96)
+    assert first["frequency_holdout"] == 1 and first["total_holdout"] == pytest.approx(26.48)
+
+
+def test_same_day_orders_are_one_transaction(customer):
+    from nextorder.crm.services import order_create
+
+    order_create(customer=customer, placed_at=customer.last_order_at, amount=Decimal("4.50"))
+
+    row = rfm_rows_from_database(calibration_end=date(2026, 12, 31)).row(0, named=True)
+    assert row["frequency"] == 1  # 1 March and 15 March: one repeat day
+    assert row["repeat_total"] == pytest.approx(35.50 + 4.50)
+
+
+def test_cohorts_and_leaky_bucket_on_cdnow(cdnow):
+    cohorts = acquisition_cohorts()
+    assert [c.start for c in cohorts] == [date(1997, 1, 1), date(1997, 2, 1), date(1997, 3, 1)]
+    assert sum(c.size for c in cohorts) == 2357
+    assert all(c.retention(0) == 1.0 for c in cohorts)
+    assert 0 < cohorts[0].retention(1) < 0.5
+
+    bucket = leaky_bucket(inactive_months=6, until=date(1998, 6, 30))
+    assert [m.month for m in bucket][0] == date(1997, 1, 1) and len(bucket) == 18
+    assert sum(m.gained for m in bucket) == 2357
+    total = sum(m.first_order_revenue + m.repeat_revenue for m in bucket)
+    assert total == pytest.approx(sum(float(line.split()[4]) for line in CDNOW_SAMPLE.open()))
+    # Nobody can be lost before they have been quiet for six months.
+    assert all(m.lost == 0 for m in bucket[:6]) and bucket[6].lost > 0
+
+
+def test_customers_at_risk_filters(customer, ticket):
+    quiet = Customer.objects.create(
+        name="Quiet", value_at_risk=Decimal("90"), p_alive=0.2, p_alive_previous=0.6
+    )
+    Customer.objects.filter(pk=customer.pk).update(
+        value_at_risk=Decimal("40"), p_alive=0.9, p_alive_previous=0.8
+    )
+
+    assert [c.name for c in customers_at_risk(filters=AtRiskFilters())] == ["Quiet", "Ada Buyer"]
+    assert [c.name for c in customers_at_risk(filters=AtRiskFilters(falling_only=True))] == [
+        "Quiet"
+    ]
+    with_tickets = customers_at_risk(filters=AtRiskFilters(with_open_tickets_only=True))
+    assert [(c.name, c.open_tickets) for c in with_tickets] == [("Ada Buyer", 1)]
+    assert customers_at_risk(filters=AtRiskFilters(min_value_at_risk=50))[0] == quiet
+
+
+def test_at_risk_page_and_follow_up(client, lead, customer):
+    Customer.objects.filter(pk=customer.pk).update(
+        value_at_risk=Decimal("120.00"),
+        p_alive=0.3,
+        value_reason="bought 2 times, last 8 months ago",
+    )
+    client.force_login(lead)
+    page = client.get(reverse("insight:at_risk"))
+    assert page.status_code == 200 and "bought 2 times" in page.content.decode()
+
+    response = client.post(reverse("insight:follow_up", args=[customer.pk]))
+
+    ticket = Ticket.objects.get(customer=customer, channel=Ticket.Channel.AGENT)
+    assert response.status_code == 302 and response["Location"].endswith(f"/tickets/{ticket.pk}/")
+    assert ticket.assignee == lead and ticket.priority == Ticket.Priority.HIGH
+    assert "Value at risk: 120.00" in ticket.messages.get().body_text
+
+
+def test_agents_do_not_see_value_pages(client, agent):
+    client.force_login(agent)
+    assert client.get(reverse("insight:at_risk")).status_code == 403
+    assert client.get(reverse("insight:retention")).status_code == 403
+
+
+def test_retention_page_and_csv(client, lead, cdnow):
+    client.force_login(lead)
+    page = client.get(reverse("insight:retention"))
+    assert page.status_code == 200 and "Jan 1997" in page.content.decode()
+
+    cohorts = client.get(reverse("insight:retention_csv", args=["cohorts"]))
+    lines = cohorts.content.decode().splitlines()
+    assert lines[0].startswith("cohort,cohort_size,month")
+    assert lines[1].startswith("1997-01-01,781,1997-01-01,0,781,1.0000")
+    bucket = client.get(reverse("insight:retention_csv", args=["leaky-bucket"]))
+    assert bucket.content.decode().splitlines()[1].startswith("1997-01-01,781,0,781,")
+    assert client.get(reverse("insight:retention_csv", args=["nope"])).status_code == 404
