@@ -56,7 +56,7 @@ def test_cohorts_and_leaky_bucket_on_cdnow(cdnow):
     assert 0 < cohorts[0].retention(1) < 0.5
 
     bucket = leaky_bucket(inactive_months=6, until=date(1998, 6, 30))
-    assert [m.month for m in bucket][0] == date(1997, 1, 1) and len(bucket) == 18
+    assert bucket[0].month == date(1997, 1, 1) and len(bucket) == 18
     assert sum(m.gained for m in bucket) == 2357
     total = sum(m.first_order_revenue + m.repeat_revenue for m in bucket)
     assert total == pytest.approx(sum(float(line.split()[4]) for line in CDNOW_SAMPLE.open()))
