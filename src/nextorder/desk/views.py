@@ -70,7 +70,11 @@ def queue(request: HttpRequest) -> HttpResponse:
         "statuses": Ticket.Status.choices,
         "selected_statuses": filters.statuses,
         "teams": Team.objects.all(),
-        "sorts": [(QueueSort.PRIORITY, "Priority"), (QueueSort.AGE, "Age")],
+        "sorts": [
+            (QueueSort.PRIORITY, "Priority"),
+            (QueueSort.VALUE_AT_RISK, "Value at risk"),
+            (QueueSort.AGE, "Age"),
+        ],
     }
     if request.htmx and request.GET.get("after"):  # type: ignore[attr-defined]
         return render(request, "desk/_queue_rows.html", context)
