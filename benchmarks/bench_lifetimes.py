@@ -1,0 +1,206 @@
+"""NextOrder's kernels against the lifetimes library (0.11.3), on the same RFM inputs.
+
+lifetimes is not a NextOrder dependency: it lives in its own venv (var/lifetimes-venv,
+created here if absent) and runs in a subprocess, benchmarks/lifetimes_runner.py. Inputs:
+the CDNOW sample (published calibration period) and 100,000 simulated customers.
+Goal: ours at least 20x faster, with the same parameters.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from benchmarks.results_io import write_result
+from nextorder.insight import bgnbd, clv, gamma_gamma, pareto_nbd, rfm
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV = ROOT / "var/lifetimes-venv"
+VENV_PYTHON = VENV / "bin/python"
+WORK_DIR = ROOT / "var/bench"
+RUNNER = Path(__file__).resolve().parent / "lifetimes_runner.py"
+PINNED = [
+    "lifetimes==0.11.3",
+    "numpy==1.26.4",
+    "pandas==1.5.3",
+    "scipy==1.11.4",
+    "autograd==1.6.2",
+    "setuptools<82",
+]
+CDNOW = [
+    ROOT / "src/nextorder/data/CDNOW_sample.txt",
+    Path("/work/shared/data/cdnow/CDNOW_sample.txt"),
+]
+SPEEDUP_GOAL = 20.0
+RUNS = 5
+
+
+def ensure_lifetimes() -> str | None:
+    """Create the reference venv once; returns an error message if that fails."""
+    if VENV_PYTHON.exists():
+        return None
+    steps = [
+        ["python3.11", "-m", "venv", str(VENV)],
+        [str(VENV_PYTHON), "-m", "pip", "install", "--quiet", *PINNED],
+    ]
+    for step in steps:
+        completed = subprocess.run(step, capture_output=True, text=True, check=False)
+        if completed.returncode != 0:
+            return f"{' '.join(step[:4])} failed: {completed.stderr.strip()[-2000:]}"
+    return None
+
+
+def median_seconds(run: Callable[[], Any]) -> tuple[float, Any]:
+    timings, result = [], None
+    for _ in range(RUNS):
+        started = time.perf_counter()
+        result = run()
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings), result
+
+
+def cdnow_summary() -> pl.DataFrame:
+    path = next(candidate for candidate in CDNOW if candidate.exists())
+    return rfm.rfm_summary_from_file(path=path, calibration_end=date(1997, 9, 30))
+
+
+def simulated_summary() -> pl.DataFrame:
+    customers = clv.simulate_customers(
+        purchase_params=bgnbd.BgNbdParams(r=0.243, alpha=4.414, a=0.793, b=2.426),
+        spend_params=gamma_gamma.GammaGammaParams(p=6.25, q=3.74, gamma=15.44),
+        n_customers=100_000,
+        rng=np.random.default_rng(100_000),
+    )
+    return pl.DataFrame(
+        {
+            "frequency": customers.frequency,
+            "recency": customers.recency,
+            "T": customers.T,
+            "monetary_value": customers.monetary_value,
+        }
+    )
+
+
+def run_ours(summary: pl.DataFrame, *, with_pareto: bool) -> dict[str, Any]:
+    data = {
+        "frequency": summary["frequency"].to_numpy().astype(np.float64),
+        "recency": summary["recency"].to_numpy(),
+        "T": summary["T"].to_numpy(),
+    }
+    monetary_value = summary["monetary_value"].to_numpy()
+    seconds, purchase = median_seconds(lambda: bgnbd.fit(**data))
+    output: dict[str, Any] = {
+        "bgnbd": {
+            "params": {name: getattr(purchase, name) for name in bgnbd.PARAMETER_NAMES},
+            "seconds": seconds,
+        }
+    }
+    seconds, spend = median_seconds(
+        lambda: gamma_gamma.fit(frequency=data["frequency"], monetary_value=monetary_value)
+    )
+    output["gamma_gamma"] = {
+        "params": {name: getattr(spend, name) for name in gamma_gamma.PARAMETER_NAMES},
+        "seconds": seconds,
+    }
+    seconds, value = median_seconds(
+        lambda: clv.customer_lifetime_value(
+            purchase_params=purchase, spend_params=spend, monetary_value=monetary_value, **data
+        )
+    )
+    output["clv"] = {"mean": float(np.mean(value)), "seconds": seconds}
+    if with_pareto:
+        seconds, fitted = median_seconds(lambda: pareto_nbd.fit(**data))
+        output["pareto_nbd"] = {
+            "params": {name: getattr(fitted, name) for name in pareto_nbd.PARAMETER_NAMES},
+            "seconds": seconds,
+        }
+    return output
+
+
+def run_lifetimes(summary: pl.DataFrame, *, name: str, with_pareto: bool) -> dict[str, Any]:
+    WORK_DIR.mkdir(parents=True, exist_ok=True)
+    path = WORK_DIR / f"lifetimes_input_{name}.csv"
+    summary.select("frequency", "recency", "T", "monetary_value").write_csv(path)
+    command = [str(VENV_PYTHON), str(RUNNER), str(path), *(["--pareto"] if with_pareto else [])]
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        return {"error": completed.stderr.strip()[-2000:]}
+    return dict(json.loads(completed.stdout))
+
+
+def compare(ours: dict[str, Any], theirs: dict[str, Any]) -> dict[str, Any]:
+    comparison: dict[str, Any] = {}
+    for model in ("bgnbd", "gamma_gamma", "pareto_nbd", "clv"):
+        if model not in ours or model not in theirs:
+            continue
+        row: dict[str, Any] = {
+            "ours_s": ours[model]["seconds"],
+            "lifetimes_s": theirs[model]["seconds"],
+            "speedup": theirs[model]["seconds"] / ours[model]["seconds"],
+        }
+        if "params" in ours[model]:
+            row["max_relative_param_difference"] = max(
+                abs(ours[model]["params"][name] - value) / abs(value)
+                for name, value in theirs[model]["params"].items()
+            )
+            row["ours_params"] = ours[model]["params"]
+            row["lifetimes_params"] = theirs[model]["params"]
+        else:
+            row["relative_mean_difference"] = (
+                abs(ours[model]["mean"] - theirs[model]["mean"]) / theirs[model]["mean"]
+            )
+        row["speedup_goal_met"] = row["speedup"] >= SPEEDUP_GOAL
+        comparison[model] = row
+    return comparison
+
+
+def main() -> None:
+    figures: dict[str, Any] = {"lifetimes_versions": PINNED, "speedup_goal": SPEEDUP_GOAL}
+    install_error = ensure_lifetimes()
+    figures["lifetimes_install_error"] = install_error
+    datasets = {"cdnow": (cdnow_summary(), True), "simulated_100k": (simulated_summary(), False)}
+    for name, (summary, with_pareto) in datasets.items():
+        ours = run_ours(summary, with_pareto=with_pareto)
+        if install_error:
+            figures[name] = {"customers": summary.height, "ours": ours}
+            continue
+        theirs = run_lifetimes(summary, name=name, with_pareto=with_pareto)
+        if "error" in theirs:
+            figures[name] = {"customers": summary.height, "ours": ours, "lifetimes_error": theirs}
+            continue
+        figures[name] = {"customers": summary.height, "comparison": compare(ours, theirs)}
+    path = write_result(name="bench_lifetimes", figures=figures)
+
+    if install_error:
+        print(f"lifetimes could not be installed: {install_error}", file=sys.stderr)
+    for name in datasets:
+        comparison = figures[name].get("comparison")
+        if comparison is None:
+            print(f"{name}: no comparison ({figures[name].get('lifetimes_error', 'no lifetimes')})")
+            continue
+        print(f"{name} ({figures[name]['customers']:,} customers):")
+        for model, row in comparison.items():
+            agreement = row.get(
+                "max_relative_param_difference", row.get("relative_mean_difference")
+            )
+            print(
+                f"  {model:<12} ours {row['ours_s'] * 1000:8.1f} ms  lifetimes "
+                f"{row['lifetimes_s'] * 1000:8.1f} ms  speedup {row['speedup']:6.1f}x "
+                f"({'PASS' if row['speedup_goal_met'] else 'FAIL'})  "
+                f"max rel. difference {agreement:.1e}"
+            )
+    print(f"-> {path}")
+
+
+if __name__ == "__main__":
+    main()

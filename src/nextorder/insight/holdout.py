@@ -1,0 +1,199 @@
+"""The hold-out check of Fader, Hardie & Lee (2005): does the calibrated model predict the
+purchases customers actually made afterwards?
+
+Two views, returned as plain data for tables and charts: cumulative repeat purchases
+period by period over calibration and hold-out (the paper's tracking figure), and mean
+hold-out purchases by calibration frequency (the conditional-expectation figure).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import polars as pl
+
+from nextorder.insight import bgnbd, pareto_nbd
+from nextorder.insight.bgnbd import BgNbdParams
+from nextorder.insight.fitting import FloatArray
+from nextorder.insight.pareto_nbd import ParetoNbdParams
+from nextorder.insight.rfm import DAYS_PER_WEEK, daily_transactions, rfm_summary
+
+PurchaseParams = BgNbdParams | ParetoNbdParams
+
+
+@dataclass(frozen=True)
+class TrackingPoint:
+    period: int
+    """Periods since the first customer's first purchase (1 = end of the first period)."""
+    actual: float
+    """Cumulative repeat purchases (days) of the cohort up to the end of the period."""
+    predicted: float
+    in_holdout: bool
+
+
+@dataclass(frozen=True)
+class ConditionalRow:
+    label: str
+    """Calibration frequency: "0", "1", ... and "7+" for the last, open bin."""
+    n_customers: int
+    actual: float
+    """Mean hold-out purchases of these customers."""
+    predicted: float
+
+
+@dataclass(frozen=True)
+class HoldoutReport:
+    tracking: tuple[TrackingPoint, ...]
+    conditional: tuple[ConditionalRow, ...]
+    final_cumulative_error_pct: float
+    """(predicted - actual) / actual at the last period, in percent (signed)."""
+    tracking_mape_pct: float
+    """Mean absolute percentage error of the cumulative curve over the hold-out periods."""
+    conditional_mape_pct: float
+    """Mean absolute percentage error over frequency bins with non-zero actual mean."""
+
+
+def _expected_cumulative(params: PurchaseParams, t: FloatArray) -> FloatArray:
+    if isinstance(params, ParetoNbdParams):
+        return pareto_nbd.expected_cumulative_transactions(params=params, t=t)
+    return bgnbd.expected_cumulative_transactions(params=params, t=t)
+
+
+def _expected_conditional(params: PurchaseParams, summary: pl.DataFrame) -> FloatArray:
+    columns = {
+        "t": summary["duration_holdout"].to_numpy(),
+        "frequency": summary["frequency"].to_numpy().astype(np.float64),
+        "recency": summary["recency"].to_numpy(),
+        "T": summary["T"].to_numpy(),
+    }
+    if isinstance(params, ParetoNbdParams):
+        return pareto_nbd.expected_transactions(params=params, **columns)
+    return bgnbd.expected_transactions(params=params, **columns)
+
+
+def _mape_pct(predicted: FloatArray, actual: FloatArray) -> float:
+    nonzero = actual != 0
+    if not nonzero.any():
+        return float("nan")
+    return float(100.0 * np.mean(np.abs(predicted[nonzero] - actual[nonzero]) / actual[nonzero]))
+
+
+def tracking(
+    *,
+    transactions: pl.LazyFrame | pl.DataFrame,
+    params: PurchaseParams,
+    calibration_end: date,
+    holdout_end: date,
+    period_days: float = DAYS_PER_WEEK,
+) -> tuple[TrackingPoint, ...]:
+    """Cumulative repeat purchases, actual against sum over customers of E[X(age)].
+
+    Each customer enters at their first purchase, so the prediction is E[X(t)] shifted
+    by their first-purchase day; customers sharing that day are evaluated once.
+    """
+    days = (
+        daily_transactions(transactions=transactions)
+        .filter(pl.col("date") <= holdout_end)
+        .with_columns(pl.col("date").min().over("customer_id").alias("first"))
+        .filter(pl.col("first") <= calibration_end)
+        .collect()
+    )
+    cohort_start = days["first"].min()
+    assert isinstance(cohort_start, date)
+    offsets = days.select(
+        (pl.col(column) - pl.lit(cohort_start)).dt.total_days() for column in ("date", "first")
+    )
+    day_of = offsets["date"].to_numpy()
+    first_day_of = offsets["first"].to_numpy()
+    repeat_days = np.sort(day_of[day_of > first_day_of])
+    is_first = day_of == first_day_of
+    birth_days, births = np.unique(first_day_of[is_first], return_counts=True)
+
+    total_days = (holdout_end - cohort_start).days + 1
+    n_periods = int(np.ceil(total_days / period_days))
+    calibration_periods = int(np.ceil(((calibration_end - cohort_start).days + 1) / period_days))
+    period_end_day = np.arange(1, n_periods + 1) * period_days
+    actual = np.searchsorted(repeat_days, period_end_day, side="left").astype(np.float64)
+    ages = np.maximum(period_end_day[:, None] - birth_days[None, :], 0.0) / period_days
+    predicted = _expected_cumulative(params, ages) @ births
+    return tuple(
+        TrackingPoint(
+            period=period + 1,
+            actual=float(actual[period]),
+            predicted=float(predicted[period]),
+            in_holdout=period + 1 > calibration_periods,
+        )
+        for period in range(n_periods)
+    )
+
+
+def conditional_expectations(
+    *,
+    summary: pl.DataFrame,
+    params: PurchaseParams,
+    max_frequency: int = 7,
+) -> tuple[ConditionalRow, ...]:
+    """Mean actual vs predicted hold-out purchases per calibration frequency bin.
+
+    ``summary`` is an ``rfm_summary`` with a hold-out; bins 0 .. max_frequency - 1 and
+    an open bin max_frequency+.
+    """
+    predicted = _expected_conditional(params, summary)
+    actual = summary["frequency_holdout"].to_numpy().astype(np.float64)
+    bins = np.minimum(summary["frequency"].to_numpy(), max_frequency)
+    rows = []
+    for frequency in range(max_frequency + 1):
+        members = bins == frequency
+        if not members.any():
+            continue
+        rows.append(
+            ConditionalRow(
+                label=f"{frequency}+" if frequency == max_frequency else str(frequency),
+                n_customers=int(members.sum()),
+                actual=float(actual[members].mean()),
+                predicted=float(predicted[members].mean()),
+            )
+        )
+    return tuple(rows)
+
+
+def holdout_report(
+    *,
+    transactions: pl.LazyFrame | pl.DataFrame,
+    params: PurchaseParams,
+    calibration_end: date,
+    holdout_end: date,
+    period_days: float = DAYS_PER_WEEK,
+    max_frequency: int = 7,
+) -> HoldoutReport:
+    """Both views and their error figures; fit ``params`` on the calibration period only."""
+    summary = rfm_summary(
+        transactions=transactions,
+        calibration_end=calibration_end,
+        holdout_end=holdout_end,
+        period_days=period_days,
+    )
+    points = tracking(
+        transactions=transactions,
+        params=params,
+        calibration_end=calibration_end,
+        holdout_end=holdout_end,
+        period_days=period_days,
+    )
+    rows = conditional_expectations(summary=summary, params=params, max_frequency=max_frequency)
+    holdout_points = [point for point in points if point.in_holdout]
+    final = points[-1]
+    return HoldoutReport(
+        tracking=points,
+        conditional=rows,
+        final_cumulative_error_pct=100.0 * (final.predicted - final.actual) / final.actual,
+        tracking_mape_pct=_mape_pct(
+            np.array([point.predicted for point in holdout_points]),
+            np.array([point.actual for point in holdout_points]),
+        ),
+        conditional_mape_pct=_mape_pct(
+            np.array([row.predicted for row in rows]), np.array([row.actual for row in rows])
+        ),
+    )
