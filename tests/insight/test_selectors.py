@@ -5,16 +5,19 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from polars.testing import assert_frame_equal
 
 from nextorder.crm.models import Customer
 from nextorder.crm.services import orders_import
 from nextorder.desk.models import Ticket
+from nextorder.insight import rfm
 from nextorder.insight.selectors import (
     AtRiskFilters,
     acquisition_cohorts,
+    customer_aggregates_from_database,
     customers_at_risk,
     leaky_bucket,
-    rfm_rows_from_database,
+    rfm_summary_from_database,
 )
 from tests.conftest import CDNOW_SAMPLE
 
@@ -26,16 +29,43 @@ def cdnow():
     orders_import(path=CDNOW_SAMPLE, file_format="cdnow")
 
 
-def test_rfm_rows_on_cdnow(cdnow):
-    rows = rfm_rows_from_database(calibration_end=date(1997, 9, 30), holdout_end=date(1998, 6, 30))
+def test_customer_aggregates_on_cdnow(cdnow):
+    rows = customer_aggregates_from_database(
+        calibration_end=date(1997, 9, 30), holdout_end=date(1998, 6, 30)
+    )
 
     assert rows.height == 2357
     # Repeat transaction days in the 39 calibration weeks, as in Fader, Hardie & Lee (2005).
     assert rows["frequency"].sum() == 2457
     first = rows.filter(rows["external_id"] == "0001").row(0, named=True)
-    assert first["first_day"] == date(1997, 1, 1) and first["last_day"] == date(1997, 8, 2)
-    assert first["frequency"] == 2 and first["repeat_total"] == pytest.approx(29.73 + 14.96)
-    assert first["frequency_holdout"] == 1 and first["total_holdout"] == pytest.approx(26.48)
+    assert first["first"] == date(1997, 1, 1) and first["last"] == date(1997, 8, 2)
+    assert first["frequency"] == 2 and first["repeat_amount"] == pytest.approx(29.73 + 14.96)
+    assert first["frequency_holdout"] == 1 and first["amount_holdout"] == pytest.approx(26.48)
+
+
+@pytest.mark.parametrize("holdout_end", [None, date(1998, 6, 30)])
+def test_database_and_file_summaries_are_identical(cdnow, holdout_end):
+    calibration_end = date(1997, 9, 30)
+    from_database = rfm_summary_from_database(
+        calibration_end=calibration_end, holdout_end=holdout_end
+    )
+    from_file = rfm.rfm_summary_from_file(
+        path=CDNOW_SAMPLE,
+        file_format="cdnow",
+        calibration_end=calibration_end,
+        holdout_end=holdout_end,
+    )
+
+    assert from_database["customer_id"].n_unique() == from_database.height == 2357
+    assert_frame_equal(
+        from_database.drop("customer_id")
+        .rename({"external_id": "customer_id"})
+        .sort("customer_id"),
+        from_file.sort("customer_id"),
+        check_column_order=False,
+        rel_tol=1e-12,
+        abs_tol=1e-9,
+    )
 
 
 def test_same_day_orders_are_one_transaction(customer):
@@ -43,9 +73,10 @@ def test_same_day_orders_are_one_transaction(customer):
 
     order_create(customer=customer, placed_at=customer.last_order_at, amount=Decimal("4.50"))
 
-    row = rfm_rows_from_database(calibration_end=date(2026, 12, 31)).row(0, named=True)
+    row = rfm_summary_from_database(calibration_end=date(2026, 12, 31)).row(0, named=True)
     assert row["frequency"] == 1  # 1 March and 15 March: one repeat day
-    assert row["repeat_total"] == pytest.approx(35.50 + 4.50)
+    assert row["monetary_value"] == pytest.approx(35.50 + 4.50)
+    assert row["recency"] == pytest.approx(2.0)
 
 
 def test_cohorts_and_leaky_bucket_on_cdnow(cdnow):

@@ -242,37 +242,63 @@ def rfm_summary(
         aggregates = _customer_aggregates_exact(
             counted, calibration_day=calibration_day, has_holdout=has_holdout
         ).collect()
-    return _summary_columns(
-        aggregates.lazy().filter(pl.col("first") <= calibration_day),
-        calibration_day=calibration_day,
-        holdout_days=None if holdout_end is None else (holdout_end - calibration_end).days,
+    derived = aggregates.lazy().with_columns(
+        (pl.col("calibration_days") - 1).alias("frequency"),
+        (pl.col("calibration_amount") - pl.col("first_amount")).alias("repeat_amount"),
+        *(
+            [
+                (pl.col("days") - pl.col("calibration_days")).alias("frequency_holdout"),
+                (pl.col("total_amount") - pl.col("calibration_amount")).alias("amount_holdout"),
+            ]
+            if has_holdout
+            else []
+        ),
+    )
+    return summary_from_aggregates(
+        aggregates=derived,
+        calibration_end=calibration_end,
+        holdout_end=holdout_end,
         period_days=period_days,
-    ).collect()
+    )
 
 
-def _summary_columns(
-    aggregates: pl.LazyFrame, *, calibration_day: int, holdout_days: int | None, period_days: float
-) -> pl.LazyFrame:
-    frequency = pl.col("calibration_days") - 1
+def summary_from_aggregates(
+    *,
+    aggregates: pl.LazyFrame | pl.DataFrame,
+    calibration_end: date,
+    holdout_end: date | None = None,
+    period_days: float = DAYS_PER_WEEK,
+    keys: tuple[str, ...] = ("customer_id",),
+) -> pl.DataFrame:
+    """The summary from per-customer aggregates, however they were computed.
+
+    Polars computes them here from a file, `insight.selectors` in one SQL GROUP BY; both
+    end in this function so the definitions cannot drift apart. Columns in: customer_id,
+    first and last (dates, or days since 1970), frequency (repeat calibration days),
+    repeat_amount (their total) and, with a hold-out, frequency_holdout and
+    amount_holdout. Customers whose first day is after `calibration_end` are dropped;
+    `keys` are the identifying columns carried through.
+    """
+    calibration_day = (calibration_end - _EPOCH).days
+    frame = aggregates.lazy().with_columns(pl.col("first", "last").cast(pl.Int32))
+    frequency = pl.col("frequency")
     columns = [
-        pl.col("customer_id"),
+        *(pl.col(key) for key in keys),
         frequency.cast(pl.Int64).alias("frequency"),
         ((pl.col("last") - pl.col("first")) / period_days).alias("recency"),
         ((calibration_day - pl.col("first")) / period_days).alias("T"),
-        _mean_or_zero(pl.col("calibration_amount") - pl.col("first_amount"), frequency).alias(
-            "monetary_value"
-        ),
+        _mean_or_zero(pl.col("repeat_amount"), frequency).alias("monetary_value"),
     ]
-    if holdout_days is not None:
-        holdout_purchases = pl.col("days") - pl.col("calibration_days")
+    if holdout_end is not None:
+        holdout_days = (holdout_end - calibration_end).days
         columns += [
-            holdout_purchases.cast(pl.Int64).alias("frequency_holdout"),
-            _mean_or_zero(
-                pl.col("total_amount") - pl.col("calibration_amount"), holdout_purchases
-            ).alias("monetary_value_holdout"),
+            pl.col("frequency_holdout").cast(pl.Int64),
+            _mean_or_zero(pl.col("amount_holdout"), pl.col("frequency_holdout")).alias(
+                "monetary_value_holdout"
+            ),
             pl.lit(holdout_days / period_days, dtype=pl.Float64).alias("duration_holdout"),
         ]
-    return aggregates.select(columns)
+    return frame.filter(pl.col("first") <= calibration_day).select(columns).collect()
 
 
 def rfm_summary_from_file(

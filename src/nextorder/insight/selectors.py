@@ -18,6 +18,7 @@ from django.db.models.functions import TruncDate, TruncMonth
 
 from nextorder.crm.models import Customer, Order
 from nextorder.desk.models import Ticket
+from nextorder.insight.rfm import DAYS_PER_WEEK, summary_from_aggregates
 
 
 def _daily_transactions_sql(*, until: date) -> tuple[str, list[Any]]:
@@ -34,16 +35,13 @@ def _daily_transactions_sql(*, until: date) -> tuple[str, list[Any]]:
     return sql, list(params)
 
 
-def rfm_rows_from_database(
+def customer_aggregates_from_database(
     *, calibration_end: date, holdout_end: date | None = None
 ) -> pl.DataFrame:
-    """Per customer who bought by `calibration_end`: first and last transaction day and
-    repeat spend in calibration, and (with a hold-out end) transactions and spend after it.
-
-    Columns: customer_id (int), external_id, first_day, last_day, frequency (repeat
-    transaction days), repeat_total, and, with a hold-out, frequency_holdout and
-    total_holdout. `insight.rfm` turns these into the model's (frequency, recency, T,
-    monetary value) in a chosen time unit, the same way for files and for the database.
+    """Per customer who bought by `calibration_end`, the aggregates `insight.rfm` turns
+    into a summary: first and last transaction day (last within calibration), repeat
+    transaction days and their amount, and (with a hold-out end) transaction days and
+    amount after calibration. One GROUP BY over the orders; one row per customer back.
     """
     daily_sql, params = _daily_transactions_sql(until=holdout_end or calibration_end)
     end = calibration_end.isoformat() if connection.vendor == "sqlite" else calibration_end
@@ -53,9 +51,9 @@ def rfm_rows_from_database(
                MAX(CASE WHEN w.day <= %s THEN w.day END) AS last_day,
                SUM(CASE WHEN w.day <= %s THEN 1 ELSE 0 END) - 1 AS frequency,
                COALESCE(SUM(CASE WHEN w.day > w.first_day AND w.day <= %s
-                                 THEN w.amount END), 0) AS repeat_total,
+                                 THEN w.amount END), 0) AS repeat_amount,
                SUM(CASE WHEN w.day > %s THEN 1 ELSE 0 END) AS frequency_holdout,
-               COALESCE(SUM(CASE WHEN w.day > %s THEN w.amount END), 0) AS total_holdout
+               COALESCE(SUM(CASE WHEN w.day > %s THEN w.amount END), 0) AS amount_holdout
         FROM (
             SELECT d.customer_id, d.day, d.amount,
                    MIN(d.day) OVER (PARTITION BY d.customer_id) AS first_day
@@ -69,25 +67,42 @@ def rfm_rows_from_database(
     with connection.cursor() as cursor:
         cursor.execute(sql, [end, end, end, end, end, *params, end])
         rows = cursor.fetchall()
+    day_type = pl.Utf8 if connection.vendor == "sqlite" else pl.Date
     frame = pl.DataFrame(
         rows,
         schema={
             "customer_id": pl.Int64,
             "external_id": pl.Utf8,
-            "first_day": pl.Utf8 if connection.vendor == "sqlite" else pl.Date,
-            "last_day": pl.Utf8 if connection.vendor == "sqlite" else pl.Date,
+            "first": day_type,
+            "last": day_type,
             "frequency": pl.Int64,
-            "repeat_total": pl.Float64,
+            "repeat_amount": pl.Float64,
             "frequency_holdout": pl.Int64,
-            "total_holdout": pl.Float64,
+            "amount_holdout": pl.Float64,
         },
         orient="row",
     )
     if connection.vendor == "sqlite":  # SQLite's dates come back as ISO text
-        frame = frame.with_columns(pl.col("first_day", "last_day").str.to_date("%Y-%m-%d"))
+        frame = frame.with_columns(pl.col("first", "last").str.to_date("%Y-%m-%d"))
     if holdout_end is None:
-        frame = frame.drop("frequency_holdout", "total_holdout")
+        frame = frame.drop("frequency_holdout", "amount_holdout")
     return frame
+
+
+def rfm_summary_from_database(
+    *, calibration_end: date, holdout_end: date | None = None, period_days: float = DAYS_PER_WEEK
+) -> pl.DataFrame:
+    """`insight.rfm.rfm_summary` of the orders in the database, keyed by customer_id (our
+    primary key) and external_id; the same definitions as the file path."""
+    return summary_from_aggregates(
+        aggregates=customer_aggregates_from_database(
+            calibration_end=calibration_end, holdout_end=holdout_end
+        ),
+        calibration_end=calibration_end,
+        holdout_end=holdout_end,
+        period_days=period_days,
+        keys=("customer_id", "external_id"),
+    )
 
 
 @dataclass(frozen=True)
