@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from nextorder.crm.models import Customer, Order
-from nextorder.desk.demo import CDNOW_LAST_DAY, cdnow_shift_days
+from nextorder.demo.data import CDNOW_LAST_DAY, cdnow_shift_days
 from nextorder.desk.models import Message, Ticket
 
 

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "nextorder.crm",
     "nextorder.desk",
     "nextorder.insight",
+    "nextorder.demo",
 ]
 
 MIDDLEWARE = [
@@ -140,6 +141,15 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.backend.DatabaseBackend"}}
 NEXTORDER_PRIORITY_MEDIUM_VALUE = os.environ.get("NEXTORDER_PRIORITY_MEDIUM_VALUE", "50")
 NEXTORDER_PRIORITY_HIGH_VALUE = os.environ.get("NEXTORDER_PRIORITY_HIGH_VALUE", "200")
 NEXTORDER_QUEUE_PAGE_SIZE = int(os.environ.get("NEXTORDER_QUEUE_PAGE_SIZE", "50"))
+
+# Customer value (see nextorder/insight): the monthly rate future orders are discounted
+# at in the 12-month CLV; when the nightly scoring task runs (local time); and how many
+# weeks at the end of the history it holds out to check the model's predictions.
+NEXTORDER_CLV_MONTHLY_DISCOUNT_RATE = float(
+    os.environ.get("NEXTORDER_CLV_MONTHLY_DISCOUNT_RATE", "0.01")
+)
+NEXTORDER_SCORING_TIME = os.environ.get("NEXTORDER_SCORING_TIME", "02:30")
+NEXTORDER_HOLDOUT_WEEKS = int(os.environ.get("NEXTORDER_HOLDOUT_WEEKS", "26"))
 
 MEDIA_URL = "media/"
 MEDIA_ROOT = VAR_DIR / "media"

@@ -124,10 +124,15 @@ def test_penalizer_shrinks_parameters(summary: pl.DataFrame, bgnbd_fit: bgnbd.Bg
 
 
 def test_holdout_report_tracks_the_hold_out_period(
-    transactions: pl.DataFrame, bgnbd_fit: bgnbd.BgNbdFit
+    transactions: pl.DataFrame, summary: pl.DataFrame, bgnbd_fit: bgnbd.BgNbdFit
 ):
+    daily_counts = holdout.daily_purchase_counts(
+        transactions=transactions, calibration_end=CALIBRATION_END, holdout_end=HOLDOUT_END
+    )
+    assert daily_counts["first_purchases"].sum() == 2_357
     report = holdout.holdout_report(
-        transactions=transactions,
+        summary=summary,
+        daily_counts=daily_counts,
         params=bgnbd_fit,
         calibration_end=CALIBRATION_END,
         holdout_end=HOLDOUT_END,
@@ -136,9 +141,6 @@ def test_holdout_report_tracks_the_hold_out_period(
     assert sum(point.in_holdout for point in report.tracking) == 39
     actual = [point.actual for point in report.tracking]
     assert actual == sorted(actual)
-    summary = rfm.rfm_summary(
-        transactions=transactions, calibration_end=CALIBRATION_END, holdout_end=HOLDOUT_END
-    )
     repeat_days = int(summary["frequency"].sum() + summary["frequency_holdout"].sum())
     assert actual[-1] == repeat_days
     assert abs(report.final_cumulative_error_pct) < 5

@@ -71,6 +71,7 @@ class Event(models.Model):
 
     @property
     def actor_display(self) -> str:
+        """A person's name, or the kind of actor: "customer:12" reads as "customer"."""
         if self.actor_id is not None and self.actor is not None:
             return self.actor.get_full_name() or self.actor.get_username()
-        return self.actor_label or "system"
+        return self.actor_label.partition(":")[0] or "system"

@@ -147,7 +147,7 @@ def ticket_open(
         verb="ticket.opened",
         subject=ticket,
         actor=actor,
-        actor_label="" if actor else f"customer:{contact.pk if contact else customer.pk}",
+        actor_label="" if actor else (f"customer:{contact.pk}" if contact else "customer"),
         customer_id=customer.pk,
         after={
             "subject": ticket.subject,
@@ -250,8 +250,12 @@ def ticket_update(
     priority: int = _UNSET,
     assignee: User | None = _UNSET,
     team: Team | None = _UNSET,
+    occurred_at: datetime | None = None,
 ) -> Ticket:
-    """Change status, priority, assignee or team; one event row lists every field changed."""
+    """Change status, priority, assignee or team; one event row lists every field changed.
+
+    `occurred_at` is for history brought in from another desk; live changes use now.
+    """
     requested: dict[str, Any] = {
         name: value
         for name, value in {
@@ -280,7 +284,7 @@ def ticket_update(
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
     changes: dict[str, Any] = {}
-    now = timezone.now()
+    now = occurred_at or timezone.now()
     for name, value in requested.items():
         old = getattr(ticket, name)
         if old == value:
@@ -300,6 +304,7 @@ def ticket_update(
         customer_id=ticket.customer_id,
         before=before,
         after=after,
+        occurred_at=now,
     )
     return ticket
 

@@ -95,8 +95,10 @@ def line_chart_svg(
     y_label: str,
     width: int = 640,
     height: int = 320,
+    marker: tuple[float, str] | None = None,
 ) -> str:
-    """One polyline per named series of (x, y) points, on shared axes."""
+    """One polyline per named series of (x, y) points, on shared axes; `marker` draws a
+    labelled vertical line at an x (where a calibration period ends, say)."""
     points = [point for values in series.values() for point in values]
     xs = [x for x, _ in points] or [0.0, 1.0]
     ys = [y for _, y in points] or [0.0, 1.0]
@@ -110,6 +112,14 @@ def line_chart_svg(
         parts.append(
             f'<text x="{to_x(tick):.1f}" y="{height - _MARGIN_BOTTOM + 16}" '
             f'text-anchor="middle">{escape(_label(tick))}</text>'
+        )
+    if marker is not None:
+        at, label = marker
+        x = to_x(at)
+        parts.append(
+            f'<line class="marker" x1="{x:.1f}" x2="{x:.1f}" y1="{_MARGIN_TOP}" '
+            f'y2="{height - _MARGIN_BOTTOM}" stroke="#57606a" stroke-dasharray="4 3"/>'
+            f'<text x="{x + 4:.1f}" y="{_MARGIN_TOP + 12}">{escape(label)}</text>'
         )
     for index, values in enumerate(series.values()):
         path = " ".join(f"{to_x(x):.1f},{to_y(y):.1f}" for x, y in values)

@@ -18,7 +18,7 @@ from nextorder.insight import bgnbd, pareto_nbd
 from nextorder.insight.bgnbd import BgNbdParams
 from nextorder.insight.fitting import FloatArray
 from nextorder.insight.pareto_nbd import ParetoNbdParams
-from nextorder.insight.rfm import DAYS_PER_WEEK, daily_transactions, rfm_summary
+from nextorder.insight.rfm import DAYS_PER_WEEK, daily_transactions
 
 PurchaseParams = BgNbdParams | ParetoNbdParams
 
@@ -80,9 +80,33 @@ def _mape_pct(predicted: FloatArray, actual: FloatArray) -> float:
     return float(100.0 * np.mean(np.abs(predicted[nonzero] - actual[nonzero]) / actual[nonzero]))
 
 
+def daily_purchase_counts(
+    *, transactions: pl.LazyFrame | pl.DataFrame, calibration_end: date, holdout_end: date
+) -> pl.DataFrame:
+    """Per calendar day up to `holdout_end`: the cohort's first purchases and repeat
+    purchases (days with a purchase), for customers who first bought by `calibration_end`.
+
+    All the tracking figure needs; `insight.selectors` computes the same columns (date,
+    first_purchases, repeat_purchases) in the database.
+    """
+    return (
+        daily_transactions(transactions=transactions)
+        .filter(pl.col("date") <= holdout_end)
+        .with_columns(pl.col("date").min().over("customer_id").alias("first"))
+        .filter(pl.col("first") <= calibration_end)
+        .group_by("date")
+        .agg(
+            (pl.col("date") == pl.col("first")).sum().alias("first_purchases"),
+            (pl.col("date") > pl.col("first")).sum().alias("repeat_purchases"),
+        )
+        .sort("date")
+        .collect()
+    )
+
+
 def tracking(
     *,
-    transactions: pl.LazyFrame | pl.DataFrame,
+    daily_counts: pl.DataFrame,
     params: PurchaseParams,
     calibration_end: date,
     holdout_end: date,
@@ -93,31 +117,21 @@ def tracking(
     Each customer enters at their first purchase, so the prediction is E[X(t)] shifted
     by their first-purchase day; customers sharing that day are evaluated once.
     """
-    days = (
-        daily_transactions(transactions=transactions)
-        .filter(pl.col("date") <= holdout_end)
-        .with_columns(pl.col("date").min().over("customer_id").alias("first"))
-        .filter(pl.col("first") <= calibration_end)
-        .collect()
-    )
-    cohort_start = days["first"].min()
-    assert isinstance(cohort_start, date)
-    offsets = days.select(
-        (pl.col(column) - pl.lit(cohort_start)).dt.total_days() for column in ("date", "first")
-    )
-    day_of = offsets["date"].to_numpy()
-    first_day_of = offsets["first"].to_numpy()
-    repeat_days = np.sort(day_of[day_of > first_day_of])
-    is_first = day_of == first_day_of
-    birth_days, births = np.unique(first_day_of[is_first], return_counts=True)
+    cohort_start = daily_counts.filter(pl.col("first_purchases") > 0)["date"].min()
+    if not isinstance(cohort_start, date):
+        raise ValueError("no customer bought during the calibration period")
+    day_of = (daily_counts["date"] - cohort_start).dt.total_days().to_numpy()
+    repeats = daily_counts["repeat_purchases"].to_numpy().astype(np.float64)
+    births = daily_counts["first_purchases"].to_numpy().astype(np.float64)
 
     total_days = (holdout_end - cohort_start).days + 1
     n_periods = int(np.ceil(total_days / period_days))
     calibration_periods = int(np.ceil(((calibration_end - cohort_start).days + 1) / period_days))
     period_end_day = np.arange(1, n_periods + 1) * period_days
-    actual = np.searchsorted(repeat_days, period_end_day, side="left").astype(np.float64)
-    ages = np.maximum(period_end_day[:, None] - birth_days[None, :], 0.0) / period_days
-    predicted = _expected_cumulative(params, ages) @ births
+    actual = (repeats[None, :] * (day_of[None, :] < period_end_day[:, None])).sum(axis=1)
+    born = births > 0
+    ages = np.maximum(period_end_day[:, None] - day_of[born][None, :], 0.0) / period_days
+    predicted = _expected_cumulative(params, ages) @ births[born]
     return tuple(
         TrackingPoint(
             period=period + 1,
@@ -161,22 +175,21 @@ def conditional_expectations(
 
 def holdout_report(
     *,
-    transactions: pl.LazyFrame | pl.DataFrame,
+    summary: pl.DataFrame,
+    daily_counts: pl.DataFrame,
     params: PurchaseParams,
     calibration_end: date,
     holdout_end: date,
     period_days: float = DAYS_PER_WEEK,
     max_frequency: int = 7,
 ) -> HoldoutReport:
-    """Both views and their error figures; fit ``params`` on the calibration period only."""
-    summary = rfm_summary(
-        transactions=transactions,
-        calibration_end=calibration_end,
-        holdout_end=holdout_end,
-        period_days=period_days,
-    )
+    """Both views and their error figures; fit ``params`` on the calibration period only.
+
+    ``summary`` is an RFM summary with a hold-out, ``daily_counts`` from
+    ``daily_purchase_counts`` (or the database's equivalent), both for the same dates.
+    """
     points = tracking(
-        transactions=transactions,
+        daily_counts=daily_counts,
         params=params,
         calibration_end=calibration_end,
         holdout_end=holdout_end,
@@ -188,7 +201,7 @@ def holdout_report(
     return HoldoutReport(
         tracking=points,
         conditional=rows,
-        final_cumulative_error_pct=100.0 * (final.predicted - final.actual) / final.actual,
+        final_cumulative_error_pct=_percent_error(final.predicted, final.actual),
         tracking_mape_pct=_mape_pct(
             np.array([point.predicted for point in holdout_points]),
             np.array([point.actual for point in holdout_points]),
@@ -197,3 +210,7 @@ def holdout_report(
             np.array([row.predicted for row in rows]), np.array([row.actual for row in rows])
         ),
     )
+
+
+def _percent_error(predicted: float, actual: float) -> float:
+    return 100.0 * (predicted - actual) / actual if actual else float("nan")

@@ -8,16 +8,19 @@ comes back.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 import polars as pl
 from django.db import connection
-from django.db.models import Count, DateField, F, Q, Sum
+from django.db.models import Count, DateField, F, Max, Q, Sum
 from django.db.models.functions import TruncDate, TruncMonth
 
 from nextorder.crm.models import Customer, Order
 from nextorder.desk.models import Ticket
+from nextorder.insight.models import ValueModelFit
 from nextorder.insight.rfm import DAYS_PER_WEEK, summary_from_aggregates
 
 
@@ -103,6 +106,43 @@ def rfm_summary_from_database(
         period_days=period_days,
         keys=("customer_id", "external_id"),
     )
+
+
+def daily_purchase_counts_from_database(
+    *, calibration_end: date, holdout_end: date
+) -> pl.DataFrame:
+    """`insight.holdout.daily_purchase_counts` of the orders in the database: per day,
+    the first purchases and repeat purchases of customers who first bought by
+    `calibration_end`; a few hundred rows back however many orders there are."""
+    daily_sql, params = _daily_transactions_sql(until=holdout_end)
+    end = calibration_end.isoformat() if connection.vendor == "sqlite" else calibration_end
+    sql = f"""
+        SELECT w.day,
+               SUM(CASE WHEN w.day = w.first_day THEN 1 ELSE 0 END) AS first_purchases,
+               SUM(CASE WHEN w.day > w.first_day THEN 1 ELSE 0 END) AS repeat_purchases
+        FROM (
+            SELECT d.day, MIN(d.day) OVER (PARTITION BY d.customer_id) AS first_day
+            FROM ({daily_sql}) AS d
+        ) AS w
+        WHERE w.first_day <= %s
+        GROUP BY w.day
+        ORDER BY w.day
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, end])
+        rows = cursor.fetchall()
+    frame = pl.DataFrame(
+        rows,
+        schema={
+            "date": pl.Utf8 if connection.vendor == "sqlite" else pl.Date,
+            "first_purchases": pl.Int64,
+            "repeat_purchases": pl.Int64,
+        },
+        orient="row",
+    )
+    if connection.vendor == "sqlite":
+        frame = frame.with_columns(pl.col("date").str.to_date("%Y-%m-%d"))
+    return frame
 
 
 @dataclass(frozen=True)
@@ -241,9 +281,21 @@ def _customers_by_month(field: str) -> dict[date, int]:
     }
 
 
+# Under this P(alive) a customer has most likely left: winning them back is another job
+# than keeping one who is slipping, so the at-risk list shows the two apart.
+PROBABLY_GONE_BELOW = 0.05
+
+
+class AtRiskStage(StrEnum):
+    REACHABLE = "reachable"  # P(alive) at least PROBABLY_GONE_BELOW: still worth a save
+    GONE = "gone"  # below it: a win-back
+    ALL = "all"
+
+
 @dataclass(frozen=True)
 class AtRiskFilters:
     min_value_at_risk: float = 0.0
+    stage: AtRiskStage = AtRiskStage.REACHABLE
     falling_only: bool = False  # P(alive) lower than at the scoring before
     with_open_tickets_only: bool = False
 
@@ -259,8 +311,46 @@ def customers_at_risk(*, filters: AtRiskFilters, limit: int = 100) -> list[Custo
         )
         .order_by("-value_at_risk", "id")
     )
+    if filters.stage == AtRiskStage.REACHABLE:
+        customers = customers.filter(p_alive__gte=PROBABLY_GONE_BELOW)
+    elif filters.stage == AtRiskStage.GONE:
+        customers = customers.filter(p_alive__lt=PROBABLY_GONE_BELOW)
     if filters.falling_only:
         customers = customers.filter(p_alive__lt=F("p_alive_previous"))
     if filters.with_open_tickets_only:
         customers = customers.filter(open_tickets__gt=0)
     return list(customers[:limit])
+
+
+@dataclass(frozen=True)
+class ValueTotals:
+    scored_customers: int
+    clv_12m: Decimal  # expected value of the next 12 months, all scored customers
+    value_at_risk: Decimal
+    customers_likely_gone: int  # P(alive) under one half
+    scored_at: datetime | None
+
+
+def customer_value_totals() -> ValueTotals:
+    """What the customer base is worth and how much of it is slipping, in money."""
+    totals = Customer.objects.filter(scored_at__isnull=False).aggregate(
+        scored=Count("id"),
+        clv=Sum("clv_12m"),
+        at_risk=Sum("value_at_risk"),
+        gone=Count("id", filter=Q(p_alive__lt=0.5)),
+        latest=Max("scored_at"),
+    )
+    return ValueTotals(
+        scored_customers=totals["scored"],
+        clv_12m=totals["clv"] or Decimal(0),
+        value_at_risk=totals["at_risk"] or Decimal(0),
+        customers_likely_gone=totals["gone"],
+        scored_at=totals["latest"],
+    )
+
+
+def latest_value_fit(*, purpose: str, with_holdout: bool = False) -> ValueModelFit | None:
+    fits = ValueModelFit.objects.filter(purpose=purpose)
+    if with_holdout:
+        fits = fits.filter(holdout_end__isnull=False)
+    return fits.select_related("fitted_by").first()

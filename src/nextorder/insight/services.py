@@ -1,13 +1,194 @@
-"""State changes that start from customer value: follow-ups with customers at risk."""
+"""State changes that start from customer value: scoring customers, recording model fits,
+and follow-ups with customers at risk."""
 
 from __future__ import annotations
 
-from django.contrib.auth.models import User
-from django.db import transaction
+import time
+from dataclasses import dataclass
+from datetime import date
 
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db import connection, transaction
+from django.utils import timezone
+
+from nextorder.core.bulk import (
+    PhaseProgress,
+    StagingColumn,
+    no_phase_progress,
+    staging_table_drop,
+    staging_table_load,
+)
+from nextorder.core.services import event_record
 from nextorder.crm.models import Customer
 from nextorder.desk.models import Ticket
-from nextorder.desk.services import ticket_open, ticket_update
+from nextorder.desk.services import ticket_open, ticket_update, tickets_refresh_value_at_risk
+from nextorder.insight.models import ValueModelFit
+from nextorder.insight.selectors import (
+    daily_purchase_counts_from_database,
+    rfm_summary_from_database,
+)
+from nextorder.insight.valuation import customer_scores, fit_report, fit_value_models
+
+_SCORES_TABLE = "nextorder_score_staging"
+_SCORE_COLUMNS = (
+    StagingColumn("customer_id", "bigint", "integer"),
+    StagingColumn("clv_12m", "numeric(14, 2)", "decimal"),
+    StagingColumn("p_alive", "double precision", "real"),
+    StagingColumn("expected_orders_90d", "double precision", "real"),
+    StagingColumn("value_at_risk", "numeric(14, 2)", "decimal"),
+    StagingColumn("value_reason", "varchar(300)", "text"),
+)
+
+
+def _actor_or_none(actor: User | None) -> User | None:
+    return actor if actor is not None and actor.is_authenticated else None
+
+
+@dataclass(frozen=True)
+class ScoringRun:
+    fit: ValueModelFit
+    customers_scored: int
+    tickets_refreshed: int
+
+
+def customers_score(
+    *,
+    as_of: date | None = None,
+    actor: User | None = None,
+    progress: PhaseProgress = no_phase_progress,
+) -> ScoringRun:
+    """Fit BG/NBD and Gamma-Gamma on every order up to `as_of` (default today) and write
+    each customer's scores, then copy the new value at risk onto their active tickets.
+
+    The previous P(alive) is kept beside the new one so that a falling P(alive) shows.
+    Raises `valuation.NotEnoughHistory` when the orders cannot support a fit.
+    """
+    started = time.perf_counter()
+    as_of = as_of or timezone.localdate()
+    progress("summary", 0, 1)
+    summary = rfm_summary_from_database(calibration_end=as_of)
+    progress("summary", 1, 1)
+    progress("fit", 0, 1)
+    fits = fit_value_models(summary=summary, with_pareto=False)
+    scores = summary.select("customer_id").hstack(
+        customer_scores(
+            fits=fits,
+            summary=summary,
+            monthly_discount_rate=settings.NEXTORDER_CLV_MONTHLY_DISCOUNT_RATE,
+        )
+    )
+    progress("fit", 1, 1)
+    report = fit_report(fits=fits, summary=summary, calibration_end=as_of, source="database")
+    now = timezone.now()
+    with transaction.atomic():
+        staging_table_load(
+            table=_SCORES_TABLE,
+            columns=_SCORE_COLUMNS,
+            frame=scores,
+            progress=lambda done, total: progress("scores", done, total),
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                UPDATE crm_customer SET
+                    p_alive_previous = crm_customer.p_alive,
+                    p_alive = s.p_alive,
+                    clv_12m = s.clv_12m,
+                    expected_orders_90d = s.expected_orders_90d,
+                    value_at_risk = s.value_at_risk,
+                    value_reason = COALESCE(s.value_reason, ''),
+                    scored_at = %s
+                FROM {_SCORES_TABLE} AS s
+                WHERE crm_customer.id = s.customer_id
+                """,
+                [connection.ops.adapt_datetimefield_value(now)],
+            )
+            scored = cursor.rowcount
+        tickets = tickets_refresh_value_at_risk(
+            customer_ids_sql=f"SELECT customer_id FROM {_SCORES_TABLE}"
+        )
+        staging_table_drop(table=_SCORES_TABLE)
+        fit = ValueModelFit.objects.create(
+            purpose=ValueModelFit.Purpose.SCORING,
+            fitted_at=now,
+            fitted_by=_actor_or_none(actor),
+            source="database",
+            calibration_end=as_of,
+            customers=summary.height,
+            customers_scored=scored,
+            seconds=time.perf_counter() - started,
+            report=report,
+        )
+        event_record(
+            verb="customers.scored",
+            subject=fit,
+            actor=actor,
+            actor_label="" if _actor_or_none(actor) else "system:scoring",
+            after={"as_of": as_of.isoformat(), "customers": scored, "tickets": tickets},
+        )
+    return ScoringRun(fit=fit, customers_scored=scored, tickets_refreshed=tickets)
+
+
+def value_models_fit(
+    *,
+    calibration_end: date,
+    holdout_end: date | None = None,
+    with_pareto: bool = True,
+    actor: User | None = None,
+    progress: PhaseProgress = no_phase_progress,
+) -> ValueModelFit:
+    """Fit the models on the database's orders up to `calibration_end` and, with a
+    hold-out end, check their predictions against what customers bought after it.
+
+    Recorded (not scored) so that the console shows the latest check.
+    """
+    started = time.perf_counter()
+    progress("summary", 0, 1)
+    summary = rfm_summary_from_database(calibration_end=calibration_end, holdout_end=holdout_end)
+    daily_counts = (
+        daily_purchase_counts_from_database(
+            calibration_end=calibration_end, holdout_end=holdout_end
+        )
+        if holdout_end
+        else None
+    )
+    progress("summary", 1, 1)
+    progress("fit", 0, 1)
+    fits = fit_value_models(summary=summary, with_pareto=with_pareto)
+    report = fit_report(
+        fits=fits,
+        summary=summary,
+        calibration_end=calibration_end,
+        holdout_end=holdout_end,
+        daily_counts=daily_counts,
+        source="database",
+    )
+    progress("fit", 1, 1)
+    with transaction.atomic():
+        fit = ValueModelFit.objects.create(
+            purpose=ValueModelFit.Purpose.FIT,
+            fitted_at=timezone.now(),
+            fitted_by=_actor_or_none(actor),
+            source="database",
+            calibration_end=calibration_end,
+            holdout_end=holdout_end,
+            customers=summary.height,
+            seconds=time.perf_counter() - started,
+            report=report,
+        )
+        event_record(
+            verb="value_model.fitted",
+            subject=fit,
+            actor=actor,
+            actor_label="" if _actor_or_none(actor) else "system:scoring",
+            after={
+                "calibration_end": calibration_end.isoformat(),
+                "holdout_end": holdout_end.isoformat() if holdout_end else None,
+                "customers": summary.height,
+            },
+        )
+    return fit
 
 
 @transaction.atomic

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import HttpRequest, HttpResponse
@@ -13,36 +16,59 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from nextorder.crm.models import Customer
+from nextorder.insight import charts
+from nextorder.insight.models import ValueModelFit
 from nextorder.insight.selectors import (
+    PROBABLY_GONE_BELOW,
     AtRiskFilters,
+    AtRiskStage,
+    BucketMonth,
+    Cohort,
     acquisition_cohorts,
+    customer_value_totals,
     customers_at_risk,
+    latest_value_fit,
     leaky_bucket,
 )
 from nextorder.insight.services import customer_follow_up_open
+from nextorder.insight.valuation import holdout_charts
 
 RETENTION_OFFSETS = 13  # months 0..12 after acquisition
+COHORT_LINES = 5  # the most recent cohorts drawn one by one, beside the average
 
 
-def _decimal(raw: str | None) -> Decimal:
+def _amount(raw: str | None) -> Decimal:
+    """A money filter from the URL: anything but a finite amount from 0 to a trillion is 0,
+    as a hand-edited URL should not break the page."""
     try:
-        return max(Decimal(raw or "0"), Decimal(0))
+        value = Decimal(raw or "0")
     except InvalidOperation:
         return Decimal(0)
+    return value if value.is_finite() and 0 <= value < 10**12 else Decimal(0)
 
 
 @login_required
 @permission_required("crm.view_customer_value", raise_exception=True)
 def at_risk(request: HttpRequest) -> HttpResponse:
+    stage = next((s for s in AtRiskStage if s.value == request.GET.get("stage")), None)
     filters = AtRiskFilters(
-        min_value_at_risk=float(_decimal(request.GET.get("min_value"))),
+        min_value_at_risk=float(_amount(request.GET.get("min_value"))),
+        stage=stage or AtRiskStage.REACHABLE,
         falling_only=request.GET.get("falling") == "1",
         with_open_tickets_only=request.GET.get("open_tickets") == "1",
     )
     return render(
         request,
         "insight/at_risk.html",
-        {"customers": customers_at_risk(filters=filters), "filters": filters},
+        {
+            "customers": customers_at_risk(filters=filters),
+            "filters": filters,
+            "stages": [
+                (AtRiskStage.REACHABLE, f"Still reachable (P(alive) {PROBABLY_GONE_BELOW:.0%}+)"),
+                (AtRiskStage.GONE, f"Probably gone (under {PROBABLY_GONE_BELOW:.0%}): win back"),
+                (AtRiskStage.ALL, "Everyone"),
+            ],
+        },
     )
 
 
@@ -88,8 +114,124 @@ def retention(request: HttpRequest) -> HttpResponse:
             "offsets": offsets,
             "bucket": bucket,
             "inactive_months": inactive_months,
+            **_retention_charts(cohorts=cohorts, bucket=bucket),
         },
     )
+
+
+def _retention_charts(*, cohorts: list[Cohort], bucket: list[BucketMonth]) -> dict[str, str]:
+    """The retention curves (the size-weighted average over cohorts, and the latest
+    cohorts with three months behind them), customers won against lost, and revenue from
+    first against repeat orders."""
+    if not cohorts:
+        return {}
+    curves: dict[str, list[tuple[float, float]]] = {}
+    average = []
+    for offset in range(1, RETENTION_OFFSETS):
+        seen = [c for c in cohorts if c.cells[-1].offset >= offset]
+        if seen:
+            retained = sum((c.retention(offset) or 0.0) * c.size for c in seen)
+            average.append((float(offset), 100 * retained / sum(c.size for c in seen)))
+    curves["All cohorts"] = average
+    for cohort in [c for c in cohorts if c.cells[-1].offset >= 3][-COHORT_LINES:]:
+        curves[f"{cohort.start:%b %Y}"] = [
+            (float(offset), 100 * (cohort.retention(offset) or 0.0))
+            for offset in range(1, min(RETENTION_OFFSETS, cohort.cells[-1].offset + 1))
+        ]
+    months = [f"{m.month:%b %y}" for m in bucket]
+    return {
+        "cohort_chart": charts.line_chart_svg(
+            series=curves,
+            title="Customers who ordered again, by months since their first order",
+            x_label="months since the first order",
+            y_label="% of the cohort",
+            width=760,
+        ),
+        "bucket_chart": charts.bar_chart_svg(
+            categories=months,
+            series={
+                "Won": [float(m.gained) for m in bucket],
+                "Lost": [float(m.lost) for m in bucket],
+            },
+            title="Customers won and lost each month",
+            x_label="month",
+            y_label="customers",
+            width=760,
+        ),
+        "revenue_chart": charts.bar_chart_svg(
+            categories=months,
+            series={
+                "First orders": [m.first_order_revenue for m in bucket],
+                "Repeat orders": [m.repeat_revenue for m in bucket],
+            },
+            title="Revenue from first orders and repeat orders",
+            x_label="month",
+            y_label="revenue",
+            width=760,
+        ),
+    }
+
+
+@login_required
+@permission_required("crm.view_customer_value", raise_exception=True)
+def value_model(request: HttpRequest) -> HttpResponse:
+    """The model behind the scores: its parameters, and how well it predicted a hold-out."""
+    scoring = latest_value_fit(purpose=ValueModelFit.Purpose.SCORING)
+    check = latest_value_fit(purpose=ValueModelFit.Purpose.FIT, with_holdout=True)
+    return render(
+        request,
+        "insight/value_model.html",
+        {
+            "totals": customer_value_totals(),
+            "scoring": scoring,
+            "scoring_models": _model_rows(scoring.report) if scoring else [],
+            "check": check,
+            "check_models": _model_rows(check.report) if check else [],
+            "check_charts": holdout_charts(report=check.report) if check else {},
+            "holdout_weeks": settings.NEXTORDER_HOLDOUT_WEEKS,
+        },
+    )
+
+
+@dataclass(frozen=True)
+class _ModelRow:
+    label: str
+    log_likelihood: float | None
+    parameters: list[tuple[str, float | None, float | None]]  # name, estimate, std. error
+    holdout: dict[str, Any] | None
+
+
+def _model_rows(report: dict[str, Any]) -> list[_ModelRow]:
+    """A fit report's models as rows for a table, in the order they are discussed."""
+    checks = report.get("holdout") or {}
+    errors = report["standard_errors"]
+    rows = [
+        _ModelRow(
+            "BG/NBD (purchases)",
+            report["log_likelihood"]["bgnbd"],
+            [(name, report[name], errors.get(name)) for name in ("r", "alpha", "a", "b")],
+            checks.get("bgnbd"),
+        ),
+        _ModelRow(
+            "Gamma-Gamma (spend)",
+            report["log_likelihood"]["gamma_gamma"],
+            [(name, report[name], errors.get(name)) for name in ("p", "q", "gamma")],
+            None,
+        ),
+    ]
+    if pareto := report.get("pareto_nbd"):
+        rows.append(
+            _ModelRow(
+                "Pareto/NBD (purchases, for comparison)",
+                report["log_likelihood"]["pareto_nbd"],
+                [
+                    (name, pareto[name], pareto["standard_errors"].get(name))
+                    for name in ("r", "alpha", "s", "beta")
+                ],
+                checks.get("pareto_nbd"),
+            )
+        )
+    return rows
 
 
 @login_required

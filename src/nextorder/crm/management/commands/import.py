@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from nextorder.core.progress import phase_progress_bars
 from nextorder.crm.importers import (
     FILE_FORMATS,
     ColumnMapping,
@@ -59,20 +59,7 @@ class Command(BaseCommand):
                 else ColumnMapping()
             )
             mapping = mapping_from_options(base=base, options=options["column"])
-            with Progress(
-                TextColumn("{task.description:<12}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                disable=options["verbosity"] == 0,
-            ) as progress:
-                tasks: dict[str, Any] = {}
-
-                def report(phase: str, done: int, total: int) -> None:
-                    if phase not in tasks:
-                        tasks[phase] = progress.add_task(phase, total=total)
-                    progress.update(tasks[phase], completed=done, total=total)
-
+            with phase_progress_bars(enabled=options["verbosity"] > 0) as report:
                 result = orders_import(
                     path=path,
                     file_format=file_format,

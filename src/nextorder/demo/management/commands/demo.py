@@ -9,13 +9,14 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
 from nextorder.crm.services import orders_import
-from nextorder.desk.demo import (
+from nextorder.demo.data import (
     DEMO_PASSWORD,
     DEMO_USERS,
     cdnow_sample_path,
     cdnow_shift_days,
     ensure_demo_staff,
     generate_demo_tickets,
+    score_demo_customers,
 )
 
 
@@ -38,6 +39,7 @@ class Command(BaseCommand):
             f"loaded ({result.rows} rows; dates moved {shift // 7} weeks forward)."
         )
         ensure_demo_staff()
+        self.stdout.write(score_demo_customers(shift_days=shift))
         made = generate_demo_tickets(count=options["tickets"])
         self.stdout.write(f"Tickets: {made} generated." if made else "Tickets: already there.")
         host = options["addr"]

@@ -24,9 +24,18 @@ from nextorder.core.models import Team
 from nextorder.core.roles import AGENT, LEAD, MANAGER, SALES
 from nextorder.crm.models import Contact, ContactEmail, Customer, Order
 from nextorder.desk.models import Ticket
-from nextorder.desk.services import ticket_open, ticket_reply, ticket_update
+from nextorder.desk.services import (
+    ticket_open,
+    ticket_receive_message,
+    ticket_reply,
+    ticket_update,
+)
+from nextorder.insight.services import customers_score, value_models_fit
+from nextorder.insight.tasks import nightly_scoring_schedule
 
 CDNOW_LAST_DAY = date(1998, 6, 30)
+# The published calibration period: 39 weeks from the cohort's first day.
+CDNOW_CALIBRATION_END = date(1997, 9, 30)
 DEMO_PASSWORD = "nextorder-demo"
 SEED = 20261124
 
@@ -38,6 +47,27 @@ def cdnow_sample_path() -> Path:
 def cdnow_shift_days(*, today: date) -> int:
     """Whole weeks that bring the sample's last day to within two weeks before today."""
     return ((today - timedelta(days=14)) - CDNOW_LAST_DAY).days // 7 * 7
+
+
+def score_demo_customers(*, shift_days: int) -> str:
+    """Score every customer once, before tickets are written, so that tickets open with
+    the customer's value at risk and the priority rule has its say; and check the model
+    on the published CDNOW periods, which the shift by whole weeks leaves intact.
+
+    Returns a line for the console. A desk with scores is left alone.
+    """
+    if Customer.objects.filter(scored_at__isnull=False).exists():
+        return "Customer value: already scored."
+    run = customers_score()
+    shift = timedelta(days=shift_days)
+    value_models_fit(
+        calibration_end=CDNOW_CALIBRATION_END + shift, holdout_end=CDNOW_LAST_DAY + shift
+    )
+    nightly_scoring_schedule()
+    return (
+        f"Customer value: {run.customers_scored} customers scored; hold-out check on the "
+        "published CDNOW periods recorded; nightly scoring booked."
+    )
 
 
 @dataclass(frozen=True)
@@ -120,87 +150,111 @@ def person_name(number: int) -> str:
     return f"{_FIRST[number % len(_FIRST)]} {_LAST[(number * 7 + 3) % len(_LAST)]}"
 
 
-# (subject, opening message, priority); {order} is the customer's real order quoted.
-_COMPLAINTS = (
-    (
+@dataclass(frozen=True)
+class Conversation:
+    """One kind of customer question, with the agent's answer and the customer's
+    follow-up that fit it; {order} is the customer's real latest order, quoted."""
+
+    subject: str
+    opening: str
+    priority: int
+    reply: str
+    follow_up: str
+
+
+_CONVERSATIONS = (
+    Conversation(
         "Order arrived with a cracked case",
-        "Hi, my order from {order} arrived today and one of the "
-        "CD cases is cracked. The disc looks fine but I bought it as a gift. Can you send a "
-        "new case or a replacement?",
+        "Hi, my order from {order} arrived today and one of the CD cases is cracked. The disc "
+        "looks fine but I bought it as a gift. Can you send a new case or a replacement?",
         1,
+        "Sorry about the cracked case. I have sent a replacement case by first-class post; it "
+        "should be with you in two working days, at no cost to you.",
+        "The new case came today, thank you!",
     ),
-    (
+    Conversation(
         "Still waiting for my order",
-        "I ordered on {order} and nothing has arrived. The tracking "
-        "page has not changed in days. Where is it?",
+        "I ordered on {order} and nothing has arrived. The tracking page has not changed in "
+        "days. Where is it?",
         2,
+        "I'm sorry for the wait. I can see the parcel stuck at the carrier's depot and have "
+        "opened a claim with them. I'll update you by Friday at the latest.",
+        "It still hasn't arrived. This is getting frustrating, it is the second time.",
     ),
-    (
+    Conversation(
         "Wrong album delivered",
-        "I received the wrong album in my order from {order}. I ordered "
-        "something else entirely. How do I swap it?",
+        "I received the wrong album in my order from {order}. I ordered something else "
+        "entirely. How do I swap it?",
         2,
+        "Apologies for the mix-up. The right album is on its way today; keep the wrong one, "
+        "no need to send it back.",
+        "Got the right one now. Thanks for sorting it so quickly.",
     ),
-    (
+    Conversation(
         "Charged twice",
-        "My card statement shows the order of {order} twice. Please refund the "
-        "duplicate charge as soon as possible.",
+        "My card statement shows the order of {order} twice. Please refund the duplicate "
+        "charge as soon as possible.",
         3,
+        "Thank you for your patience. The second charge was an authorisation hold and has been "
+        "released; your bank should show it within 3-5 days.",
+        "The second charge is still there after a week. I want a refund, not excuses.",
     ),
-    (
+    Conversation(
         "Very disappointed",
-        "This is the second time something went wrong. My order from {order} "
-        "skips on track 3. I have been a loyal customer and I am close to taking my business "
-        "elsewhere.",
+        "This is the second time something went wrong. My order from {order} skips on track "
+        "3. I have been a loyal customer and I am close to taking my business elsewhere.",
         3,
+        "I'm sorry, and I understand. A replacement disc ships today by express, and I've "
+        "added a 15% credit to your account for your next order.",
+        "Thank you, that is more than fair. The new disc plays perfectly.",
     ),
-    (
+    Conversation(
         "Question about a pre-order",
-        "I'd like to pre-order the new release from the band I "
-        "bought in {order}. Do you take pre-orders and when would it ship?",
+        "I'd like to pre-order the new release from the band I bought in {order}. Do you take "
+        "pre-orders and when would it ship?",
         0,
+        "Yes, we take pre-orders. I've noted your interest and you'll get an email the day it "
+        "opens; it ships on the release date.",
+        "Great, please put me down for two copies.",
     ),
-    (
+    Conversation(
         "Gift wrapping for next order",
-        "Last time ({order}) everything was perfect. Can I get gift "
-        "wrapping on my next order? I want to buy a few CDs for my brother.",
+        "Last time ({order}) everything was perfect. Can I get gift wrapping on my next "
+        "order? I want to buy a few CDs for my brother.",
         0,
+        "Of course: tick 'gift wrap' at checkout and add a message if you like; it's free on "
+        "orders of three CDs or more.",
+        "Perfect, thank you so much.",
     ),
-    (
+    Conversation(
         "Refund not received",
-        "You confirmed a refund for part of my order from {order} but I "
-        "have not seen the money yet. Can you check?",
+        "You confirmed a refund for part of my order from {order} but I have not seen the "
+        "money yet. Can you check?",
         2,
+        "I've checked: the refund was sent on Tuesday and usually takes 3-5 working days to "
+        "appear. Here is the reference for your bank: RF-2231.",
+        "It arrived this morning. Thanks.",
     ),
-    (
+    Conversation(
         "Address change",
-        "I have moved. Please update my shipping address before my next order; "
-        "the last one ({order}) went to the old address.",
+        "I have moved. Please update my shipping address before my next order; the last one "
+        "({order}) went to the old address.",
         1,
+        "Done: your new address is on your account and will be used from your next order.",
+        "Thanks, that was quick. Much appreciated!",
     ),
-    (
+    Conversation(
         "Can't log in to my account",
-        "I can't log in to see my order history, including the order "
-        "from {order}. The password reset email never arrives.",
+        "I can't log in to see my order history, including the order from {order}. The "
+        "password reset email never arrives.",
         1,
+        "The reset emails were caught by a spam filter on our side; I've fixed it and sent a "
+        "new link just now. It is valid for an hour.",
+        "That worked, I'm back in.",
     ),
 )
-_AGENT_REPLIES = (
-    "Thanks for letting us know, and sorry for the trouble. I have checked your order and "
-    "arranged a replacement; it ships within two working days at no cost to you.",
-    "I'm sorry about this. I can see the order and have opened a claim with the carrier. I'll "
-    "update you as soon as I hear back, at the latest by Friday.",
-    "Thank you for your patience. The duplicate charge was an authorisation hold and has been "
-    "released; your bank should show it within 3-5 days.",
-    "Good news: yes, we take pre-orders. I've noted your interest and you'll get an email the "
-    "day it opens.",
-    "I've updated your details. Is there anything else I can help with?",
-)
-_CUSTOMER_FOLLOWUPS = (
-    "Thanks, that was quick. Much appreciated!",
-    "It still hasn't arrived. This is getting frustrating.",
-    "OK, I'll wait for your update.",
-    "Perfect, thank you so much.",
+_CLOSING = (
+    "Glad we could sort this out. I'm closing this ticket; just reply if anything else comes up."
 )
 
 
@@ -291,46 +345,58 @@ def generate_demo_tickets(*, count: int = 400, now: datetime | None = None) -> i
         customer.refresh_from_db()
         order = customer.orders.order_by("-placed_at").first()
         assert order is not None
-        subject, opening, priority = rng.choice(_COMPLAINTS)
+        talk = rng.choice(_CONVERSATIONS)
         status = rng.choice(statuses)
         active = status in Ticket.ACTIVE_STATUSES
         opened = now - timedelta(
             days=rng.uniform(0, 6) if active else rng.uniform(7, 330), minutes=rng.randint(0, 600)
         )
+        contact = _contact_for(customer)
         ticket = ticket_open(
             customer=customer,
-            contact=_contact_for(customer),
-            subject=subject,
-            body_text=opening.format(order=_order_phrase(order)),
+            contact=contact,
+            subject=talk.subject,
+            body_text=talk.opening.format(order=_order_phrase(order)),
             channel=rng.choice([Ticket.Channel.EMAIL] * 3 + [Ticket.Channel.WEB_FORM]),
-            priority=priority,
+            priority=talk.priority,
             team=rng.choice(teams),
             sent_at=opened,
         )
         if status == Ticket.Status.NEW:
             continue
         agent = rng.choice(agents)
+        assigned = opened + timedelta(minutes=rng.uniform(5, 60))
         ticket_update(
-            ticket=ticket, actor=staff["jordan"], expected_version=ticket.version, assignee=agent
+            ticket=ticket,
+            actor=staff["jordan"],
+            expected_version=ticket.version,
+            assignee=agent,
+            occurred_at=min(assigned, now),
         )
-        replied = opened + timedelta(hours=rng.uniform(0.2, 20))
+        replied = min(assigned + timedelta(hours=rng.uniform(0.2, 20)), now)
         ticket_reply(
             ticket=ticket,
             author=agent,
-            body=rng.choice(_AGENT_REPLIES),
+            body=talk.reply,
             expected_version=ticket.version,
-            status=Ticket.Status.PENDING if status != Ticket.Status.OPEN else Ticket.Status.OPEN,
-            sent_at=min(replied, now),
+            status=Ticket.Status.PENDING,
+            sent_at=replied,
         )
-        if status in (Ticket.Status.SOLVED, Ticket.Status.CLOSED):
-            ticket.refresh_from_db()
-            ticket_reply(
-                ticket=ticket,
-                author=agent,
-                body="Glad we could sort this out. I'm closing this ticket; "
-                "just reply if anything else comes up.",
-                expected_version=ticket.version,
-                status=status,
-                sent_at=min(replied + timedelta(days=rng.uniform(0.5, 4)), now),
-            )
+        if status == Ticket.Status.PENDING:
+            continue
+        # The customer answers: a pending ticket opens again (the reopen path agents see).
+        answered = min(replied + timedelta(hours=rng.uniform(1, 48)), now)
+        ticket_receive_message(
+            ticket=ticket, contact=contact, body_text=talk.follow_up, sent_at=answered
+        )
+        if status == Ticket.Status.OPEN:
+            continue
+        ticket_reply(
+            ticket=ticket,
+            author=agent,
+            body=_CLOSING,
+            expected_version=ticket.version,
+            status=status,
+            sent_at=min(answered + timedelta(hours=rng.uniform(0.5, 30)), now),
+        )
     return count
