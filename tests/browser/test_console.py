@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import os
 import shutil
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from django.db import connections
+from django.utils import timezone
 
+from nextorder.crm.models import Customer
+from nextorder.crm.services import orders_import
 from nextorder.desk.models import Message
+from nextorder.insight.services import customers_score, value_models_fit
+from tests.conftest import CDNOW_SAMPLE
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -49,13 +56,16 @@ def page(tmp_path):
         browser.close()
 
 
-def test_agent_logs_in_works_a_ticket_and_sees_the_reply(agent, ticket, live_server, page):
+def log_in(page, live_server, username: str) -> None:
     page.goto(f"{live_server.url}/")
-    page.fill("#id_username", "agent1")
+    page.fill("#id_username", username)
     page.fill("#id_password", "pw-for-tests-1")
     page.click("button[type=submit]")
-
     page.wait_for_selector("table.queue")
+
+
+def test_agent_logs_in_works_a_ticket_and_sees_the_reply(agent, ticket, live_server, page):
+    log_in(page, live_server, "agent1")
     row = page.locator(f"tr[data-ticket='{ticket.pk}']")
     assert "Ada Buyer" in row.inner_text() and "55.50" in row.inner_text()
 
@@ -74,12 +84,41 @@ def test_agent_logs_in_works_a_ticket_and_sees_the_reply(agent, ticket, live_ser
 
 
 def test_filtering_the_queue_with_htmx_keeps_the_url(agent, ticket, live_server, page):
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", "agent1")
-    page.fill("#id_password", "pw-for-tests-1")
-    page.click("button[type=submit]")
-    page.wait_for_selector("table.queue")
+    log_in(page, live_server, "agent1")
 
     page.uncheck("input[name=status][value=new]")
     page.wait_for_selector(f"tr[data-ticket='{ticket.pk}']", state="detached")
     assert "status=open" in page.url and "No tickets match" in page.inner_text("#queue-table")
+
+
+def test_lead_opens_a_follow_up_with_a_customer_at_risk(lead, customer, live_server, page):
+    Customer.objects.filter(pk=customer.pk).update(
+        value_at_risk=Decimal("240.00"),
+        p_alive=0.3,
+        scored_at=timezone.now(),
+        value_reason="bought on 2 different days, last 8 months ago, 2 weeks after the first",
+    )
+    log_in(page, live_server, "lead1")
+    page.click("text=Customers at risk")
+    row = page.locator("tr", has_text="Ada Buyer")
+    assert "240.00" in row.inner_text() and "last 8 months ago" in row.inner_text()
+
+    row.locator("button", has_text="Open follow-up").click()
+
+    page.wait_for_selector("text=opened and assigned to you")
+    assert "Value at risk: 240.00" in page.inner_text("#conversation")
+    assert "Follow-up with Ada Buyer" in page.inner_text("h1")
+
+
+def test_value_model_page_draws_the_hold_out_check(lead, live_server, page):
+    orders_import(path=CDNOW_SAMPLE, file_format="cdnow")
+    customers_score(as_of=date(1998, 6, 30))
+    value_models_fit(calibration_end=date(1997, 9, 30), holdout_end=date(1998, 6, 30))
+    log_in(page, live_server, "lead1")
+
+    page.click("text=Customer value")
+
+    page.wait_for_selector("#holdout-check svg")
+    assert page.locator("#holdout-check svg polyline").count() == 3  # actual and two models
+    assert page.locator("#holdout-check svg rect.bar").count() == 3 * 8
+    assert "2,357" in page.inner_text("#value-totals")

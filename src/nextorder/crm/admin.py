@@ -5,6 +5,7 @@ from nextorder.crm.models import (
     ContactEmail,
     Customer,
     Order,
+    OrderImport,
     OrderLine,
     Product,
     ProductComponent,
@@ -74,3 +75,30 @@ class OrderAdmin(admin.ModelAdmin):
     date_hierarchy = "placed_at"
     raw_id_fields = ["customer", "contact", "sales_rep"]
     inlines = [OrderLineInline]
+
+
+@admin.register(OrderImport)
+class OrderImportAdmin(admin.ModelAdmin):
+    list_display = ["file_name", "rows", "orders_created", "customers_created", "created_at"]
+    search_fields = ["file_name", "file_sha256"]
+    date_hierarchy = "created_at"
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False  # a record of what happened; imports are made with `nextorder import`
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(ProductComponent)
+class ProductComponentAdmin(admin.ModelAdmin):
+    list_display = ["product", "component", "quantity"]
+    search_fields = ["product__sku", "component__sku"]
+    raw_id_fields = ["product", "component"]
+
+
+@admin.register(OrderLine)
+class OrderLineAdmin(admin.ModelAdmin):
+    list_display = ["order", "product", "description", "quantity", "unit_price", "amount"]
+    search_fields = ["order__external_id", "product__sku", "description"]
+    raw_id_fields = ["order", "product"]
