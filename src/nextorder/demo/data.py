@@ -160,6 +160,8 @@ class Conversation:
     priority: int
     reply: str
     follow_up: str
+    # Only a customer with this many orders speaks of "a loyal customer".
+    min_orders: int = 1
 
 
 _CONVERSATIONS = (
@@ -207,6 +209,7 @@ _CONVERSATIONS = (
         "I'm sorry, and I understand. A replacement disc ships today by express, and I've "
         "added a 15% credit to your account for your next order.",
         "Thank you, that is more than fair. The new disc plays perfectly.",
+        min_orders=3,
     ),
     Conversation(
         "Question about a pre-order",
@@ -345,7 +348,7 @@ def generate_demo_tickets(*, count: int = 400, now: datetime | None = None) -> i
         customer.refresh_from_db()
         order = customer.orders.order_by("-placed_at").first()
         assert order is not None
-        talk = rng.choice(_CONVERSATIONS)
+        talk = rng.choice([c for c in _CONVERSATIONS if customer.order_count >= c.min_orders])
         status = rng.choice(statuses)
         active = status in Ticket.ACTIVE_STATUSES
         opened = now - timedelta(
