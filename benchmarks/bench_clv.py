@@ -6,6 +6,7 @@ with the simulated parameters recovered; scoring 1M customers < 1 s; peak RSS < 
 
 from __future__ import annotations
 
+import os
 import resource
 import statistics
 import time
@@ -29,7 +30,7 @@ LAST_DAY = date(1998, 6, 30)
 CALIBRATION_END = date(1997, 9, 30)
 PURCHASE = bgnbd.BgNbdParams(r=0.243, alpha=4.414, a=0.793, b=2.426)
 SPEND = gamma_gamma.GammaGammaParams(p=6.25, q=3.74, gamma=15.44)
-RUNS = 3
+RUNS = 5
 
 
 def write_transactions(path: Path) -> None:
@@ -49,13 +50,19 @@ def write_transactions(path: Path) -> None:
     ).write_parquet(path)
 
 
-def median_seconds(run: Callable[[], Any]) -> tuple[float, Any]:
-    timings, result = [], None
+def median_seconds(run: Callable[[], Any]) -> tuple[float, float, Any]:
+    """Median wall time, median CPU time of this process (all threads), last result.
+
+    Other load on the 2 cores inflates wall time but hardly CPU time, so a slow run can
+    be told from a loaded machine.
+    """
+    walls, cpus, result = [], [], None
     for _ in range(RUNS):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         result = run()
-        timings.append(time.perf_counter() - started)
-    return statistics.median(timings), result
+        walls.append(time.perf_counter() - started)
+        cpus.append(time.process_time() - started_cpu)
+    return statistics.median(walls), statistics.median(cpus), result
 
 
 def main() -> None:
@@ -64,10 +71,11 @@ def main() -> None:
         write_transactions(TRANSACTIONS)
     figures: dict[str, Any] = {"transactions": N_TRANSACTIONS, "runs_per_timing": RUNS}
 
-    rfm_all, summary = median_seconds(
+    figures["load_average_1_min_at_start"] = os.getloadavg()[0]
+    rfm_all, figures["rfm_summary_cpu_s"], summary = median_seconds(
         lambda: rfm.rfm_summary_from_file(path=TRANSACTIONS, calibration_end=LAST_DAY)
     )
-    rfm_split, _ = median_seconds(
+    rfm_split, figures["rfm_summary_with_holdout_cpu_s"], _ = median_seconds(
         lambda: rfm.rfm_summary_from_file(
             path=TRANSACTIONS, calibration_end=CALIBRATION_END, holdout_end=LAST_DAY
         )
@@ -89,7 +97,7 @@ def main() -> None:
             gamma_gamma.fit(frequency=customers.frequency, monetary_value=customers.monetary_value),
         )
 
-    fit_seconds, (purchase_fit, spend_fit) = median_seconds(fit_both)
+    fit_seconds, _, (purchase_fit, spend_fit) = median_seconds(fit_both)
     recovery = {}
     for fitted, truth in ((purchase_fit, PURCHASE), (spend_fit, SPEND)):
         for name, error in fitted.standard_errors.items():
@@ -108,7 +116,7 @@ def main() -> None:
     figures["fit_params_within_3_se"] = sum(z <= 3 for z in z_scores)
     figures["fit_params_total"] = len(z_scores)
 
-    score_seconds, scores = median_seconds(
+    score_seconds, _, scores = median_seconds(
         lambda: clv.score_customers(
             purchase_params=purchase_fit,
             spend_params=spend_fit,
@@ -142,6 +150,11 @@ def main() -> None:
 
     print(f"RFM summary, {N_TRANSACTIONS:,} Parquet rows -> {summary.height:,} customers:")
     print(f"  calibration only {rfm_all:.2f} s; with hold-out split {rfm_split:.2f} s")
+    print(
+        f"  CPU (both cores): {figures['rfm_summary_cpu_s']:.2f} s and "
+        f"{figures['rfm_summary_with_holdout_cpu_s']:.2f} s; 1-min load average at start "
+        f"{figures['load_average_1_min_at_start']:.2f}"
+    )
     print(f"BG/NBD + Gamma-Gamma fit on {N_CUSTOMERS:,} simulated customers: {fit_seconds:.2f} s")
     for name, row in recovery.items():
         print(

@@ -145,6 +145,133 @@ def test_gamma_gamma_gradient_matches_finite_differences(params, frequency, spen
     np.testing.assert_allclose(analytic, numerical_gradient(total, values), rtol=1e-5, atol=1e-5)
 
 
+def numerical_jacobian(function, params: np.ndarray) -> np.ndarray:
+    """Central differences of a vector function: one column per parameter."""
+    columns = []
+    for i in range(len(params)):
+        step = 1e-6 * params[i]
+        up, down = params.copy(), params.copy()
+        up[i] += step
+        down[i] -= step
+        columns.append((function(up) - function(down)) / (2 * step))
+    return np.column_stack(columns)
+
+
+def assert_fit_derivatives_agree(derivatives, params: np.ndarray, per_row_total) -> None:
+    """What a fit uses (weighted value, gradient, Hessian) against the per-row functions
+    and finite differences of the analytic gradient."""
+    value, gradient, hessian = derivatives(params)
+    expected_value, expected_gradient = per_row_total(params)
+    assert value == pytest.approx(expected_value, rel=1e-10, abs=1e-10)
+    np.testing.assert_allclose(gradient, expected_gradient, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(hessian, hessian.T, rtol=1e-12, atol=1e-12)
+    numerical = numerical_jacobian(lambda values: derivatives(values)[1], params)
+    np.testing.assert_allclose(hessian, numerical, rtol=1e-5, atol=1e-5)
+
+
+weights_of_8 = st.lists(st.integers(1, 5), min_size=8, max_size=8)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    params=st.tuples(moderate, moderate, moderate, moderate),
+    history=histories(max_frequency=50, max_T=100.0),
+    weights=weights_of_8,
+)
+def test_bgnbd_fit_derivatives_match_rows_and_finite_differences(params, history, weights):
+    frequency, recency, age = history
+    rows = bgnbd._Rows.of(frequency, recency, age)
+    w = np.array(weights, dtype=float)
+
+    def per_row_total(values):
+        data = {"params": bgnbd.BgNbdParams(*values), "frequency": frequency, "recency": recency}
+        return (
+            w @ bgnbd.log_likelihood(**data, T=age),
+            w @ bgnbd.log_likelihood_gradient(**data, T=age),
+        )
+
+    assert_fit_derivatives_agree(
+        lambda values: bgnbd._weighted_derivatives(values, rows, w, rows.x.total_weights(w)),
+        np.array(params),
+        per_row_total,
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    params=st.tuples(moderate, moderate, moderate, moderate),
+    history=histories(max_frequency=50, max_T=100.0),
+    weights=weights_of_8,
+)
+def test_pareto_nbd_fit_derivatives_match_rows_and_finite_differences(params, history, weights):
+    """Moderate parameters reach both the series (alpha near beta) and the quadrature
+    (alpha and beta far apart, so z near 1 for small t)."""
+    frequency, recency, age = history
+    rows = pareto_nbd._Histories.of(frequency, recency, age)
+    w = np.array(weights, dtype=float)
+
+    def per_row_total(values):
+        data = {"params": pareto_nbd.ParetoNbdParams(*values), "frequency": frequency}
+        return (
+            w @ pareto_nbd.log_likelihood(**data, recency=recency, T=age),
+            w @ pareto_nbd.log_likelihood_gradient(**data, recency=recency, T=age),
+        )
+
+    assert_fit_derivatives_agree(
+        lambda values: pareto_nbd._weighted_derivatives(values, rows, w, rows.x.total_weights(w)),
+        np.array(params),
+        per_row_total,
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    params=st.tuples(moderate, moderate, moderate),
+    frequency=st.lists(st.integers(1, 50), min_size=8, max_size=8),
+    spend=st.lists(st.floats(0.5, 500.0), min_size=8, max_size=8),
+    weights=weights_of_8,
+)
+def test_gamma_gamma_fit_derivatives_match_rows_and_finite_differences(
+    params, frequency, spend, weights
+):
+    x, m, w = np.array(frequency, float), np.array(spend), np.array(weights, float)
+
+    def per_row_total(values):
+        data = {"params": gamma_gamma.GammaGammaParams(*values), "frequency": x}
+        return (
+            w @ gamma_gamma.log_likelihood(**data, monetary_value=m),
+            w @ gamma_gamma.log_likelihood_gradient(**data, monetary_value=m),
+        )
+
+    assert_fit_derivatives_agree(
+        gamma_gamma._WeightedRows.of(x, m, w).derivatives, np.array(params), per_row_total
+    )
+
+
+@pytest.mark.parametrize(
+    "params", [(0.55, 10.6, 0.61, 11.7), (0.5, 9.7, 1.07, 30.7), (2.0, 3.0, 0.3, 1.5)]
+)
+def test_pareto_nbd_series_and_quadrature_agree(params):
+    """I = G(t_x) - G(T) from the 2F1 series against direct quadrature of I, with the
+    derivatives both give."""
+    rng = np.random.default_rng(8)
+    frequency = rng.integers(0, 30, 200).astype(float)
+    age = rng.uniform(0.5, 60.0, 200)
+    recency = np.where(frequency > 0, age * rng.uniform(0.0, 0.95, 200), 0.0)
+    values = np.array(params)
+    rows = pareto_nbd._Histories.of(frequency, recency, age)
+    tails = pareto_nbd._tails_by_series(values, rows.pair_x, rows.pair_t)
+    quadrature = pareto_nbd._integrals_by_quadrature(values, frequency, recency, age)
+    at_t_x, at_T = tails.log[rows.at_t_x], tails.log[rows.at_T]
+    series_log = at_t_x + np.log(-np.expm1(at_T - at_t_x))
+    np.testing.assert_allclose(series_log, quadrature.log, rtol=1e-9)
+    share = 1.0 / -np.expm1(at_T - at_t_x)  # G(t_x) / I; G(T) / I is share - 1
+    series_gradient = (
+        share * tails.gradient[:, rows.at_t_x] - (share - 1.0) * tails.gradient[:, rows.at_T]
+    )
+    np.testing.assert_allclose(series_gradient, quadrature.gradient, rtol=1e-7, atol=1e-9)
+
+
 def test_pareto_nbd_likelihood_matches_direct_integration():
     """The quadrature against scipy.integrate.quad on a few hand-picked histories."""
     from scipy.integrate import quad
@@ -186,6 +313,22 @@ def test_compress_rows_matches_numpy_unique():
     np.testing.assert_array_equal(distinct.inverse, inverse.ravel())
     np.testing.assert_array_equal(distinct.counts, counts)
     np.testing.assert_array_equal(np.column_stack(distinct.columns)[distinct.inverse], stacked)
+
+
+def test_compress_rows_matches_numpy_unique_on_continuous_and_wide_columns():
+    """The sort-and-search ranks (continuous values) and keys too sparse for a bincount."""
+    rng = np.random.default_rng(3)
+    columns = (
+        rng.integers(0, 3, 400).astype(float),
+        rng.integers(0, 5, 400) * 1e5,
+        np.round(rng.gamma(2.0, 10.0, 400), 1),
+    )
+    distinct = compress_rows(columns=columns)
+    stacked = np.column_stack(columns)
+    rows, inverse, counts = np.unique(stacked, axis=0, return_inverse=True, return_counts=True)
+    np.testing.assert_array_equal(np.column_stack(distinct.columns), rows)
+    np.testing.assert_array_equal(distinct.inverse, inverse.ravel())
+    np.testing.assert_array_equal(distinct.counts, counts)
 
 
 @pytest.mark.parametrize("seed", [1, 2])

@@ -197,3 +197,48 @@ def test_readers_accept_csv_iso_and_yyyymmdd_and_parquet(tmp_path: Path):
 def test_unknown_suffix_needs_an_explicit_format(tmp_path: Path):
     with pytest.raises(ValueError, match="file_format"):
         rfm.scan_transactions(path=tmp_path / "data.bin")
+
+
+@pytest.mark.parametrize("has_holdout", [False, True])
+def test_hash_collisions_are_detected_and_the_summary_stays_exact(monkeypatch, has_holdout):
+    transactions = random_transactions(seed=7, n_rows=3_000)
+    calibration_end, holdout_end = date(2024, 2, 20), date(2024, 4, 10)
+    arguments = {
+        "transactions": transactions,
+        "calibration_end": calibration_end,
+        "holdout_end": holdout_end if has_holdout else None,
+    }
+    expected = rfm.rfm_summary(**arguments)
+    # One bit of customer hash above the day: every customer shares it with half the others.
+    monkeypatch.setattr(rfm, "_CUSTOMER_BITS", pl.lit(1 << rfm._DAY_BITS, dtype=pl.UInt64))
+    calibration_day = (calibration_end - date(1970, 1, 1)).days
+    hashed = rfm._customer_aggregates_hashed(
+        transactions.lazy(), calibration_day=calibration_day, has_holdout=has_holdout
+    )
+    assert hashed is None
+    assert_frame_equal(
+        rfm.rfm_summary(**arguments).sort("customer_id"), expected.sort("customer_id")
+    )
+
+
+def test_days_outside_the_hashed_window_take_the_exact_path():
+    transactions = frame(
+        [
+            ("a", date(1900, 1, 1), 5.0),  # 124 years before: outside the 16-bit day window
+            ("a", date(2024, 1, 10), 7.0),
+            ("b", date(2024, 1, 3), 1.0),
+        ]
+    )
+    calibration_day = (CALIBRATION_END - date(1970, 1, 1)).days
+    assert (
+        rfm._customer_aggregates_hashed(
+            transactions.lazy(), calibration_day=calibration_day, has_holdout=False
+        )
+        is None
+    )
+    row = by_customer(rfm.rfm_summary(transactions=transactions, calibration_end=CALIBRATION_END))[
+        "a"
+    ]
+    assert row["T"] == pytest.approx((CALIBRATION_END - date(1900, 1, 1)).days / 7)
+    assert row["recency"] == pytest.approx((date(2024, 1, 10) - date(1900, 1, 1)).days / 7)
+    assert row["monetary_value"] == pytest.approx(7.0)

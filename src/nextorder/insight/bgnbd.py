@@ -10,15 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import betaincinv, digamma, expit, gammaln, hyp2f1
+from scipy.special import betaincinv, digamma, expit, gammaln, hyp2f1, zeta
 
 from nextorder.insight.fitting import (
     ArrayLikeFloat,
+    BoolArray,
+    Derivatives,
     DistinctValues,
     FloatArray,
-    SplitTerms,
     compress_rows,
     fit_log_parameters,
+    sum_of_products,
+    symmetric,
     weighted_counts,
 )
 
@@ -53,61 +56,117 @@ def _as_float(values: ArrayLikeFloat | float) -> FloatArray:
     return np.asarray(values, dtype=np.float64)
 
 
-def _terms(params: FloatArray, x: DistinctValues, t_x: FloatArray, T: FloatArray) -> SplitTerms:
-    """Log-likelihood (eq. 6 of the paper, in log space) and its gradient.
+@dataclass(frozen=True)
+class _Rows:
+    """Per-row quantities that do not depend on the parameters, computed once per fit."""
 
-    The two alternatives of the likelihood (still alive at T; dropped out after t_x)
-    are combined with logaddexp, so neither huge x nor huge T can overflow.
+    x: DistinctValues
+    x_rows: FloatArray
+    t_x: FloatArray
+    T: FloatArray
+    has_repeat: BoolArray
+    repeats_before_last: FloatArray
+    """max(x - 1, 0): the dropout term is a / (b + x - 1), absent without repeats."""
+
+    @classmethod
+    def of(cls, frequency: FloatArray, recency: FloatArray, T: FloatArray) -> _Rows:
+        return cls(
+            x=DistinctValues.of(frequency),
+            x_rows=frequency,
+            t_x=recency,
+            T=T,
+            has_repeat=frequency > 0,
+            repeats_before_last=np.maximum(frequency - 1.0, 0.0),
+        )
+
+
+@dataclass(frozen=True)
+class _Terms:
+    """The likelihood's parts at given params (eq. 6 of the paper, in log space).
+
+    The two alternatives (still alive at T; dropped out after t_x) are combined with
+    logaddexp, so neither huge x nor huge T can overflow; ``share_*`` are their shares
+    of the likelihood, which weight their gradients.
     """
-    r, alpha, a, b = params
-    xv = x.values
-    x_rows = xv[x.inverse]
-    has_repeat = x_rows > 0
-    b_plus_x_minus_one = b + np.maximum(x_rows - 1.0, 0.0)
-    log_alpha_T = np.log(alpha + T)
-    log_alpha_t_x = np.log(alpha + t_x)
-    alive = -(r + x_rows) * log_alpha_T
-    dropped = np.where(
-        has_repeat,
-        np.log(a) - np.log(b_plus_x_minus_one) - (r + x_rows) * log_alpha_t_x,
-        -np.inf,
-    )
-    combined = np.logaddexp(alive, dropped)
-    share_alive = np.exp(alive - combined)
-    share_dropped = np.exp(dropped - combined)
-    row_gradient = np.empty((len(x_rows), 4))
-    row_gradient[:, 0] = -share_alive * log_alpha_T - share_dropped * log_alpha_t_x
-    row_gradient[:, 1] = -(r + x_rows) * (share_alive / (alpha + T) + share_dropped / (alpha + t_x))
-    row_gradient[:, 2] = share_dropped / a
-    row_gradient[:, 3] = -share_dropped / b_plus_x_minus_one
 
-    psi_a_b_xv = digamma(a + b + xv)
-    return SplitTerms(
-        row_values=combined,
-        row_gradient=row_gradient,
-        frequency_values=gammaln(r + xv)
-        - gammaln(r)
-        + r * np.log(alpha)
-        + gammaln(a + b)
-        + gammaln(b + xv)
-        - gammaln(b)
-        - gammaln(a + b + xv),
-        frequency_gradient=np.column_stack(
-            [
-                digamma(r + xv) - digamma(r) + np.log(alpha),
-                np.full_like(xv, r / alpha),
-                digamma(a + b) - psi_a_b_xv,
-                digamma(a + b) + digamma(b + xv) - digamma(b) - psi_a_b_xv,
-            ]
-        ),
-    )
+    combined: FloatArray
+    share_alive: FloatArray
+    share_dropped: FloatArray
+    r_x: FloatArray
+    log_alpha_T: FloatArray
+    log_alpha_t_x: FloatArray
+    inverse_alpha_T: FloatArray
+    inverse_alpha_t_x: FloatArray
+    inverse_b: FloatArray
+    frequency_values: FloatArray
+    frequency_gradient: FloatArray
+
+    @classmethod
+    def at(cls, params: FloatArray, rows: _Rows) -> _Terms:
+        r, alpha, a, b = params
+        xv = rows.x.values
+        r_x = r + rows.x_rows
+        b_plus_x_minus_one = b + rows.repeats_before_last
+        log_alpha_T = np.log(alpha + rows.T)
+        log_alpha_t_x = np.log(alpha + rows.t_x)
+        alive = -r_x * log_alpha_T
+        dropped = np.where(
+            rows.has_repeat,
+            np.log(a) - np.log(b_plus_x_minus_one) - r_x * log_alpha_t_x,
+            -np.inf,
+        )
+        combined = np.logaddexp(alive, dropped)
+        psi_a_b_xv = digamma(a + b + xv)
+        return cls(
+            combined=combined,
+            share_alive=np.exp(alive - combined),
+            share_dropped=np.exp(dropped - combined),
+            r_x=r_x,
+            log_alpha_T=log_alpha_T,
+            log_alpha_t_x=log_alpha_t_x,
+            inverse_alpha_T=1.0 / (alpha + rows.T),
+            inverse_alpha_t_x=1.0 / (alpha + rows.t_x),
+            inverse_b=1.0 / b_plus_x_minus_one,
+            frequency_values=gammaln(r + xv)
+            - gammaln(r)
+            + r * np.log(alpha)
+            + gammaln(a + b)
+            + gammaln(b + xv)
+            - gammaln(b)
+            - gammaln(a + b + xv),
+            frequency_gradient=np.column_stack(
+                [
+                    digamma(r + xv) - digamma(r) + np.log(alpha),
+                    np.full_like(xv, r / alpha),
+                    digamma(a + b) - psi_a_b_xv,
+                    digamma(a + b) + digamma(b + xv) - digamma(b) - psi_a_b_xv,
+                ]
+            ),
+        )
+
+    def row_gradient(self, a: float) -> FloatArray:
+        """Gradient of the per-row part in (r, alpha, a, b), shape (n, 4)."""
+        alive, dropped = self.share_alive, self.share_dropped
+        gradient = np.empty((len(alive), 4))
+        gradient[:, 0] = -alive * self.log_alpha_T - dropped * self.log_alpha_t_x
+        gradient[:, 1] = -self.r_x * (
+            alive * self.inverse_alpha_T + dropped * self.inverse_alpha_t_x
+        )
+        gradient[:, 2] = dropped / a
+        gradient[:, 3] = -dropped * self.inverse_b
+        return gradient
 
 
 def _per_row(
     params: BgNbdParams, frequency: ArrayLikeFloat, recency: ArrayLikeFloat, T: ArrayLikeFloat
 ) -> tuple[FloatArray, FloatArray]:
-    x = DistinctValues.of(_as_float(frequency))
-    return _terms(params.as_array(), x, _as_float(recency), _as_float(T)).per_row(x)
+    rows = _Rows.of(_as_float(frequency), _as_float(recency), _as_float(T))
+    terms = _Terms.at(params.as_array(), rows)
+    inverse = rows.x.inverse
+    return (
+        terms.combined + terms.frequency_values[inverse],
+        terms.row_gradient(params.a) + terms.frequency_gradient[inverse],
+    )
 
 
 def log_likelihood(
@@ -122,6 +181,96 @@ def log_likelihood_gradient(
 ) -> FloatArray:
     """Per-customer gradient in (r, alpha, a, b), shape (n, 4)."""
     return _per_row(params, frequency, recency, T)[1]
+
+
+def _weighted_derivatives(
+    params: FloatArray, rows: _Rows, weights: FloatArray, frequency_weights: FloatArray
+) -> Derivatives:
+    """Weighted log-likelihood, gradient and Hessian over the rows, as sums of products
+    of per-row columns (einsum, no BLAS, no (n, 4) temporaries).
+
+    The per-row part is log(e^u + e^v), whose Hessian is the shares' mix of the two
+    Hessians plus share_alive * share_dropped * (grad u - grad v)(grad u - grad v)^T.
+    """
+    r, alpha, a, b = params
+    terms = _Terms.at(params, rows)
+    total = float(frequency_weights.sum())
+    xv = rows.x.values
+    alive = weights * terms.share_alive
+    dropped = weights * terms.share_dropped
+    r_x, inverse_T, inverse_t_x = terms.r_x, terms.inverse_alpha_T, terms.inverse_alpha_t_x
+
+    n_dropped = float(dropped.sum())
+    value = sum_of_products(weights, terms.combined) + float(
+        frequency_weights @ terms.frequency_values
+    )
+    gradient = np.array(
+        [
+            -sum_of_products(alive, terms.log_alpha_T)
+            - sum_of_products(dropped, terms.log_alpha_t_x),
+            -sum_of_products(alive, r_x, inverse_T) - sum_of_products(dropped, r_x, inverse_t_x),
+            n_dropped / a,
+            -sum_of_products(dropped, terms.inverse_b),
+        ]
+    ) + np.einsum("i,ij->j", frequency_weights, terms.frequency_gradient)
+
+    mixing = alive * terms.share_dropped
+    differences = np.stack(
+        [
+            terms.log_alpha_t_x - terms.log_alpha_T,
+            r_x * (inverse_t_x - inverse_T),
+            terms.inverse_b,
+        ]
+    )
+    # (grad u - grad v) is (differences[0], differences[1], -1/a, differences[2]).
+    outer = np.einsum("in,jn->ij", differences * mixing, differences)
+    by_a = -np.einsum("in,n->i", differences, mixing) / a
+    hessian = np.empty((4, 4))
+    hessian[np.ix_([0, 1, 3], [0, 1, 3])] = outer
+    hessian[2, [0, 1, 3]] = hessian[[0, 1, 3], 2] = by_a
+    hessian[2, 2] = float(mixing.sum()) / a**2
+
+    trigamma_a_b_xv = zeta(2.0, a + b + xv)
+    trigamma_a_b = float(zeta(2.0, a + b))
+    hessian += symmetric(
+        {
+            (0, 0): float(frequency_weights @ zeta(2.0, r + xv)) - total * float(zeta(2.0, r)),
+            (0, 1): total / alpha
+            - sum_of_products(alive, inverse_T)
+            - sum_of_products(dropped, inverse_t_x),
+            (1, 1): -total * r / alpha**2
+            + sum_of_products(alive, r_x, inverse_T * inverse_T)
+            + sum_of_products(dropped, r_x, inverse_t_x * inverse_t_x),
+            (2, 2): total * trigamma_a_b
+            - float(frequency_weights @ trigamma_a_b_xv)
+            - n_dropped / a**2,
+            (2, 3): total * trigamma_a_b - float(frequency_weights @ trigamma_a_b_xv),
+            (3, 3): total * (trigamma_a_b - float(zeta(2.0, b)))
+            + float(frequency_weights @ (zeta(2.0, b + xv) - trigamma_a_b_xv))
+            + sum_of_products(dropped, terms.inverse_b, terms.inverse_b),
+        },
+        4,
+    )
+    return value, gradient, hessian
+
+
+def _moment_start(rows: _Rows, weights: FloatArray) -> FloatArray:
+    """r and alpha from the moments of Poisson-Gamma counts, dropout ignored:
+    E[x | T] = (r / alpha) T and Var[x | T] - E[x | T] = (r / alpha^2) T^2; a = b = 1.
+
+    A start a Newton step or two closer than a fixed one. Without overdispersion (or
+    without repeat purchases) the moments say nothing, and the start is neutral.
+    """
+    x, age = rows.x_rows, rows.T
+    rate = sum_of_products(weights, x) / sum_of_products(weights, age)
+    excess = x - rate * age
+    spread = sum_of_products(weights, excess * excess - rate * age) / sum_of_products(
+        weights, age, age
+    )
+    if not (rate > 0 and spread > 0):
+        return np.array([1.0, max(float(np.average(age, weights=weights)), 1e-3), 1.0, 1.0])
+    alpha = rate / spread
+    return np.array([rate * alpha, alpha, 1.0, 1.0])
 
 
 def fit(
@@ -140,19 +289,14 @@ def fit(
     counts = np.ones(len(x)) if weights is None else _as_float(weights)
     distinct = compress_rows(columns=(x, t_x, age))
     distinct_weights = weighted_counts(distinct.inverse, weights=counts)
-    dx, dt_x, dT = distinct.columns
-    x_groups = DistinctValues.of(dx)
-    frequency_weights = x_groups.total_weights(distinct_weights)
+    rows = _Rows.of(*distinct.columns)
+    frequency_weights = rows.x.total_weights(distinct_weights)
 
-    def weighted(params: FloatArray) -> tuple[float, FloatArray]:
-        return _terms(params, x_groups, dt_x, dT).weighted_sum(
-            row_weights=distinct_weights, frequency_weights=frequency_weights
-        )
-
-    initial = np.array([1.0, max(float(np.mean(age)), 1e-3), 1.0, 1.0])
     result = fit_log_parameters(
-        log_likelihood_and_gradient=weighted,
-        initial_params=initial,
+        log_likelihood_derivatives=lambda params: _weighted_derivatives(
+            params, rows, distinct_weights, frequency_weights
+        ),
+        initial_params=_moment_start(rows, distinct_weights),
         total_weight=float(counts.sum()),
         penalizer=penalizer,
     )
@@ -245,8 +389,12 @@ def _expected_if_alive(
     log_remaining = np.log1p(-z)
     with np.errstate(invalid="ignore", over="ignore"):
         decay = np.exp((a - 1.0) * log_remaining) * _hyp2f1(a + b - 1.0 - r, a - 1.0, c, z)
-        direct = np.exp((r + x) * log_remaining) * _hyp2f1(r + x, b + x, c, z)
-        decay = np.where(np.isfinite(decay), decay, direct)
+        retry = ~np.isfinite(decay)
+        if retry.any():
+            x_r, z_r = x[retry], z[retry]
+            decay[retry] = np.exp((r + x_r) * log_remaining[retry]) * _hyp2f1(
+                r + x_r, b + x_r, c[retry], z_r
+            )
         expected = c / (a - 1.0) * (1.0 - decay)
     failed = ~np.isfinite(expected) | (expected < -1e-9 * np.abs(c / (a - 1.0)))
     if failed.any():

@@ -28,33 +28,36 @@ class CustomerScores:
     customer_lifetime_value: FloatArray
 
 
-def _discounted_purchases_if_alive(
+def _purchases_if_alive(
     *,
     purchase_params: BgNbdParams,
     frequency: FloatArray,
     T: FloatArray,
+    horizon: float,
     months: int,
     monthly_discount_rate: float,
     periods_per_month: float,
-) -> FloatArray:
-    """Sum over months of discounted expected purchases, for customers alive at T.
+) -> tuple[FloatArray, FloatArray]:
+    """Expected purchases within ``horizon``, and the sum over months of discounted
+    expected purchases, for customers alive at T.
 
-    Depends on (x, T) only, so it is evaluated once per distinct pair: real summaries
-    (ages in whole days) have a few thousand pairs however many customers there are.
+    Both depend on (x, T) only, so they are evaluated once per distinct pair (real
+    summaries, ages in whole days, have a few thousand however many customers there
+    are), and for all horizons in one call: one 2F1 evaluation over a (horizon, pair)
+    grid instead of a call per month.
     """
     distinct = compress_rows(columns=(frequency, T))
     x, age = distinct.columns
-    cumulative = [
-        bgnbd.expected_transactions_if_alive(
-            params=purchase_params, t=month * periods_per_month, frequency=x, T=age
-        )
-        for month in range(months + 1)
-    ]
-    discounted = np.zeros(len(x))
-    for month in range(1, months + 1):
-        purchases = cumulative[month] - cumulative[month - 1]
-        discounted += purchases / (1.0 + monthly_discount_rate) ** month
-    return discounted[distinct.inverse]
+    ends = np.arange(months + 1, dtype=np.float64) * periods_per_month
+    ends[0] = horizon
+    expected = bgnbd.expected_transactions_if_alive(
+        params=purchase_params, t=ends[:, None], frequency=x, T=age
+    )
+    # Month 0 ends at T, where nothing has been bought yet.
+    per_month = np.diff(expected[1:], axis=0, prepend=0.0)
+    discount = (1.0 + monthly_discount_rate) ** -np.arange(1.0, months + 1)
+    discounted = np.einsum("m,mn->n", discount, per_month)
+    return expected[0][distinct.inverse], discounted[distinct.inverse]
 
 
 def customer_lifetime_value(
@@ -104,21 +107,17 @@ def score_customers(
     x = np.asarray(frequency, dtype=np.float64)
     age = np.asarray(T, dtype=np.float64)
     alive = bgnbd.probability_alive(params=purchase_params, frequency=x, recency=recency, T=age)
-    distinct = compress_rows(columns=(x, age))
-    dx, d_age = distinct.columns
-    within_horizon = bgnbd.expected_transactions_if_alive(
-        params=purchase_params, t=horizon, frequency=dx, T=d_age
-    )[distinct.inverse]
-    average_value = gamma_gamma.expected_average_value(
-        params=spend_params, frequency=x, monetary_value=monetary_value
-    )
-    discounted = _discounted_purchases_if_alive(
+    within_horizon, discounted = _purchases_if_alive(
         purchase_params=purchase_params,
         frequency=x,
         T=age,
+        horizon=horizon,
         months=months,
         monthly_discount_rate=monthly_discount_rate,
         periods_per_month=periods_per_month,
+    )
+    average_value = gamma_gamma.expected_average_value(
+        params=spend_params, frequency=x, monetary_value=monetary_value
     )
     return CustomerScores(
         probability_alive=alive,

@@ -11,17 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import digamma, gammaln
+from scipy.special import digamma, gammaln, zeta
 
 from nextorder.insight.fitting import (
     ArrayLikeFloat,
     BoolArray,
+    Derivatives,
     DistinctValues,
     FloatArray,
-    SplitTerms,
-    compress_rows,
     fit_log_parameters,
-    weighted_counts,
+    sum_of_products,
+    symmetric,
 )
 
 PARAMETER_NAMES = ("p", "q", "gamma")
@@ -64,53 +64,67 @@ class _SpendRows:
     x_rows: FloatArray
     log_m: FloatArray
     log_mx: FloatArray
+    inverse_mx: FloatArray
 
     @classmethod
     def of(cls, frequency: FloatArray, monetary_value: FloatArray) -> _SpendRows:
+        mx = monetary_value * frequency
         return cls(
             x=DistinctValues.of(frequency),
             x_rows=frequency,
             log_m=np.log(monetary_value),
-            log_mx=np.log(monetary_value * frequency),
+            log_mx=np.log(mx),
+            inverse_mx=1.0 / mx,
         )
 
 
-def _terms(params: FloatArray, rows: _SpendRows) -> SplitTerms:
-    """Log density of the mean spend m of x transactions, and its gradient in (p, q, gamma).
+@dataclass(frozen=True)
+class _Terms:
+    """What the likelihood needs per row and per distinct frequency at given params.
 
-    ln(gamma + m x) = ln(m x) + log1p(gamma / (m x)): exact when m x dwarfs gamma, and one
-    transcendental call per row.
+    Per row only ln(gamma + m x) and 1 / (gamma + m x) depend on the parameters, the
+    first as ln(m x) + log1p(gamma / (m x)): exact when m x dwarfs gamma. Everything
+    with digamma and gammaln depends on x alone.
     """
-    p, q, gamma = params
-    xv = rows.x.values
-    pxv = p * xv
-    psi_pxv_q = digamma(pxv + q)
-    px = p * rows.x_rows
-    log_excess = np.log1p(gamma * np.exp(-rows.log_mx))
-    log_gamma_mx = rows.log_mx + log_excess
-    row_gradient = np.empty((len(px), 3))
-    row_gradient[:, 0] = -rows.x_rows * log_excess
-    row_gradient[:, 1] = -log_gamma_mx
-    row_gradient[:, 2] = q / gamma - (px + q) * np.exp(-log_gamma_mx)
-    return SplitTerms(
-        row_values=-rows.log_m - px * log_excess - q * log_gamma_mx,
-        row_gradient=row_gradient,
-        frequency_values=gammaln(pxv + q) - gammaln(pxv) - gammaln(q) + q * np.log(gamma),
-        frequency_gradient=np.column_stack(
-            [
-                xv * (psi_pxv_q - digamma(pxv)),
-                psi_pxv_q - digamma(q) + np.log(gamma),
-                np.zeros_like(xv),
-            ]
-        ),
-    )
+
+    log_excess: FloatArray
+    inverse_total: FloatArray
+    px: FloatArray
+    psi_pxv_q: FloatArray
+    psi_pxv: FloatArray
+    frequency_values: FloatArray
+
+    @classmethod
+    def at(cls, params: FloatArray, rows: _SpendRows) -> _Terms:
+        p, q, gamma = params
+        xv = rows.x.values
+        pxv = p * xv
+        excess = gamma * rows.inverse_mx
+        return cls(
+            log_excess=np.log1p(excess),
+            inverse_total=rows.inverse_mx / (1.0 + excess),
+            px=pxv,
+            psi_pxv_q=digamma(pxv + q),
+            psi_pxv=digamma(pxv),
+            frequency_values=gammaln(pxv + q) - gammaln(pxv) - gammaln(q) + q * np.log(gamma),
+        )
 
 
 def _per_row(
     params: GammaGammaParams, frequency: ArrayLikeFloat, monetary_value: ArrayLikeFloat
 ) -> tuple[FloatArray, FloatArray]:
+    """Log density of the mean spend m of x transactions, and its gradient in (p, q, gamma)."""
     rows = _SpendRows.of(_as_float(frequency), _as_float(monetary_value))
-    return _terms(params.as_array(), rows).per_row(rows.x)
+    p, q, gamma = params.as_array()
+    terms = _Terms.at(params.as_array(), rows)
+    x, inverse = rows.x_rows, rows.x.inverse
+    log_total = rows.log_mx + terms.log_excess
+    values = terms.frequency_values[inverse] - rows.log_m - p * x * terms.log_excess - q * log_total
+    gradient = np.empty((len(x), 3))
+    gradient[:, 0] = x * ((terms.psi_pxv_q - terms.psi_pxv)[inverse] - terms.log_excess)
+    gradient[:, 1] = (terms.psi_pxv_q[inverse] - digamma(q) + np.log(gamma)) - log_total
+    gradient[:, 2] = q / gamma - (p * x + q) * terms.inverse_total
+    return values, gradient
 
 
 def log_likelihood(
@@ -127,6 +141,109 @@ def log_likelihood_gradient(
     return _per_row(params, frequency, monetary_value)[1]
 
 
+@dataclass(frozen=True)
+class _WeightedRows:
+    """Rows with their weights, and the parameter-free weighted sums, for a fit."""
+
+    rows: _SpendRows
+    weights: FloatArray
+    by_x: FloatArray
+    """(weights, weights * x) stacked: the two weightings every per-row sum needs."""
+    frequency_weights: FloatArray
+    total: float
+    sum_log_m: float
+    sum_log_mx: float
+
+    @classmethod
+    def of(
+        cls, frequency: FloatArray, monetary_value: FloatArray, weights: FloatArray
+    ) -> _WeightedRows:
+        rows = _SpendRows.of(frequency, monetary_value)
+        return cls(
+            rows=rows,
+            weights=weights,
+            by_x=np.stack([weights, weights * frequency]),
+            frequency_weights=rows.x.total_weights(weights),
+            total=float(weights.sum()),
+            sum_log_m=sum_of_products(weights, rows.log_m),
+            sum_log_mx=sum_of_products(weights, rows.log_mx),
+        )
+
+    def derivatives(self, params: FloatArray) -> Derivatives:
+        """Weighted log-likelihood, gradient and Hessian: six weighted sums over rows,
+        the rest over the distinct frequencies."""
+        p, q, gamma = params
+        terms = _Terms.at(params, self.rows)
+        inverse_total = terms.inverse_total
+        per_row = np.stack([terms.log_excess, inverse_total, inverse_total * inverse_total])
+        # sums[k, j]: weights (k = 0) or weights * x (k = 1) times per_row[j].
+        sums = np.einsum("kn,jn->kj", self.by_x, per_row)
+        xv, wx = self.rows.x.values, self.frequency_weights
+        trigamma_pxv_q = zeta(2.0, terms.px + q)
+        trigamma_pxv = zeta(2.0, terms.px)
+        psi_difference = terms.psi_pxv_q - terms.psi_pxv
+        log_gamma = np.log(gamma)
+        value = (
+            float(wx @ terms.frequency_values)
+            - self.sum_log_m
+            - p * sums[1, 0]
+            - q * (self.sum_log_mx + sums[0, 0])
+        )
+        gradient = np.array(
+            [
+                float(wx @ (xv * psi_difference)) - sums[1, 0],
+                float(wx @ terms.psi_pxv_q)
+                + self.total * (log_gamma - digamma(q))
+                - self.sum_log_mx
+                - sums[0, 0],
+                self.total * q / gamma - p * sums[1, 1] - q * sums[0, 1],
+            ]
+        )
+        hessian = symmetric(
+            {
+                (0, 0): float(wx @ (xv * xv * (trigamma_pxv_q - trigamma_pxv))),
+                (0, 1): float(wx @ (xv * trigamma_pxv_q)),
+                (0, 2): -sums[1, 1],
+                (1, 1): float(wx @ trigamma_pxv_q) - self.total * float(zeta(2.0, q)),
+                (1, 2): self.total / gamma - sums[0, 1],
+                (2, 2): -self.total * q / gamma**2 + p * sums[1, 2] + q * sums[0, 2],
+            },
+            3,
+        )
+        return value, gradient, hessian
+
+
+def _log_moment_start(rows: _WeightedRows) -> FloatArray:
+    """A start from the moments of ln m, which exist however heavy the tail of m is.
+
+    Given x, m x is Gamma(p x, 1) / nu, so Var[ln m | x] = psi1(p x) + psi1(q), about
+    1 / (p x) + psi1(q): regressing the squared residuals of ln m on 1 / x gives p and
+    psi1(q) ~ 1/q + 1/(2 q^2); then E[ln(m x) | x] = psi(p x) - psi(q) + ln gamma gives
+    gamma. Newton finishes from there in a few steps.
+    """
+    weights, x, log_m = rows.weights, rows.rows.x_rows, rows.rows.log_m
+    inverse_x = 1.0 / x
+    mean_inverse_x = sum_of_products(weights, inverse_x) / rows.total
+    centred = inverse_x - mean_inverse_x
+    spread = sum_of_products(weights, centred * centred)
+
+    def line(values: FloatArray) -> tuple[float, float]:
+        slope = sum_of_products(weights, centred * values) / spread
+        return sum_of_products(weights, values) / rows.total - slope * mean_inverse_x, slope
+
+    if not spread > 0:
+        return np.array([1.0, 2.0, float(np.exp(rows.sum_log_m / rows.total))])
+    intercept, slope = line(log_m)
+    variance, inverse_p = line((log_m - intercept - slope * inverse_x) ** 2)
+    if not (variance > 0 and inverse_p > 0):
+        return np.array([1.0, 2.0, float(np.exp(rows.sum_log_m / rows.total))])
+    p = 1.0 / inverse_p
+    q = (1.0 + np.sqrt(1.0 + 2.0 * variance)) / (2.0 * variance)
+    mean_psi_px = float(rows.frequency_weights @ digamma(p * rows.rows.x.values)) / rows.total
+    log_gamma = (rows.sum_log_mx / rows.total) - mean_psi_px + float(digamma(q))
+    return np.array([p, q, float(np.exp(log_gamma))])
+
+
 def fit(
     *,
     frequency: ArrayLikeFloat,
@@ -134,28 +251,21 @@ def fit(
     weights: ArrayLikeFloat | None = None,
     penalizer: float = 0.0,
 ) -> GammaGammaFit:
-    """Maximum likelihood on the usable customers; the others are counted in n_left_out."""
+    """Maximum likelihood on the usable customers; the others are counted in n_left_out.
+
+    Rows are not merged into distinct (x, m) pairs: m is continuous, so almost every row
+    is distinct and sorting them would cost more than the whole fit.
+    """
     x, m = _as_float(frequency), _as_float(monetary_value)
     counts = np.ones(len(x)) if weights is None else _as_float(weights)
     keep = usable(frequency=x, monetary_value=m)
     if not keep.any():
         raise ValueError("no customer has a repeat purchase with a positive mean value")
-    distinct = compress_rows(columns=(x[keep], m[keep]))
-    distinct_weights = weighted_counts(distinct.inverse, weights=counts[keep])
-    dx, dm = distinct.columns
-    rows = _SpendRows.of(dx, dm)
-    frequency_weights = rows.x.total_weights(distinct_weights)
-
-    def weighted(params: FloatArray) -> tuple[float, FloatArray]:
-        return _terms(params, rows).weighted_sum(
-            row_weights=distinct_weights, frequency_weights=frequency_weights
-        )
-
-    mean_spend = float(np.average(dm, weights=distinct_weights))
+    rows = _WeightedRows.of(x[keep], m[keep], counts[keep])
     result = fit_log_parameters(
-        log_likelihood_and_gradient=weighted,
-        initial_params=np.array([1.0, 2.0, mean_spend]),
-        total_weight=float(distinct_weights.sum()),
+        log_likelihood_derivatives=rows.derivatives,
+        initial_params=_log_moment_start(rows),
+        total_weight=rows.total,
         penalizer=penalizer,
     )
     p, q, gamma = (float(value) for value in result.params)
@@ -165,7 +275,7 @@ def fit(
         gamma=gamma,
         log_likelihood=result.log_likelihood,
         standard_errors=dict(zip(PARAMETER_NAMES, map(float, result.standard_errors), strict=True)),
-        n_customers=round(distinct_weights.sum()),
+        n_customers=round(rows.total),
         n_left_out=round(counts[~keep].sum()),
         converged=result.converged,
     )
