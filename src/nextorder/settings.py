@@ -150,6 +150,8 @@ NEXTORDER_CLV_MONTHLY_DISCOUNT_RATE = float(
 )
 NEXTORDER_SCORING_TIME = os.environ.get("NEXTORDER_SCORING_TIME", "02:30")
 NEXTORDER_HOLDOUT_WEEKS = int(os.environ.get("NEXTORDER_HOLDOUT_WEEKS", "26"))
+# The purchase model scores come from: "bgnbd" (default) or "pareto_nbd".
+NEXTORDER_PURCHASE_MODEL = os.environ.get("NEXTORDER_PURCHASE_MODEL", "bgnbd")
 
 MEDIA_URL = "media/"
 MEDIA_ROOT = VAR_DIR / "media"

@@ -10,6 +10,7 @@ from io import StringIO
 import numpy as np
 import polars as pl
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 from django_tasks import TaskResultStatus
@@ -337,3 +338,25 @@ def test_value_reasons_speak_in_the_unit_a_person_would_use():
         "bought on 7 different days, last 5 months ago; usually buys every 6 weeks",
         "bought on 4 different days, last 2 years ago; usually buys every 2 days",
     ]
+
+
+@override_settings(NEXTORDER_PURCHASE_MODEL="pareto_nbd")
+def test_scoring_with_pareto_nbd_lets_one_time_buyers_fade(cdnow):
+    run = customers_score(as_of=HOLDOUT_END)
+
+    assert run.fit.report["scoring_model"] == "pareto_nbd"
+    once = list(
+        Customer.objects.filter(order_count=1)
+        .order_by("last_order_at")
+        .values_list("p_alive", "value_at_risk", "clv_12m")
+    )
+    p_alive = [row[0] for row in once]
+    # Quiet for longer, less likely still a customer: no longer pinned at 1.
+    assert max(p_alive) < 1.0 and p_alive[0] < p_alive[-1]
+    assert any(value_at_risk > 0 for _, value_at_risk, _ in once)
+
+
+@override_settings(NEXTORDER_PURCHASE_MODEL="bg/nbd")
+def test_an_unknown_purchase_model_is_a_configuration_error(cdnow):
+    with pytest.raises(ImproperlyConfigured, match="bgnbd, pareto_nbd"):
+        customers_score(as_of=HOLDOUT_END)

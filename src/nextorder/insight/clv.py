@@ -1,4 +1,5 @@
-"""Customer scores from a BG/NBD purchase model and a Gamma-Gamma spend model.
+"""Customer scores from a purchase model (BG/NBD or Pareto/NBD) and a Gamma-Gamma spend
+model.
 
 CLV follows lifetimes: the sum over months i = 1..months of (expected purchases in
 month i) * expected order value / (1 + monthly_discount_rate)^i. The model's time unit
@@ -11,10 +12,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nextorder.insight import bgnbd, gamma_gamma
+from nextorder.insight import bgnbd, gamma_gamma, pareto_nbd
 from nextorder.insight.bgnbd import BgNbdParams
 from nextorder.insight.fitting import ArrayLikeFloat, FloatArray, compress_rows
 from nextorder.insight.gamma_gamma import GammaGammaParams
+from nextorder.insight.pareto_nbd import ParetoNbdParams
+
+PurchaseParams = BgNbdParams | ParetoNbdParams
 
 LIFETIMES_WEEKS_PER_MONTH = 4.345
 """lifetimes' month in weeks (30.4 days / 7); kept so CLV figures compare one to one."""
@@ -26,11 +30,34 @@ class CustomerScores:
     expected_transactions: FloatArray
     expected_average_value: FloatArray
     customer_lifetime_value: FloatArray
+    # What the customer would be worth over the same months if known to be active:
+    # CLV = P(alive) * value_if_alive, kept apart so a tiny P(alive) loses nothing.
+    value_if_alive: FloatArray
+
+
+def _probability_alive(
+    params: PurchaseParams, frequency: FloatArray, recency: ArrayLikeFloat, T: FloatArray
+) -> FloatArray:
+    if isinstance(params, ParetoNbdParams):
+        return pareto_nbd.probability_alive(
+            params=params, frequency=frequency, recency=recency, T=T
+        )
+    return bgnbd.probability_alive(params=params, frequency=frequency, recency=recency, T=T)
+
+
+def _expected_if_alive(
+    params: PurchaseParams, t: FloatArray, frequency: FloatArray, T: FloatArray
+) -> FloatArray:
+    if isinstance(params, ParetoNbdParams):
+        return pareto_nbd.expected_transactions_if_alive(
+            params=params, t=t, frequency=frequency, T=T
+        )
+    return bgnbd.expected_transactions_if_alive(params=params, t=t, frequency=frequency, T=T)
 
 
 def _purchases_if_alive(
     *,
-    purchase_params: BgNbdParams,
+    purchase_params: PurchaseParams,
     frequency: FloatArray,
     T: FloatArray,
     horizon: float,
@@ -50,9 +77,7 @@ def _purchases_if_alive(
     x, age = distinct.columns
     ends = np.arange(months + 1, dtype=np.float64) * periods_per_month
     ends[0] = horizon
-    expected = bgnbd.expected_transactions_if_alive(
-        params=purchase_params, t=ends[:, None], frequency=x, T=age
-    )
+    expected = _expected_if_alive(purchase_params, ends[:, None], x, age)
     # Month 0 ends at T, where nothing has been bought yet.
     per_month = np.diff(expected[1:], axis=0, prepend=0.0)
     discount = (1.0 + monthly_discount_rate) ** -np.arange(1.0, months + 1)
@@ -62,7 +87,7 @@ def _purchases_if_alive(
 
 def customer_lifetime_value(
     *,
-    purchase_params: BgNbdParams,
+    purchase_params: PurchaseParams,
     spend_params: GammaGammaParams,
     frequency: ArrayLikeFloat,
     recency: ArrayLikeFloat,
@@ -89,7 +114,7 @@ def customer_lifetime_value(
 
 def score_customers(
     *,
-    purchase_params: BgNbdParams,
+    purchase_params: PurchaseParams,
     spend_params: GammaGammaParams,
     frequency: ArrayLikeFloat,
     recency: ArrayLikeFloat,
@@ -106,7 +131,7 @@ def score_customers(
     """
     x = np.asarray(frequency, dtype=np.float64)
     age = np.asarray(T, dtype=np.float64)
-    alive = bgnbd.probability_alive(params=purchase_params, frequency=x, recency=recency, T=age)
+    alive = _probability_alive(purchase_params, x, recency, age)
     within_horizon, discounted = _purchases_if_alive(
         purchase_params=purchase_params,
         frequency=x,
@@ -119,11 +144,13 @@ def score_customers(
     average_value = gamma_gamma.expected_average_value(
         params=spend_params, frequency=x, monetary_value=monetary_value
     )
+    value_if_alive = discounted * average_value
     return CustomerScores(
         probability_alive=alive,
         expected_transactions=alive * within_horizon,
         expected_average_value=average_value,
-        customer_lifetime_value=alive * discounted * average_value,
+        customer_lifetime_value=alive * value_if_alive,
+        value_if_alive=value_if_alive,
     )
 
 

@@ -562,6 +562,23 @@ def _expected_over_lifetime_window(s: float, scale: FloatArray, t: FloatArray) -
     return np.asarray(-np.expm1(-(s - 1.0) * log_ratio) / (s - 1.0), dtype=np.float64)
 
 
+def expected_transactions_if_alive(
+    *,
+    params: ParetoNbdParams,
+    t: ArrayLikeFloat | float,
+    frequency: ArrayLikeFloat,
+    T: ArrayLikeFloat,
+) -> FloatArray:
+    """Expected purchases in (T, T + t] for a customer known to be alive at T.
+
+    Depends on (x, T) but not t_x, as with BG/NBD, so scoring can evaluate it on
+    distinct (x, T) pairs.
+    """
+    x, age = _as_float(frequency), _as_float(T)
+    rate = (params.r + x) * (params.beta + age) / (params.alpha + age)
+    return rate * _expected_over_lifetime_window(params.s, params.beta + age, _as_float(t))
+
+
 def expected_transactions(
     *,
     params: ParetoNbdParams,
@@ -571,11 +588,8 @@ def expected_transactions(
     T: ArrayLikeFloat,
 ) -> FloatArray:
     """E[purchases in (T, T + t] | x, t_x, T]."""
-    x, age = _as_float(frequency), _as_float(T)
-    alive = probability_alive(params=params, frequency=x, recency=recency, T=age)
-    rate = (params.r + x) * (params.beta + age) / (params.alpha + age)
-    window = _expected_over_lifetime_window(params.s, params.beta + age, _as_float(t))
-    return alive * rate * window
+    alive = probability_alive(params=params, frequency=frequency, recency=recency, T=T)
+    return alive * expected_transactions_if_alive(params=params, t=t, frequency=frequency, T=T)
 
 
 def expected_cumulative_transactions(

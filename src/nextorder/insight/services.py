@@ -9,6 +9,7 @@ from datetime import date
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -28,7 +29,13 @@ from nextorder.insight.selectors import (
     daily_purchase_counts_from_database,
     rfm_summary_from_database,
 )
-from nextorder.insight.valuation import customer_scores, fit_report, fit_value_models
+from nextorder.insight.valuation import (
+    PURCHASE_MODELS,
+    PurchaseModel,
+    customer_scores,
+    fit_report,
+    fit_value_models,
+)
 
 _SCORES_TABLE = "nextorder_score_staging"
 _SCORE_COLUMNS = (
@@ -39,6 +46,17 @@ _SCORE_COLUMNS = (
     StagingColumn("value_at_risk", "numeric(14, 2)", "decimal"),
     StagingColumn("value_reason", "varchar(300)", "text"),
 )
+
+
+def purchase_model() -> PurchaseModel:
+    """The model scores come from, as NEXTORDER_PURCHASE_MODEL names it."""
+    chosen = settings.NEXTORDER_PURCHASE_MODEL
+    for model in PURCHASE_MODELS:
+        if model == chosen:
+            return model
+    raise ImproperlyConfigured(
+        f"NEXTORDER_PURCHASE_MODEL={chosen!r}: use one of {', '.join(PURCHASE_MODELS)}"
+    )
 
 
 def _actor_or_none(actor: User | None) -> User | None:
@@ -70,16 +88,21 @@ def customers_score(
     summary = rfm_summary_from_database(calibration_end=as_of)
     progress("summary", 1, 1)
     progress("fit", 0, 1)
-    fits = fit_value_models(summary=summary, with_pareto=False)
+    model = purchase_model()
+    fits = fit_value_models(summary=summary, with_pareto=model == "pareto_nbd")
     scores = summary.select("customer_id").hstack(
         customer_scores(
             fits=fits,
             summary=summary,
+            purchase_model=model,
             monthly_discount_rate=settings.NEXTORDER_CLV_MONTHLY_DISCOUNT_RATE,
         )
     )
     progress("fit", 1, 1)
-    report = fit_report(fits=fits, summary=summary, calibration_end=as_of, source="database")
+    report = {
+        **fit_report(fits=fits, summary=summary, calibration_end=as_of, source="database"),
+        "scoring_model": model,
+    }
     now = timezone.now()
     with transaction.atomic():
         staging_table_load(

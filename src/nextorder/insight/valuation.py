@@ -10,12 +10,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import polars as pl
 
 from nextorder.insight import bgnbd, charts, clv, gamma_gamma, holdout, pareto_nbd
+from nextorder.insight.clv import PurchaseParams
 from nextorder.insight.fitting import FloatArray
 from nextorder.insight.rfm import DAYS_PER_WEEK
 
@@ -28,12 +29,26 @@ class NotEnoughHistory(ValueError):
     """The orders cannot support a fit: nobody has bought, or nobody has bought twice."""
 
 
+# The purchase models a shop can score with (NEXTORDER_PURCHASE_MODEL). BG/NBD lets a
+# customer drop out only after a repeat purchase, so a one-time buyer keeps P(alive) = 1;
+# Pareto/NBD lets P(alive) fall for them too, the longer they stay away.
+PurchaseModel = Literal["bgnbd", "pareto_nbd"]
+PURCHASE_MODELS: tuple[PurchaseModel, ...] = ("bgnbd", "pareto_nbd")
+
+
 @dataclass(frozen=True)
 class ValueFits:
-    purchase: bgnbd.BgNbdFit
+    bgnbd: bgnbd.BgNbdFit
     spend: gamma_gamma.GammaGammaFit
-    # Pareto/NBD, the second transaction model, fitted for comparison when asked.
-    alternative: pareto_nbd.ParetoNbdFit | None
+    # Pareto/NBD, the second purchase model: for comparison, or to score with.
+    pareto_nbd: pareto_nbd.ParetoNbdFit | None
+
+    def purchase(self, model: PurchaseModel) -> PurchaseParams:
+        if model == "bgnbd":
+            return self.bgnbd
+        if self.pareto_nbd is None:
+            raise ValueError("Pareto/NBD was not fitted; fit with with_pareto=True")
+        return self.pareto_nbd
 
 
 def _column(summary: pl.DataFrame, name: str) -> FloatArray:
@@ -62,13 +77,13 @@ def fit_value_models(
         "T": _column(summary, "T"),
     }
     return ValueFits(
-        purchase=bgnbd.fit(**history, penalizer=penalizer),
+        bgnbd=bgnbd.fit(**history, penalizer=penalizer),
         spend=gamma_gamma.fit(
             frequency=frequency,
             monetary_value=_column(summary, "monetary_value"),
             penalizer=penalizer,
         ),
-        alternative=pareto_nbd.fit(**history, penalizer=penalizer) if with_pareto else None,
+        pareto_nbd=pareto_nbd.fit(**history, penalizer=penalizer) if with_pareto else None,
     )
 
 
@@ -120,7 +135,7 @@ def fit_report(
     """One JSON-ready object: the parameters under their published names (r, alpha, a, b
     for BG/NBD; p, q, gamma for Gamma-Gamma; Pareto/NBD's r, alpha, s, beta under
     "pareto_nbd"), log-likelihoods, and with a hold-out its check for each model."""
-    purchase, spend, alternative = fits.purchase, fits.spend, fits.alternative
+    purchase, spend, alternative = fits.bgnbd, fits.spend, fits.pareto_nbd
     report: dict[str, Any] = {
         "source": source,
         "calibration_end": calibration_end.isoformat(),
@@ -181,7 +196,7 @@ def fit_report(
     return report
 
 
-_MODEL_LABELS = {"bgnbd": "BG/NBD", "pareto_nbd": "Pareto/NBD"}
+MODEL_LABELS = {"bgnbd": "BG/NBD", "pareto_nbd": "Pareto/NBD"}
 
 
 def holdout_charts(*, report: dict[str, Any]) -> dict[str, str]:
@@ -195,7 +210,7 @@ def holdout_charts(*, report: dict[str, Any]) -> dict[str, str]:
     tracking = {"Actual": [(p["period"], p["actual"]) for p in first["tracking"]]}
     conditional = {"Actual": [row["actual"] for row in first["conditional"]]}
     for name, check in checks.items():
-        label = _MODEL_LABELS.get(name, name)
+        label = MODEL_LABELS.get(name, name)
         tracking[label] = [(p["period"], p["predicted"]) for p in check["tracking"]]
         conditional[label] = [row["predicted"] for row in check["conditional"]]
     return {
@@ -278,6 +293,7 @@ def customer_scores(
     *,
     fits: ValueFits,
     summary: pl.DataFrame,
+    purchase_model: PurchaseModel = "bgnbd",
     period_days: float = DAYS_PER_WEEK,
     monthly_discount_rate: float = 0.01,
 ) -> pl.DataFrame:
@@ -291,7 +307,7 @@ def customer_scores(
     """
     frequency = _column(summary, "frequency")
     scores = clv.score_customers(
-        purchase_params=fits.purchase,
+        purchase_params=fits.purchase(purchase_model),
         spend_params=fits.spend,
         frequency=frequency,
         recency=_column(summary, "recency"),
@@ -304,8 +320,6 @@ def customer_scores(
     )
     alive = scores.probability_alive
     value = scores.customer_lifetime_value
-    with np.errstate(divide="ignore", invalid="ignore"):
-        value_if_active = np.where(alive > 0, value / alive, 0.0)
     # A spend model without a finite mean (q <= 1) values nobody: null, not infinity.
     return (
         pl.DataFrame(
@@ -313,7 +327,7 @@ def customer_scores(
                 "clv_12m": np.round(value, 2),
                 "p_alive": alive,
                 "expected_orders_90d": scores.expected_transactions,
-                "value_at_risk": np.round(value_if_active * (1.0 - alive), 2),
+                "value_at_risk": np.round(scores.value_if_alive * (1.0 - alive), 2),
             }
         )
         .with_columns(
