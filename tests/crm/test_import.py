@@ -1,18 +1,22 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection, transaction
 from django.db.models import Sum
 
 from nextorder.core.models import Event
 from nextorder.crm.importers import ColumnMapping, OrderFileError
-from nextorder.crm.models import ContactEmail, Customer, Order, OrderImport
-from nextorder.crm.services import orders_import
+from nextorder.crm.models import Contact, ContactEmail, Customer, Order, OrderImport
+from nextorder.crm.services import customers_refresh_order_stats, orders_import
 from tests.conftest import CDNOW_SAMPLE
 
 pytestmark = pytest.mark.django_db
@@ -223,3 +227,162 @@ def test_cdnow_row_with_missing_field_is_reported(tmp_path):
         orders_import(path=path, file_format="cdnow")
 
     assert caught.value.line == 2
+
+
+def test_progress_reports_every_phase_in_order(tmp_path):
+    phases: list[str] = []
+
+    orders_import(
+        path=write_csv(tmp_path, GOOD_CSV),
+        file_format="csv",
+        progress=lambda phase, done, total: phases.append(phase),
+    )
+
+    assert list(dict.fromkeys(phases)) == [
+        "reading",
+        "customers",
+        "contacts",
+        "orders",
+        "statistics",
+    ]
+
+
+def test_new_customers_count_only_the_orders_this_file_added(tmp_path):
+    orders_import(path=write_csv(tmp_path, GOOD_CSV), file_format="csv")
+    # A-1 is already Kim's order: K5 gets only A-7, and K6, whose one row is A-2, none.
+    second = write_csv(
+        tmp_path,
+        "customer_id,order_id,placed_at,amount\n"
+        "K5,A-1,2026-03-01,99.00\nK5,A-7,2026-03-02,5.00\nK6,A-2,2026-03-03,8.00\n"
+        "K1,A-8,2026-04-01,1.25\n",
+        "second.csv",
+    )
+
+    result = orders_import(path=second, file_format="csv")
+
+    assert (result.orders_created, result.orders_existing, result.customers_created) == (2, 2, 2)
+    figures = dict(
+        Customer.objects.values_list("external_id", "order_count").filter(
+            external_id__in=["K1", "K5", "K6"]
+        )
+    )
+    assert figures == {"K1": 3, "K5": 1, "K6": 0}
+    k5 = Customer.objects.get(external_id="K5")
+    assert k5.total_spend == Decimal("5.00")
+    assert k5.first_order_at == k5.last_order_at == Order.objects.get(external_id="A-7").placed_at
+    k6 = Customer.objects.get(external_id="K6")
+    assert (k6.total_spend, k6.first_order_at, k6.last_order_at) == (Decimal("0"), None, None)
+    assert Customer.objects.get(external_id="K1").total_spend == Decimal("23.75")
+
+
+def test_an_address_stored_in_mixed_case_is_known(tmp_path, customer):
+    contact = Contact.objects.create(customer=customer, name="Ada")
+    ContactEmail.objects.create(contact=contact, address="Ada@Example.com", is_primary=True)
+    mine = write_csv(
+        tmp_path,
+        "customer_id,order_id,placed_at,amount,email\nC-1,M-1,2026-05-01,3.00,ada@example.com\n",
+    )
+    theirs = write_csv(
+        tmp_path,
+        "customer_id,order_id,placed_at,amount,email\n"
+        "Z-1,M-2,2026-05-01,3.00,\nZ-1,M-3,2026-05-02,3.00,ADA@example.com\n",
+        "theirs.csv",
+    )
+
+    result = orders_import(path=mine, file_format="csv")
+    with pytest.raises(OrderFileError) as caught:
+        orders_import(path=theirs, file_format="csv")
+
+    assert result.contacts_created == 0
+    assert Order.objects.get(external_id="M-1").contact == contact
+    assert caught.value.line == 3
+    assert f"another customer (#{customer.pk})" in caught.value.reason
+
+
+def test_an_email_shared_by_two_customers_is_reported_at_its_first_clash(tmp_path):
+    rows = "".join(f"K{i},S-{i},2026-01-01,1.00,k{i}@example.com\n" for i in range(200))
+    clash = "K7,S-900,2026-01-01,1.00,k3@example.com\nK8,S-901,2026-01-01,1.00,k3@example.com\n"
+    path = write_csv(tmp_path, "customer_id,order_id,placed_at,amount,email\n" + rows + clash)
+
+    with pytest.raises(OrderFileError) as caught:
+        orders_import(path=path, file_format="csv")
+
+    assert caught.value.line == 202
+    assert "used for two customers" in caught.value.reason
+
+
+def test_refreshing_a_customer_without_orders_gives_zeros(customer):
+    Order.objects.filter(customer=customer).delete()
+
+    changed = customers_refresh_order_stats(customer_ids_sql="%s", params=[customer.pk])
+
+    customer.refresh_from_db()
+    assert changed == 1
+    assert (customer.order_count, customer.total_spend, customer.last_order_at) == (
+        0,
+        Decimal("0"),
+        None,
+    )
+    assert customers_refresh_order_stats(customer_ids_sql="%s", params=[customer.pk]) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_order_id_committed_meanwhile_by_someone_else_is_skipped(tmp_path):
+    """Real concurrency: another transaction holds order R-1 while the import inserts it."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite runs one writer at a time: the import cannot overlap another")
+    owner = Customer.objects.create(name="First", external_id="F-1")
+    inserted, release = threading.Event(), threading.Event()
+    outcome: dict[str, object] = {}
+
+    def other_writer():
+        try:
+            with transaction.atomic():
+                Order.objects.create(
+                    customer=owner,
+                    external_id="R-1",
+                    placed_at=datetime(2026, 1, 1, tzinfo=UTC),
+                    amount=Decimal("1.00"),
+                )
+                inserted.set()
+                release.wait(timeout=20)
+        finally:
+            connection.close()
+
+    def importer():
+        try:
+            outcome["result"] = orders_import(path=path, file_format="csv")
+        except Exception as exc:  # the test reports it below
+            outcome["error"] = exc
+        finally:
+            connection.close()
+
+    path = write_csv(
+        tmp_path,
+        "customer_id,order_id,placed_at,amount\nK7,R-1,2026-02-01,9.00\nK7,R-2,2026-02-02,4.00\n",
+    )
+    writer = threading.Thread(target=other_writer)
+    writer.start()
+    assert inserted.wait(timeout=10)
+    worker = threading.Thread(target=importer)
+    worker.start()
+    # Let the import's INSERT reach R-1 and wait on the other transaction's row lock.
+    for _ in range(200):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+            if cursor.fetchone()[0]:
+                break
+        time.sleep(0.05)
+    release.set()
+    writer.join(timeout=30)
+    worker.join(timeout=60)
+
+    assert "error" not in outcome, outcome.get("error")
+    result = outcome["result"]
+    assert (result.orders_created, result.orders_existing) == (1, 1)
+    assert Order.objects.get(external_id="R-1").customer == owner
+    k7 = Customer.objects.get(external_id="K7")
+    assert (k7.order_count, k7.total_spend) == (1, Decimal("4.00"))

@@ -4,6 +4,8 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from nextorder.core.models import Team
@@ -68,6 +70,62 @@ def test_keyset_pages_visit_every_active_ticket_once_in_order(many_tickets, agen
         QueueSort.AGE: lambda t: (t.created_at, t.id),
     }[sort]
     assert [t.id for t in seen] == [t.id for t in sorted(expected, key=key)]
+
+
+_KEYS = {
+    QueueSort.PRIORITY: lambda t: (-t.priority, t.created_at, t.id),
+    QueueSort.VALUE_AT_RISK: lambda t: (-t.value_at_risk, -t.priority, t.created_at, t.id),
+    QueueSort.AGE: lambda t: (t.created_at, t.id),
+}
+
+
+@pytest.mark.parametrize("sort", list(QueueSort))
+@pytest.mark.parametrize(
+    "statuses",
+    [("open", "solved"), ("closed", "new", "solved"), ("pending", "pending", "closed"), ("new",)],
+)
+@pytest.mark.parametrize("limit", [1, 5])
+def test_keyset_pages_over_any_statuses_visit_each_ticket_once_in_order(
+    many_tickets, agent, sort, statuses, limit
+):
+    """Other choices than the active statuses are read status by status and merged."""
+    seen = walk(agent, QueueFilters(statuses=statuses), sort, limit)
+
+    expected = sorted(Ticket.objects.filter(status__in=statuses), key=_KEYS[sort])
+    assert [t.id for t in seen] == [t.id for t in expected]
+
+
+@pytest.mark.parametrize("sort", list(QueueSort))
+def test_keyset_pages_with_team_and_assignee_filters(many_tickets, agent, sort):
+    for filters in (
+        QueueFilters(team_id=many_tickets.pk),
+        QueueFilters(assignee=ASSIGNEE_NOBODY, statuses=("open", "closed")),
+        QueueFilters(assignee=ASSIGNEE_ME, team_id=many_tickets.pk, statuses=("new", "solved")),
+    ):
+        seen = walk(agent, filters, sort, 3)
+
+        expected = Ticket.objects.filter(status__in=filters.statuses)
+        if filters.team_id is not None:
+            expected = expected.filter(team_id=filters.team_id)
+        if filters.assignee == ASSIGNEE_NOBODY:
+            expected = expected.filter(assignee__isnull=True)
+        elif filters.assignee == ASSIGNEE_ME:
+            expected = expected.filter(assignee=agent)
+        assert seen, filters
+        assert [t.id for t in seen] == [t.id for t in sorted(expected, key=_KEYS[sort])]
+
+
+def test_a_merged_page_carries_customer_assignee_and_team(many_tickets, agent):
+    page = tickets_for_queue(
+        user=agent, filters=QueueFilters(statuses=("new", "solved")), sort=QueueSort.AGE, limit=5
+    )
+
+    assert len(page.tickets) == 5 and page.next_cursor
+    with CaptureQueriesContext(connection) as queries:
+        for ticket in page.tickets:
+            assert ticket.customer.name and (ticket.team is None or ticket.team.name)
+            assert ticket.assignee is None or ticket.assignee.username
+    assert len(queries) == 0
 
 
 def test_filters(many_tickets, agent):

@@ -149,11 +149,19 @@ def _first_line_failing(frame: pl.DataFrame, condition: pl.Expr) -> int | None:
     return int(hits) if hits is not None else None
 
 
-def _parse_datetimes(column: pl.Expr) -> pl.Expr:
-    text = column.str.strip_chars()
-    return pl.coalesce(
-        text.str.strptime(pl.Datetime("us"), fmt, strict=False) for fmt in _DATETIME_FORMATS
-    )
+def _parse_datetimes(text: pl.Series) -> pl.Series:
+    """Each value read with the first format that fits it.
+
+    A file keeps to one format, so the first or second format usually reads every value;
+    the later ones only run while some value is still unread.
+    """
+    text = text.str.strip_chars()
+    parsed = pl.Series(text.name, [None] * text.len(), dtype=pl.Datetime("us"))
+    for fmt in _DATETIME_FORMATS:
+        parsed = parsed.fill_null(text.str.strptime(pl.Datetime("us"), fmt, strict=False))
+        if parsed.null_count() == text.null_count():
+            break
+    return parsed
 
 
 def read_order_file(
@@ -198,7 +206,8 @@ def read_order_file(
         column("email").str.to_lowercase().alias("email"),
         column("contact_name").alias("contact_name"),
         column("sales_rep").alias("sales_rep"),
-    ).with_columns(_parse_datetimes(pl.col("placed_at_text")).alias("placed_at"))
+    )
+    frame = frame.with_columns(_parse_datetimes(frame["placed_at_text"]).alias("placed_at"))
 
     checks: list[tuple[pl.Expr, str]] = [
         (pl.col("customer_external_id").fill_null("") == "", "customer id is empty"),

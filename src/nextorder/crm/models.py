@@ -26,7 +26,9 @@ class Customer(TimeStampedModel):
 
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PERSON)
     name = models.CharField(max_length=200)
-    external_id = models.CharField(max_length=100, unique=True, null=True, blank=True)
+    # Unique through Meta.constraints, not unique=True: that adds a second (LIKE-prefix)
+    # index on PostgreSQL that nothing queries and every imported customer has to update.
+    external_id = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
     notes = models.TextField(blank=True)
     order_count = models.PositiveIntegerField(default=0)
     total_spend = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
@@ -41,6 +43,9 @@ class Customer(TimeStampedModel):
     value_at_risk = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     value_reason = models.CharField(max_length=300, blank=True)
     scored_at = models.DateTimeField(null=True, blank=True)
+    # Customers are read by name, spend and value, never by when the row was written;
+    # an import creates them by the hundred thousand, so no index here.
+    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name", "id"]
@@ -51,6 +56,9 @@ class Customer(TimeStampedModel):
             models.Index(fields=["-value_at_risk", "id"], name="customer_risk_idx"),
             models.Index(fields=["-total_spend", "id"], name="customer_spend_idx"),
             models.Index(fields=["name"], name="customer_name_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["external_id"], name="customer_external_id_unique"),
         ]
 
     def __str__(self) -> str:
@@ -63,6 +71,8 @@ class Contact(TimeStampedModel):
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="contacts")
     name = models.CharField(max_length=200, blank=True)
     phone = models.CharField(max_length=50, blank=True)
+    # Unindexed, as on Customer: imports create contacts in bulk and nothing sorts by it.
+    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name", "id"]
@@ -131,6 +141,11 @@ class ProductComponent(models.Model):
 
 
 class Order(TimeStampedModel):
+    """One purchase. Imports write orders by the million, so the table carries only the
+    indexes something reads: the order id, the customer's history, and the foreign keys
+    rows are deleted through.
+    """
+
     class Channel(models.TextChoices):
         WEB = "web", "Web shop"
         STORE = "store", "Store"
@@ -139,28 +154,46 @@ class Order(TimeStampedModel):
         SALES_REP = "sales_rep", "Sales rep"
         OTHER = "other", "Other"
 
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders")
+    # Unindexed: order_customer_placed_idx starts with the customer and serves its lookups.
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="orders", db_index=False
+    )
     contact = models.ForeignKey(
         Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
     )
-    external_id = models.CharField(max_length=100, unique=True, null=True, blank=True)
+    # Unique through Meta.constraints rather than unique=True, which on PostgreSQL adds a
+    # second (LIKE-prefix) index nobody queries. NULL, not "", for orders without an id,
+    # so that they do not collide under the constraint.
+    external_id = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
     placed_at = models.DateTimeField()
     amount = models.DecimalField(max_digits=12, decimal_places=2)
     currency = models.CharField(max_length=3, default="USD")
     channel = models.CharField(max_length=20, choices=Channel.choices, default=Channel.WEB)
     item_count = models.PositiveIntegerField(null=True, blank=True)
+    # Few orders have a sales rep: a partial index (below) finds them when a user goes.
     sales_rep = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="orders_sold",
+        db_index=False,
     )
+    # Orders are read by when they were placed, never by when the row was written.
+    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-placed_at", "-id"]
         indexes = [
-            models.Index(fields=["customer", "-placed_at"], name="order_customer_placed_idx")
+            models.Index(fields=["customer", "-placed_at"], name="order_customer_placed_idx"),
+            models.Index(
+                fields=["sales_rep"],
+                name="order_sales_rep_idx",
+                condition=models.Q(sales_rep__isnull=False),
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["external_id"], name="order_external_id_unique"),
         ]
 
     def __str__(self) -> str:

@@ -8,21 +8,27 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
+from nextorder.core.bulk import (
+    BATCH_ROWS,
+    StagingColumn,
+    staging_table_drop,
+    staging_table_load,
+)
 from nextorder.core.services import event_record
 from nextorder.crm.importers import ColumnMapping, FileFormat, OrderFileError, read_order_file
 from nextorder.crm.models import Contact, ContactEmail, Customer, Order, OrderImport
 
 # Progress reports: (phase, done, total); the CLI draws them as a Rich progress bar.
 ProgressCallback = Callable[[str, int, int], None]
-_BATCH = 50_000
 
 
 def _no_progress(phase: str, done: int, total: int) -> None:
@@ -54,8 +60,13 @@ def customers_refresh_order_stats(*, customer_ids_sql: str, params: Sequence[int
     """Recompute order count, spend and first/last order for the customers the SQL selects.
 
     One UPDATE ... FROM (aggregate) on both SQLite and PostgreSQL, so an import of a
-    million orders refreshes its customers in one statement.
+    million orders refreshes its customers in one statement. Only customers whose figures
+    change are written (a re-import, or customers an import created with their figures,
+    cost the aggregate but no row writes); a customer left without orders gets zeros.
+    Returns how many customers changed.
     """
+    differs = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
+    figures = ("order_count", "total_spend", "first_order_at", "last_order_at")
     sql = f"""
         UPDATE crm_customer SET
             order_count = stats.order_count,
@@ -63,13 +74,16 @@ def customers_refresh_order_stats(*, customer_ids_sql: str, params: Sequence[int
             first_order_at = stats.first_order_at,
             last_order_at = stats.last_order_at
         FROM (
-            SELECT customer_id, COUNT(*) AS order_count, SUM(amount) AS total_spend,
-                   MIN(placed_at) AS first_order_at, MAX(placed_at) AS last_order_at
-            FROM crm_order
-            WHERE customer_id IN ({customer_ids_sql})
-            GROUP BY customer_id
+            SELECT chosen.id AS customer_id, COUNT(o.id) AS order_count,
+                   COALESCE(SUM(o.amount), 0) AS total_spend,
+                   MIN(o.placed_at) AS first_order_at, MAX(o.placed_at) AS last_order_at
+            FROM crm_customer AS chosen
+            LEFT JOIN crm_order AS o ON o.customer_id = chosen.id
+            WHERE chosen.id IN ({customer_ids_sql})
+            GROUP BY chosen.id
         ) AS stats
         WHERE crm_customer.id = stats.customer_id
+          AND ({" OR ".join(f"crm_customer.{f} {differs} stats.{f}" for f in figures)})
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, list(params))
@@ -125,45 +139,190 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+_KEYS_TABLE = "nextorder_import_keys"
+
+
+def _rows_matching_keys(keys: list[str], sql: str) -> list[tuple[Any, ...]]:
+    """Run `sql`, which joins the table of `keys` ({keys}, column `key`), and return its rows.
+
+    Hundreds of thousands of customer ids or addresses go to the database by COPY and are
+    matched in one join: faster than as query parameters, and under every database's
+    limit on their number.
+    """
+    staging_table_load(
+        table=_KEYS_TABLE,
+        columns=[StagingColumn("key", "text", "text")],
+        frame=pl.DataFrame({"key": keys}, schema={"key": pl.Utf8}),
+    )
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"ANALYZE {_KEYS_TABLE}")
+        cursor.execute(sql.format(keys=_KEYS_TABLE))
+        rows = cursor.fetchall()
+    staging_table_drop(table=_KEYS_TABLE)
+    return rows
+
+
 def _customer_ids(external_ids: list[str]) -> dict[str, int]:
-    rows = Customer.objects.filter(external_id__in=external_ids).values_list("external_id", "id")
-    return {external_id: pk for external_id, pk in rows if external_id is not None}
+    """The keys of the customers we know among `external_ids`."""
+    rows = _rows_matching_keys(
+        external_ids,
+        "SELECT c.external_id, c.id FROM crm_customer AS c JOIN {keys} AS k "
+        "ON k.key = c.external_id",
+    )
+    return {external_id: int(pk) for external_id, pk in rows}
+
+
+def _copy_text(value: object) -> str | None:
+    """A model default as COPY's CSV reads it (None is NULL)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _copy_rows(model: type[models.Model], rows: pl.DataFrame) -> list[int]:
+    """PostgreSQL: COPY the rows straight into the model's table; returns their new keys.
+
+    Keys come from the table's own sequence first, so no row has to be read back; the
+    fields `rows` lacks get the model's defaults (now for auto_now fields). Datetime
+    columns are naive UTC, like everything the reader produces.
+    """
+    meta = model._meta
+    pk = meta.pk
+    assert pk is not None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [meta.db_table, pk.column])
+        (sequence,) = cursor.fetchone()
+        # The sequence resolved once: looking it up per row costs more than nextval.
+        cursor.execute(
+            "SELECT nextval(%s::regclass) FROM generate_series(1, %s)", [sequence, rows.height]
+        )
+        ids = [int(row[0]) for row in cursor.fetchall()]
+    now = timezone.now()
+    columns: list[str] = []
+    values: list[pl.Expr] = []
+    for model_field in meta.concrete_fields:
+        columns.append(model_field.column)
+        if model_field is pk:
+            values.append(pl.lit(pl.Series(pk.column, ids, dtype=pl.Int64)))
+        elif model_field.attname in rows.columns:
+            value = pl.col(model_field.attname)
+            if rows.schema[model_field.attname] == pl.Datetime:
+                value = value.dt.strftime("%Y-%m-%d %H:%M:%S%.f+00:00")
+            values.append(value.alias(model_field.column))
+        else:
+            automatic = getattr(model_field, "auto_now", False) or getattr(
+                model_field, "auto_now_add", False
+            )
+            default = now if automatic else model_field.get_default()
+            values.append(pl.lit(_copy_text(default), dtype=pl.Utf8).alias(model_field.column))
+    staged = rows.select(values)
+    with connection.cursor() as cursor:
+        copy_sql = f"COPY {meta.db_table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)"
+        with cursor.cursor.copy(copy_sql) as copy:
+            for start in range(0, staged.height, BATCH_ROWS):
+                copy.write(
+                    staged.slice(start, BATCH_ROWS).write_csv(include_header=False, null_value="")
+                )
+    return ids
+
+
+def _create_rows(model: type[models.Model], rows: pl.DataFrame) -> list[int]:
+    """Create one row per frame row (columns named by field attname); returns the keys.
+
+    Imports create hundreds of thousands of customers and contacts: PostgreSQL takes
+    them by COPY, other databases by bulk_create (one INSERT per row if they cannot
+    return the keys of a bulk insert).
+    """
+    if rows.height == 0:
+        return []
+    if connection.vendor == "postgresql":
+        return _copy_rows(model, rows)
+    aware = rows.with_columns(pl.col(pl.Datetime).dt.replace_time_zone("UTC"))
+    objects = [model(**row) for row in aware.iter_rows(named=True)]
+    if connection.features.can_return_rows_from_bulk_insert:
+        model._default_manager.bulk_create(objects)
+    else:
+        for obj in objects:
+            obj.save(force_insert=True)
+    return [int(obj.pk) for obj in objects]
 
 
 def _resolve_customers(frame: pl.DataFrame, progress: ProgressCallback) -> tuple[pl.DataFrame, int]:
-    """Create the customers the file names that we do not know yet; map ids to keys."""
-    wanted = frame.group_by("customer_external_id", maintain_order=True).agg(
-        pl.col("customer_name").drop_nulls().first()
+    """Create the customers the file names that we do not know yet; map ids to keys.
+
+    New customers are written with their order figures from the file, so that the
+    statistics refresh after the orders finds them right and rewrites nothing (it still
+    corrects them should some of their rows be orders we already had).
+    """
+    external_ids = frame["customer_external_id"].unique(maintain_order=True).to_list()
+    progress("customers", 0, len(external_ids))
+    known = _customer_ids(external_ids)
+    name = pl.col("customer_name").drop_nulls().first()
+    new = (
+        frame.filter(~pl.col("customer_external_id").is_in(list(known)))
+        .group_by("customer_external_id", maintain_order=True)
+        .agg(
+            name.alias("name"),
+            pl.len().cast(pl.Int64).alias("order_count"),
+            pl.col("amount").cast(pl.Decimal(14, 2)).sum().alias("total_spend"),
+            # Orders keep whole seconds (see _load_staging); so do their figures.
+            pl.col("placed_at").dt.truncate("1s").min().alias("first_order_at"),
+            pl.col("placed_at").dt.truncate("1s").max().alias("last_order_at"),
+        )
+        .select(
+            pl.col("customer_external_id").alias("external_id"),
+            pl.when(pl.col("name").fill_null("") == "")
+            .then(pl.format("Customer {}", pl.col("customer_external_id")))
+            .otherwise(pl.col("name"))
+            .alias("name"),
+            "order_count",
+            "total_spend",
+            "first_order_at",
+            "last_order_at",
+        )
     )
-    external_ids = wanted["customer_external_id"].to_list()
-    known: dict[str, int] = {}
-    for start in range(0, len(external_ids), 5_000):
-        chunk = external_ids[start : start + 5_000]
-        known.update(_customer_ids(chunk))
-        progress("customers", min(start + 5_000, len(external_ids)), len(external_ids))
-    new = wanted.filter(~pl.col("customer_external_id").is_in(list(known)))
-    created = Customer.objects.bulk_create(
-        (
-            Customer(external_id=external_id, name=name or f"Customer {external_id}")
-            for external_id, name in new.iter_rows()
-        ),
-        batch_size=5_000,
-    )
-    if connection.features.can_return_rows_from_bulk_insert:
-        known.update((c.external_id, c.pk) for c in created if c.external_id is not None)
-    else:
-        new_ids = new["customer_external_id"].to_list()
-        for start in range(0, len(new_ids), 5_000):
-            chunk = new_ids[start : start + 5_000]
-            known.update(_customer_ids(chunk))
+    created = _create_rows(Customer, new)
+    progress("customers", len(external_ids), len(external_ids))
     ids = pl.DataFrame(
-        {"customer_external_id": list(known), "customer_id": list(known.values())},
-        schema={"customer_external_id": pl.Utf8, "customer_id": pl.Int64},
+        {
+            "customer_external_id": [*known, *new["external_id"]],
+            "customer_id": [*known.values(), *created],
+            "new_customer": [False] * len(known) + [True] * len(created),
+        },
+        schema={
+            "customer_external_id": pl.Utf8,
+            "customer_id": pl.Int64,
+            "new_customer": pl.Boolean,
+        },
     )
     return frame.join(ids, on="customer_external_id", how="left"), len(created)
 
 
-def _resolve_contacts(frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+def _contact_owners(emails: list[str]) -> pl.DataFrame:
+    """The contact and customer each known address belongs to.
+
+    Matched case-insensitively, as the unique constraint is, so that an address typed in
+    mixed case in the admin still counts as known.
+    """
+    rows = _rows_matching_keys(
+        emails,
+        "SELECT lower(e.address), e.contact_id, c.customer_id "
+        "FROM crm_contactemail AS e JOIN crm_contact AS c ON c.id = e.contact_id "
+        "JOIN {keys} AS k ON k.key = lower(e.address)",
+    )
+    return pl.DataFrame(
+        rows,
+        schema={"email": pl.Utf8, "contact_id": pl.Int64, "owner_id": pl.Int64},
+        orient="row",
+    )
+
+
+def _resolve_contacts(frame: pl.DataFrame, progress: ProgressCallback) -> tuple[pl.DataFrame, int]:
     """Give every new email address a contact of the row's customer.
 
     An address that already belongs to another customer's contact is a bad row: mail
@@ -181,47 +340,53 @@ def _resolve_contacts(frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
         pl.col("customer_id") != pl.col("customer_id_right")
     )
     if conflicting.height:
-        row = conflicting.row(0, named=True)
+        row = conflicting.sort("line").row(0, named=True)
         raise OrderFileError(
             f"email {row['email']} is used for two customers in the file", line=row["line"]
         )
-    existing: dict[str, tuple[int, int]] = {}
-    emails = firsts["email"].to_list()
-    for start in range(0, len(emails), 5_000):
-        existing.update(
-            (address, (contact_id, customer_id))
-            for address, contact_id, customer_id in ContactEmail.objects.filter(
-                address__in=emails[start : start + 5_000]
-            ).values_list("address", "contact_id", "contact__customer_id")
-        )
-    contact_ids: dict[str, int] = {}
-    created = 0
-    for email, line, customer_id, contact_name in firsts.iter_rows():
-        if email in existing:
-            contact_id, owner_id = existing[email]
-            if owner_id != customer_id:
-                raise OrderFileError(
-                    f"email {email} already belongs to a contact of another customer (#{owner_id})",
-                    line=line,
-                )
-            contact_ids[email] = contact_id
-            continue
-        contact = Contact.objects.create(customer_id=customer_id, name=contact_name or "")
-        ContactEmail.objects.create(contact=contact, address=email, is_primary=True)
-        contact_ids[email] = contact.pk
-        created += 1
-    mapping = pl.DataFrame(
-        {"email": list(contact_ids), "contact_id": list(contact_ids.values())},
-        schema={"email": pl.Utf8, "contact_id": pl.Int64},
+    progress("contacts", 0, firsts.height)
+    owners = _contact_owners(firsts["email"].to_list())
+    matched = firsts.join(owners, on="email", how="left")
+    taken = matched.filter(
+        pl.col("owner_id").is_not_null() & (pl.col("owner_id") != pl.col("customer_id"))
     )
-    return frame.join(mapping, on="email", how="left"), created
+    if taken.height:
+        row = taken.sort("line").row(0, named=True)
+        raise OrderFileError(
+            f"email {row['email']} already belongs to a contact of another customer "
+            f"(#{row['owner_id']})",
+            line=row["line"],
+        )
+    new = matched.filter(pl.col("contact_id").is_null()).sort("line")
+    contact_ids = _create_rows(
+        Contact,
+        new.select("customer_id", pl.col("contact_name").fill_null("").alias("name")),
+    )
+    _create_rows(
+        ContactEmail,
+        pl.DataFrame(
+            {"contact_id": contact_ids, "address": new["email"], "is_primary": True},
+            schema={"contact_id": pl.Int64, "address": pl.Utf8, "is_primary": pl.Boolean},
+        ),
+    )
+    progress("contacts", firsts.height, firsts.height)
+    mapping = pl.concat(
+        [
+            owners.select("email", "contact_id"),
+            pl.DataFrame(
+                {"email": new["email"], "contact_id": contact_ids},
+                schema={"email": pl.Utf8, "contact_id": pl.Int64},
+            ),
+        ]
+    )
+    return frame.join(mapping, on="email", how="left"), len(contact_ids)
 
 
 def _resolve_sales_reps(frame: pl.DataFrame) -> pl.DataFrame:
     names = frame["sales_rep"].drop_nulls().unique().to_list()
     users = dict(get_user_model().objects.filter(username__in=names).values_list("username", "id"))
     if unknown := sorted(set(names) - set(users)):
-        line = frame.filter(pl.col("sales_rep") == unknown[0])["line"][0]
+        line = frame.filter(pl.col("sales_rep") == unknown[0]).select(pl.col("line").min()).item()
         raise OrderFileError(f"sales rep {unknown[0]!r} is not a user", line=line)
     mapping = pl.DataFrame(
         {"sales_rep": list(users), "sales_rep_id": list(users.values())},
@@ -230,22 +395,30 @@ def _resolve_sales_reps(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.join(mapping, on="sales_rep", how="left")
 
 
+_STAGING_TABLE = "nextorder_order_staging"
 _STAGING_COLUMNS = (
-    "external_id",
-    "customer_id",
-    "contact_id",
-    "placed_at",
-    "amount",
-    "currency",
-    "channel",
-    "item_count",
-    "sales_rep_id",
+    StagingColumn("line", "bigint", "integer"),
+    StagingColumn("external_id", "varchar(100)", "text"),
+    StagingColumn("customer_id", "bigint", "integer"),
+    StagingColumn("contact_id", "bigint", "integer"),
+    StagingColumn("placed_at", "timestamp", "text"),
+    StagingColumn("amount", "numeric(12, 2)", "decimal"),
+    StagingColumn("currency", "varchar(3)", "text"),
+    StagingColumn("channel", "varchar(20)", "text"),
+    StagingColumn("item_count", "integer", "integer"),
+    StagingColumn("sales_rep_id", "integer", "integer"),
+    StagingColumn("new_customer", "boolean", "boolean"),
 )
 
 
 def _load_staging(frame: pl.DataFrame, progress: ProgressCallback) -> None:
     """Put the file's orders into a temporary table; COPY on PostgreSQL."""
-    staged = frame.select(
+    # In customer order, which the INSERT keeps (it reads the table as written): each
+    # customer's orders land together in crm_order and its indexes, and the foreign-key
+    # checks at commit walk the customers in order. Polars sorts a million rows faster
+    # than the database can within its default work_mem.
+    staged = frame.sort("customer_id", "placed_at", "line").select(
+        "line",
         pl.col("order_external_id").alias("external_id"),
         "customer_id",
         "contact_id",
@@ -256,43 +429,60 @@ def _load_staging(frame: pl.DataFrame, progress: ProgressCallback) -> None:
         "channel",
         "item_count",
         "sales_rep_id",
+        "new_customer",
     )
-    total = staged.height
-    with connection.cursor() as cursor:
-        # Dropped by orders_import when done; dropped here too in case an earlier import
-        # in the same session failed half-way.
-        cursor.execute("DROP TABLE IF EXISTS nextorder_order_staging")
-        if connection.vendor == "postgresql":
+    # Dropped by orders_import when done, and by staging_table_load first in case an
+    # earlier import in the same session failed half-way.
+    staging_table_load(
+        table=_STAGING_TABLE,
+        columns=_STAGING_COLUMNS,
+        frame=staged,
+        progress=lambda done, total: progress("orders", done, total),
+    )
+    if connection.vendor == "postgresql":
+        # The planner's row counts for the anti-join in _insert_orders.
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {_STAGING_TABLE}")
+
+
+def _insert_orders() -> int:
+    """Insert the staged orders whose id we do not know yet; returns how many.
+
+    An anti-join finds the new ones in one pass, and the plain INSERT that follows is
+    much cheaper per row than ON CONFLICT's probe of the unique index. Should another
+    import commit one of these order ids in between, the INSERT fails on the unique
+    constraint and ON CONFLICT DO NOTHING runs instead, which waits and skips them.
+    """
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    order_columns = ", ".join(
+        c.name for c in _STAGING_COLUMNS if c.name not in {"line", "new_customer"}
+    )
+    insert = f"""
+        INSERT INTO crm_order (created_at, updated_at, {order_columns})
+        SELECT %s, %s, {order_columns}
+        FROM {_STAGING_TABLE} AS staged
+        WHERE {{condition}}
+        {{on_conflict}}
+    """
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
-                "CREATE TEMPORARY TABLE nextorder_order_staging ("
-                "external_id varchar(100), customer_id bigint, contact_id bigint, "
-                "placed_at timestamp, amount numeric(12, 2), currency varchar(3), "
-                "channel varchar(20), item_count integer, sales_rep_id integer)"
+                insert.format(
+                    condition="NOT EXISTS (SELECT 1 FROM crm_order AS known "
+                    "WHERE known.external_id = staged.external_id)",
+                    on_conflict="",
+                ),
+                [now, now],
             )
-            copy_sql = (
-                f"COPY nextorder_order_staging ({', '.join(_STAGING_COLUMNS)}) "
-                "FROM STDIN WITH (FORMAT csv)"
-            )
-            with cursor.cursor.copy(copy_sql) as copy:
-                for start in range(0, total, _BATCH):
-                    chunk = staged.slice(start, _BATCH)
-                    copy.write(chunk.write_csv(include_header=False, null_value=""))
-                    progress("orders", min(start + _BATCH, total), total)
-        else:
+            return cursor.rowcount
+    except IntegrityError:
+        with connection.cursor() as cursor:
+            # "WHERE true": SQLite's parser needs a WHERE before an upsert's ON CONFLICT.
             cursor.execute(
-                "CREATE TEMPORARY TABLE nextorder_order_staging ("
-                "external_id text, customer_id integer, contact_id integer, placed_at text, "
-                "amount decimal, currency text, channel text, item_count integer, "
-                "sales_rep_id integer)"
+                insert.format(condition="true", on_conflict="ON CONFLICT (external_id) DO NOTHING"),
+                [now, now],
             )
-            insert = (
-                f"INSERT INTO nextorder_order_staging ({', '.join(_STAGING_COLUMNS)}) "
-                f"VALUES ({', '.join(['%s'] * len(_STAGING_COLUMNS))})"
-            )
-            for start in range(0, total, _BATCH):
-                chunk = staged.slice(start, _BATCH)
-                cursor.executemany(insert, chunk.rows())
-                progress("orders", min(start + _BATCH, total), total)
+            return cursor.rowcount
 
 
 @transaction.atomic
@@ -324,29 +514,26 @@ def orders_import(
         frame = frame.with_columns(pl.col("placed_at") + timedelta(days=shift_days))
     progress("reading", 1, 1)
     frame, customers_created = _resolve_customers(frame, progress)
-    frame, contacts_created = _resolve_contacts(frame)
+    frame, contacts_created = _resolve_contacts(frame, progress)
     frame = _resolve_sales_reps(frame)
     _load_staging(frame, progress)
 
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            INSERT INTO crm_order (created_at, updated_at, {", ".join(_STAGING_COLUMNS)})
-            SELECT %s, %s, external_id, customer_id, contact_id, placed_at, amount, currency,
-                   channel, item_count, sales_rep_id
-            FROM nextorder_order_staging WHERE true
-            ON CONFLICT (external_id) DO NOTHING
-            """,
-            [now, now],
-        )
-        orders_created = cursor.rowcount
+    orders_created = _insert_orders()
     progress("statistics", 0, 1)
-    customers_refresh_order_stats(
-        customer_ids_sql="SELECT DISTINCT customer_id FROM nextorder_order_staging"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute("DROP TABLE nextorder_order_staging")
+    # Customers this import created carry their figures from the file already; they are
+    # wrong only if some of their rows were orders we had. Customers we knew change only
+    # if they got new orders. The refresh rewrites only customers whose figures differ.
+    stale = []
+    if orders_created:
+        stale.append("NOT new_customer")
+    if orders_created < frame.height:
+        stale.append("new_customer")
+    if stale:
+        customers_refresh_order_stats(
+            customer_ids_sql=f"SELECT DISTINCT customer_id FROM {_STAGING_TABLE} "
+            f"WHERE {' OR '.join(stale)}"
+        )
+    staging_table_drop(table=_STAGING_TABLE)
     progress("statistics", 1, 1)
 
     record = OrderImport.objects.create(

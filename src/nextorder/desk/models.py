@@ -101,8 +101,14 @@ class Ticket(TimeStampedModel):
                 name="ticket_team_active",
                 condition=models.Q(status__in=["new", "open", "pending"]),
             ),
+            # Any other choice of statuses is read status by status (selectors.py), each
+            # off one of these, in every sort order of the queue.
             models.Index(
                 fields=["status", "-priority", "created_at", "id"], name="ticket_status_prio"
+            ),
+            models.Index(
+                fields=["status", "-value_at_risk", "-priority", "created_at", "id"],
+                name="ticket_status_value",
             ),
             models.Index(fields=["status", "created_at", "id"], name="ticket_status_age"),
             models.Index(fields=["customer", "-created_at"], name="ticket_customer_idx"),

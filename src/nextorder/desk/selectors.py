@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import heapq
+import itertools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -89,27 +91,40 @@ def _decode_cursor(*, sort: QueueSort, cursor: str) -> list[object]:
         raise BadCursor("This page link is out of date; start again from the first page.") from exc
 
 
-def _after(*, sort: QueueSort, values: list[object]) -> Q:
-    """Rows strictly after `values` in the sort order: (a, b, c) > (x, y, z) spelled out."""
+def _beyond(*, sort: QueueSort, values: list[object]) -> list[Q]:
+    """Rows strictly after `values` in the sort order, as one condition per sort key.
+
+    (a, b, c) > (x, y, z) is a < x, or a = x and b > y, or a = x, b = y and c > z (with
+    the inequality turned for descending keys). Or-ed together the database can only
+    filter an index scan from the first row, which reads the whole queue up to the
+    cursor; each term alone is an equality prefix and one range, a seek into the index.
+    """
     ordering = _ORDERINGS[sort]
-    condition = Q()
-    for depth in range(len(ordering) - 1, -1, -1):
-        name = ordering[depth]
+    terms = []
+    for depth, name in enumerate(ordering):
         bare = name.lstrip("-")
         beyond = Q(**{f"{bare}__lt" if name.startswith("-") else f"{bare}__gt": values[depth]})
         equal_prefix = Q(**{ordering[i].lstrip("-"): values[i] for i in range(depth)})
-        condition |= equal_prefix & beyond
-    return condition
+        terms.append(equal_prefix & beyond)
+    return terms
+
+
+def _sort_key(sort: QueueSort) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    """The sort order in Python, for merging runs that each come sorted from the database.
+
+    Descending keys are negated: they are numbers (priority, value at risk), never null.
+    """
+    descending = [name.startswith("-") for name in _ORDERINGS[sort]]
+
+    def key(row: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(-v if flip else v for v, flip in zip(row, descending, strict=True))
+
+    return key
 
 
 def _filtered(*, user: User, filters: QueueFilters) -> QuerySet[Ticket]:
+    """Team and assignee filters; statuses are left to `_status_runs`."""
     tickets = Ticket.objects.all()
-    statuses = list(filters.statuses)
-    if sorted(statuses) != sorted(Ticket.ACTIVE_STATUSES):
-        tickets = tickets.filter(status__in=statuses)
-    else:
-        # Spelled exactly as the partial indexes' condition so the planner can use them.
-        tickets = tickets.filter(status__in=["new", "open", "pending"])
     if filters.team_id is not None:
         tickets = tickets.filter(team_id=filters.team_id)
     if filters.assignee == ASSIGNEE_ME:
@@ -121,6 +136,20 @@ def _filtered(*, user: User, filters: QueueFilters) -> QuerySet[Ticket]:
     return tickets
 
 
+def _status_runs(filters: QueueFilters) -> list[Q]:
+    """One condition per run of tickets the database can read in queue order off an index.
+
+    The active statuses together are one run: the partial indexes cover exactly them
+    (spelled as their condition, so the planner matches it). Any other choice is one run
+    per status, each read off a (status, sort keys...) index, as no index gives several
+    statuses in one sort order.
+    """
+    statuses = sorted(set(filters.statuses))
+    if statuses == sorted(Ticket.ACTIVE_STATUSES):
+        return [Q(status__in=["new", "open", "pending"])]
+    return [Q(status=status) for status in statuses]
+
+
 def tickets_for_queue(
     *,
     user: User,
@@ -129,17 +158,45 @@ def tickets_for_queue(
     cursor: str | None = None,
     limit: int = 50,
 ) -> QueuePage:
-    """One page of the queue, with the customer's spend and order count on each row."""
+    """One page of the queue, with the customer's spend and order count on each row.
+
+    A page costs the same wherever it is in the queue: each run (see `_status_runs` and
+    `_beyond`) is an index seek that reads at most a page, and the runs are merged here.
+    """
+    ordering = _ORDERINGS[sort]
     tickets = _filtered(user=user, filters=filters)
-    if cursor:
-        tickets = tickets.filter(_after(sort=sort, values=_decode_cursor(sort=sort, cursor=cursor)))
-    rows = list(
-        tickets.select_related("customer", "assignee", "team").order_by(*_ORDERINGS[sort])[
-            : limit + 1
-        ]
-    )
-    next_cursor = _encode_cursor(sort=sort, ticket=rows[limit - 1]) if len(rows) > limit else None
-    return QueuePage(tickets=rows[:limit], next_cursor=next_cursor, sort=sort, filters=filters)
+    beyond = _beyond(sort=sort, values=_decode_cursor(sort=sort, cursor=cursor)) if cursor else []
+    runs = [
+        status & term if beyond else status
+        for status in _status_runs(filters)
+        for term in (beyond or [Q()])
+    ]
+    related = ("customer", "assignee", "team")
+    last: Ticket | None
+    if len(runs) == 1:
+        rows = list(
+            tickets.filter(runs[0]).select_related(*related).order_by(*ordering)[: limit + 1]
+        )
+        more, rows = len(rows) > limit, rows[:limit]
+        last = rows[-1] if more else None
+    else:
+        keys = [name.lstrip("-") for name in ordering]
+        merged = heapq.merge(
+            *(
+                tickets.filter(run).order_by(*ordering).values_list(*keys)[: limit + 1]
+                for run in runs
+            ),
+            key=_sort_key(sort),
+        )
+        page_keys = list(itertools.islice(merged, limit + 1))
+        more, page_keys = len(page_keys) > limit, page_keys[:limit]
+        ids = [row[-1] for row in page_keys]
+        found = Ticket.objects.select_related(*related).order_by().in_bulk(ids)
+        # A ticket deleted since its keys were read is left out.
+        rows = [found[pk] for pk in ids if pk in found]
+        last = Ticket(**dict(zip(keys, page_keys[-1], strict=True))) if more else None
+    next_cursor = _encode_cursor(sort=sort, ticket=last) if last is not None else None
+    return QueuePage(tickets=rows, next_cursor=next_cursor, sort=sort, filters=filters)
 
 
 def ticket_conversation(*, ticket: Ticket) -> list[Message]:
