@@ -99,6 +99,8 @@ def test_csv_import_creates_customers_contacts_and_orders(tmp_path):
         (",A-9,2026-01-01,5.00,,", "customer id is empty"),
         ("K3,A-1,2026-01-01,5.00,,", "already used on line 2"),
         ("K3,A-9,2026-01-01,5.00,not-an-email,", "email address is not valid"),
+        (f"K3,A-9,2026-01-01,5.00,{'a' * 250}@example.com,", "longer than 254 characters"),
+        (f"K3,A-9,2026-01-01,5.00,,{'N' * 201}", "name is longer than 200 characters"),
     ],
 )
 def test_a_bad_row_stops_the_import_with_its_line_and_commits_nothing(tmp_path, bad_line, needle):
@@ -386,3 +388,31 @@ def test_an_order_id_committed_meanwhile_by_someone_else_is_skipped(tmp_path):
     assert Order.objects.get(external_id="R-1").customer == owner
     k7 = Customer.objects.get(external_id="K7")
     assert (k7.order_count, k7.total_spend) == (1, Decimal("4.00"))
+
+
+@pytest.mark.parametrize("separator", [";", "\t", "|"])
+def test_csv_separated_otherwise_than_by_commas_is_read(tmp_path, separator):
+    path = write_csv(tmp_path, GOOD_CSV.replace(",", separator))
+
+    result = orders_import(path=path, file_format="csv")
+
+    assert (result.orders_created, result.customers_created) == (3, 2)
+    assert Customer.objects.get(external_id="K1").total_spend == Decimal("22.50")
+
+
+def test_a_binary_file_is_refused_for_what_it_is(tmp_path):
+    path = tmp_path / "orders.csv"
+    path.write_bytes(b"customer_id,placed_at,amount\n" + bytes(range(256)) * 40)
+
+    with pytest.raises(OrderFileError, match=r"not text .*binary data"):
+        orders_import(path=path, file_format="csv")
+
+
+def test_an_error_shows_a_long_header_and_long_values_cut_short(tmp_path):
+    header = ",".join(f"column_{i}_{'x' * 60}" for i in range(30))
+    path = write_csv(tmp_path, header + "\n" + ",".join("1" * 30) + "\n")
+
+    with pytest.raises(OrderFileError) as caught:
+        orders_import(path=path, file_format="csv")
+
+    assert "and 18 more" in caught.value.reason and len(caught.value.reason) < 1000

@@ -80,8 +80,8 @@ class ColumnMapping:
             resolved[spec.name] = chosen or None
         if missing:
             raise OrderFileError(
-                f"column(s) {sorted(missing)} not in the file; it has {available}. "
-                "Map them with --column FIELD=COLUMN or --mapping FILE."
+                f"column(s) {sorted(missing)} not in the file; it has {_shown(available)}. "
+                "Map them with --column FIELD=COLUMN or --mapping FILE"
             )
         return resolved
 
@@ -101,6 +101,39 @@ class ColumnMapping:
         return cls(**raw)
 
 
+def _clipped(value: object, *, width: int = 40) -> str:
+    """A value from the file as an error message can show it: quoted, and cut if long."""
+    text = str(value)
+    return repr(text if len(text) <= width else text[: width - 1] + "…")
+
+
+def _shown(columns: list[str], *, most: int = 12) -> str:
+    """Column names as a reader can take them in, however odd the file's header is."""
+    more = f" and {len(columns) - most} more" if len(columns) > most else ""
+    return f"[{', '.join(_clipped(name) for name in columns[:most])}]{more}"
+
+
+# Separators a shop's export may use: Excel writes ';' where the decimal mark is a comma.
+_SEPARATORS = (",", ";", "\t", "|")
+_SNIFF_BYTES = 64 * 1024
+
+
+def _csv_separator(path: Path) -> str:
+    """The separator of a CSV file, from its header line; refuses binary files.
+
+    A binary file read as text gives a header of garbage and an error that lists it;
+    saying what the file is helps more.
+    """
+    with path.open("rb") as handle:
+        head = handle.read(_SNIFF_BYTES)
+    if b"\x00" in head:
+        raise OrderFileError(
+            "the file is not text (it holds binary data): export the orders as CSV or Parquet"
+        )
+    header = head.split(b"\n", 1)[0].decode("utf-8", errors="replace")
+    return max(_SEPARATORS, key=header.count)
+
+
 # The CDNOW sample carries no order ids, names or emails: customer, date, CDs, dollars.
 # Its columns are named after the fields, so the default mapping reads it.
 CDNOW_COLUMNS = ("cohort_id", "customer_id", "placed_at", "item_count", "amount")
@@ -112,7 +145,12 @@ def _read_raw(path: Path, file_format: FileFormat) -> pl.DataFrame:
         raise OrderFileError(f"no such file: {path}")
     try:
         if file_format == "csv":
-            return pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
+            return pl.read_csv(
+                path,
+                infer_schema=False,
+                encoding="utf8-lossy",
+                separator=_csv_separator(path),
+            )
         if file_format == "parquet":
             frame = pl.read_parquet(path)
             return frame.with_columns(pl.all().cast(pl.Utf8))
@@ -228,6 +266,12 @@ def read_order_file(
             pl.col("email").is_not_null() & ~pl.col("email").str.contains(_EMAIL_PATTERN),
             "email address is not valid",
         ),
+        (pl.col("email").str.len_chars() > 254, "email address is longer than 254 characters"),
+        (
+            (pl.col("customer_name").str.len_chars() > 200)
+            | (pl.col("contact_name").str.len_chars() > 200),
+            "customer or contact name is longer than 200 characters",
+        ),
     ]
     if wanted["order_id"] is not None:
         checks.append((pl.col("order_external_id").fill_null("") == "", "order id is empty"))
@@ -284,7 +328,7 @@ def read_order_file(
 
 def _describe(row: dict[str, object]) -> str:
     shown = {k: v for k, v in row.items() if v is not None and k not in {"line", "placed_at"}}
-    return ", ".join(f"{k}={v!r}" for k, v in shown.items())
+    return ", ".join(f"{k}={_clipped(v)}" for k, v in shown.items())
 
 
 _COLUMN_OPTION = re.compile(r"^(?P<field>[a-z_]+)=(?P<column>.+)$")

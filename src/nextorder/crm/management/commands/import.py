@@ -70,7 +70,7 @@ class Command(BaseCommand):
         except OrderFileError as exc:
             where = f"{path}:{exc.line}: " if exc.line is not None else f"{path}: "
             raise CommandError(
-                f"{where}{exc.reason}. Nothing from this file was imported."
+                f"{where}{exc.reason.rstrip('.')}. Nothing from this file was imported."
             ) from exc
         self.stdout.write(
             self.style.SUCCESS(
