@@ -195,7 +195,7 @@ def test_readers_accept_csv_iso_and_yyyymmdd_and_parquet(tmp_path: Path):
 
 
 def test_unknown_suffix_needs_an_explicit_format(tmp_path: Path):
-    with pytest.raises(ValueError, match="file_format"):
+    with pytest.raises(ValueError, match=r"cannot tell the format of data\.bin"):
         rfm.scan_transactions(path=tmp_path / "data.bin")
 
 

@@ -12,12 +12,10 @@ import json
 import re
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Literal
 
 import polars as pl
 
-FileFormat = Literal["csv", "parquet", "cdnow"]
-FILE_FORMATS: tuple[FileFormat, ...] = ("csv", "parquet", "cdnow")
+from nextorder.core.files import DATA_FORMATS, DataFormat
 
 CHANNELS = ("web", "store", "phone", "marketplace", "sales_rep", "other")
 _DATETIME_FORMATS = (
@@ -139,7 +137,7 @@ def _csv_separator(path: Path) -> str:
 CDNOW_COLUMNS = ("cohort_id", "customer_id", "placed_at", "item_count", "amount")
 
 
-def _read_raw(path: Path, file_format: FileFormat) -> pl.DataFrame:
+def _read_raw(path: Path, file_format: DataFormat) -> pl.DataFrame:
     """Every column as text, so that validation, not the reader, decides what is wrong."""
     if not path.is_file():
         raise OrderFileError(f"no such file: {path}")
@@ -170,7 +168,8 @@ def _read_raw(path: Path, file_format: FileFormat) -> pl.DataFrame:
             line, found = width.row(0)[0], len(width.row(0)[1])
             raise OrderFileError(
                 f"expected {len(CDNOW_COLUMNS)} fields (cohort id, customer id, date, "
-                f"CDs, dollars), found {found}",
+                f"CDs, dollars) of the CDNOW format, found {found}; a CSV file needs "
+                "--format csv",
                 line=line,
             )
         return split.select(
@@ -205,7 +204,7 @@ def _parse_datetimes(text: pl.Series) -> pl.Series:
 def read_order_file(
     *,
     path: Path,
-    file_format: FileFormat,
+    file_format: DataFormat,
     mapping: ColumnMapping | None = None,
     default_currency: str = "USD",
     time_zone: str = "UTC",
@@ -216,8 +215,8 @@ def read_order_file(
     placed_at (naive UTC; the file's times are read in `time_zone`), amount (text, exact),
     currency, channel, item_count, customer_name, email, contact_name, sales_rep.
     """
-    if file_format not in FILE_FORMATS:
-        raise OrderFileError(f"unknown format {file_format!r}; use one of {FILE_FORMATS}")
+    if file_format not in DATA_FORMATS:
+        raise OrderFileError(f"unknown format {file_format!r}; use one of {DATA_FORMATS}")
     raw = _read_raw(path, file_format)
     wanted = (mapping or ColumnMapping()).resolve(available=raw.columns)
     first_line = 2 if file_format == "csv" else 1

@@ -23,8 +23,9 @@ from nextorder.core.bulk import (
     staging_table_drop,
     staging_table_load,
 )
+from nextorder.core.files import DataFormat
 from nextorder.core.services import event_record
-from nextorder.crm.importers import ColumnMapping, FileFormat, OrderFileError, read_order_file
+from nextorder.crm.importers import ColumnMapping, OrderFileError, read_order_file
 from nextorder.crm.models import Contact, ContactEmail, Customer, Order, OrderImport
 
 # Progress reports: (phase, done, total); the CLI draws them as a Rich progress bar.
@@ -489,7 +490,7 @@ def _insert_orders() -> int:
 def orders_import(
     *,
     path: Path,
-    file_format: FileFormat,
+    file_format: DataFormat,
     mapping: ColumnMapping | None = None,
     default_currency: str = "USD",
     shift_days: int = 0,

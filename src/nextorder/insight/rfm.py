@@ -25,21 +25,20 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import polars as pl
 
+from nextorder.core.files import DataFormat, data_format_of
+
 DAYS_PER_WEEK = 7.0
 TRANSACTION_SCHEMA = {"customer_id": pl.Utf8, "date": pl.Date, "amount": pl.Float64}
-
-TransactionFormat = Literal["csv", "parquet", "cdnow"]
 
 
 def scan_transactions(
     *,
     path: Path | str,
-    file_format: TransactionFormat | None = None,
+    file_format: DataFormat | None = None,
     customer_column: str = "customer_id",
     date_column: str = "date",
     amount_column: str = "amount",
@@ -50,7 +49,7 @@ def scan_transactions(
     format follows the file suffix unless given; dates may be ISO dates or YYYYMMDD.
     """
     path = Path(path)
-    chosen = file_format or _format_from_suffix(path)
+    chosen = file_format or data_format_of(path)
     if chosen == "cdnow":
         return scan_cdnow(path=path)
     frame = pl.scan_parquet(path) if chosen == "parquet" else pl.scan_csv(path, infer_schema=False)
@@ -73,17 +72,6 @@ def scan_cdnow(*, path: Path | str) -> pl.LazyFrame:
         parts.list.get(2).str.to_date("%Y%m%d").alias("date"),
         parts.list.get(4).cast(pl.Float64).alias("amount"),
     )
-
-
-def _format_from_suffix(path: Path) -> TransactionFormat:
-    suffix = path.suffix.lower()
-    if suffix in {".parquet", ".pq"}:
-        return "parquet"
-    if suffix == ".csv":
-        return "csv"
-    if suffix == ".txt":
-        return "cdnow"
-    raise ValueError(f"cannot tell the format of {path.name}; pass file_format")
 
 
 def _as_date(column: pl.Expr, date_type: pl.DataType) -> pl.Expr:
@@ -328,7 +316,7 @@ def rfm_summary_from_file(
     calibration_end: date,
     holdout_end: date | None = None,
     period_days: float = DAYS_PER_WEEK,
-    file_format: TransactionFormat | None = None,
+    file_format: DataFormat | None = None,
     customer_column: str = "customer_id",
     date_column: str = "date",
     amount_column: str = "amount",

@@ -7,26 +7,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from nextorder.core.files import DATA_FORMATS, DataFormat, data_format_of
 from nextorder.core.progress import phase_progress_bars
-from nextorder.crm.importers import (
-    FILE_FORMATS,
-    ColumnMapping,
-    FileFormat,
-    OrderFileError,
-    mapping_from_options,
-)
+from nextorder.crm.importers import ColumnMapping, OrderFileError, mapping_from_options
 from nextorder.crm.services import orders_import
-
-
-def _guess_format(path: Path) -> FileFormat:
-    suffix = path.suffix.lower()
-    if suffix in {".parquet", ".pq"}:
-        return "parquet"
-    if suffix == ".csv":
-        return "csv"
-    raise CommandError(
-        f"cannot tell the format of {path.name}: pass --format {{csv,parquet,cdnow}}"
-    )
 
 
 class Command(BaseCommand):
@@ -37,7 +21,7 @@ class Command(BaseCommand):
         # may stand anywhere on the line.
         parser.add_argument("kind", choices=["orders"], help="what the file holds")
         parser.add_argument("file", type=Path)
-        parser.add_argument("--format", choices=FILE_FORMATS, help="default: from the file name")
+        parser.add_argument("--format", choices=DATA_FORMATS, help="default: from the file name")
         parser.add_argument(
             "--column",
             action="append",
@@ -51,7 +35,10 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         path: Path = options["file"]
-        file_format: FileFormat = options["format"] or _guess_format(path)
+        try:
+            file_format: DataFormat = options["format"] or data_format_of(path)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
         try:
             base = (
                 ColumnMapping.from_file(options["mapping"])

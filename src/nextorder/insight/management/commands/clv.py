@@ -17,6 +17,7 @@ import polars as pl
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
+from nextorder.core.files import DATA_FORMATS
 from nextorder.core.progress import phase_progress_bars
 from nextorder.insight import holdout, rfm
 from nextorder.insight.services import customers_score, value_models_fit
@@ -54,9 +55,7 @@ class Command(BaseCommand):
             help="fit: check the predictions against the orders up to this day",
         )
         parser.add_argument("--from-file", type=Path, help="fit: a transaction file")
-        parser.add_argument(
-            "--format", choices=["csv", "parquet", "cdnow"], help="default: from the suffix"
-        )
+        parser.add_argument("--format", choices=DATA_FORMATS, help="default: from the suffix")
         parser.add_argument("--customer-column", default="customer_id")
         parser.add_argument("--date-column", default="date")
         parser.add_argument("--amount-column", default="amount")
