@@ -360,3 +360,29 @@ def test_scoring_with_pareto_nbd_lets_one_time_buyers_fade(cdnow):
 def test_an_unknown_purchase_model_is_a_configuration_error(cdnow):
     with pytest.raises(ImproperlyConfigured, match="bgnbd, pareto_nbd"):
         customers_score(as_of=HOLDOUT_END)
+
+
+def test_clv_fit_with_a_penalty_shrinks_the_parameters():
+    def fit(*extra: str) -> dict:
+        out = StringIO()
+        call_command(
+            "clv",
+            "fit",
+            "--from-file",
+            str(CDNOW_SAMPLE),
+            "--calibration-end",
+            "1997-09-30",
+            "--no-pareto",
+            "--json",
+            *extra,
+            stdout=out,
+        )
+        return json.loads(out.getvalue())
+
+    plain, penalized = fit(), fit("--penalizer", "0.1")
+
+    assert (plain["penalizer"], penalized["penalizer"]) == (0.0, 0.1)
+    assert penalized["alpha"] < plain["alpha"]
+    assert penalized["log_likelihood"]["bgnbd"] < plain["log_likelihood"]["bgnbd"]
+    with pytest.raises(CommandError, match="--penalizer must be 0 or more"):
+        fit("--penalizer", "-1")

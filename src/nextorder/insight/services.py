@@ -158,6 +158,7 @@ def value_models_fit(
     calibration_end: date,
     holdout_end: date | None = None,
     with_pareto: bool = True,
+    penalizer: float = 0.0,
     actor: User | None = None,
     progress: PhaseProgress = no_phase_progress,
 ) -> ValueModelFit:
@@ -178,7 +179,7 @@ def value_models_fit(
     )
     progress("summary", 1, 1)
     progress("fit", 0, 1)
-    fits = fit_value_models(summary=summary, with_pareto=with_pareto)
+    fits = fit_value_models(summary=summary, with_pareto=with_pareto, penalizer=penalizer)
     report = fit_report(
         fits=fits,
         summary=summary,

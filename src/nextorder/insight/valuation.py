@@ -42,6 +42,7 @@ class ValueFits:
     spend: gamma_gamma.GammaGammaFit
     # Pareto/NBD, the second purchase model: for comparison, or to score with.
     pareto_nbd: pareto_nbd.ParetoNbdFit | None
+    penalizer: float = 0.0
 
     def purchase(self, model: PurchaseModel) -> PurchaseParams:
         if model == "bgnbd":
@@ -84,6 +85,7 @@ def fit_value_models(
             penalizer=penalizer,
         ),
         pareto_nbd=pareto_nbd.fit(**history, penalizer=penalizer) if with_pareto else None,
+        penalizer=penalizer,
     )
 
 
@@ -141,6 +143,7 @@ def fit_report(
         "calibration_end": calibration_end.isoformat(),
         "holdout_end": holdout_end.isoformat() if holdout_end else None,
         "period_days": period_days,
+        "penalizer": fits.penalizer,
         "customers": summary.height,
         "repeat_customers": int((summary["frequency"] > 0).sum()),
         **_named(purchase, bgnbd.PARAMETER_NAMES),

@@ -65,6 +65,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-pareto", action="store_true", help="fit: skip the Pareto/NBD comparison"
         )
+        parser.add_argument(
+            "--penalizer",
+            type=float,
+            default=0.0,
+            help="fit: L2 penalty on the parameters (as lifetimes' penalizer_coef)",
+        )
         parser.add_argument("--json", action="store_true", help="fit: print one JSON object")
         parser.add_argument(
             "--charts", type=Path, metavar="DIR", help="fit: write the hold-out charts as SVG"
@@ -93,6 +99,8 @@ class Command(BaseCommand):
             raise CommandError("--holdout-end needs --calibration-end")
         if holdout_end and calibration_end and holdout_end <= calibration_end:
             raise CommandError("--holdout-end must be after --calibration-end")
+        if options["penalizer"] < 0:
+            raise CommandError("--penalizer must be 0 or more")
         quiet = options["json"] or options["verbosity"] == 0
         with phase_progress_bars(enabled=not quiet) as progress:
             if options["from_file"]:
@@ -102,6 +110,7 @@ class Command(BaseCommand):
                     calibration_end=calibration_end or timezone.localdate(),
                     holdout_end=holdout_end,
                     with_pareto=not options["no_pareto"],
+                    penalizer=options["penalizer"],
                     progress=progress,
                 ).report
         if options["charts"]:
@@ -140,7 +149,9 @@ class Command(BaseCommand):
             holdout_end=holdout_end,
             period_days=options["period_days"],
         )
-        fits = fit_value_models(summary=summary, with_pareto=not options["no_pareto"])
+        fits = fit_value_models(
+            summary=summary, with_pareto=not options["no_pareto"], penalizer=options["penalizer"]
+        )
         return fit_report(
             fits=fits,
             summary=summary,
