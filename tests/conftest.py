@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group
+from hypothesis import settings
 
 from nextorder.core.roles import AGENT, LEAD, SALES
 from nextorder.crm.models import Contact, Customer
@@ -14,6 +16,11 @@ from nextorder.desk.models import Ticket
 from nextorder.desk.services import ticket_open
 
 CDNOW_SAMPLE = Path(__file__).resolve().parents[1] / "src/nextorder/data/CDNOW_sample.txt"
+
+# Hypothesis explores new inputs on every developer's run; CI replays a fixed sequence,
+# so that what lands is what was tested. `.ci/run` sets HYPOTHESIS_PROFILE=ci.
+settings.register_profile("ci", derandomize=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture
