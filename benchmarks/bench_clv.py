@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from benchmarks.results_io import write_result
+from benchmarks.results_io import print_goals, write_result
 from nextorder.insight import bgnbd, clv, gamma_gamma, rfm
 
 BENCH_DIR = Path(__file__).resolve().parents[1] / "var/bench"
@@ -166,9 +166,7 @@ def main() -> None:
         f"{score_seconds:.2f} s"
     )
     print(f"Peak RSS {peak_bytes / 1024**3:.2f} GiB")
-    for goal, met in figures["goals"].items():
-        print(f"  {'PASS' if met else 'FAIL'} {goal}")
-    print(f"-> {path}")
+    print_goals(goals=figures["goals"], path=path)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ import numpy as np
 import polars as pl
 
 from benchmarks.postgres_db import BENCH_DATABASE, fresh_bench_database, server_settings
-from benchmarks.results_io import write_result
+from benchmarks.results_io import print_goals, write_result
 
 BENCH_DIR = Path(__file__).resolve().parents[1] / "var/bench"
 ORDERS_CSV = BENCH_DIR / "orders_1m.csv"
@@ -300,9 +300,7 @@ def main() -> None:
         f"check: {after_fresh['orders']:,} orders, "
         f"{after_fresh['customers_with_wrong_figures']} customers with wrong figures"
     )
-    for goal, met in figures["goals"].items():
-        print(f"  {'PASS' if met else 'FAIL'} {goal}")
-    print(f"-> {path}")
+    print_goals(goals=figures["goals"], path=path)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import numpy as np
 import polars as pl
 
 from benchmarks.postgres_db import BENCH_DATABASE, fresh_bench_database, server_settings
-from benchmarks.results_io import write_result
+from benchmarks.results_io import print_goals, write_result
 
 N_CUSTOMERS = 100_000
 N_TICKETS = 1_000_000
@@ -450,9 +450,7 @@ def main() -> None:
                 f"plan {name}: {query['top_line'][:60]}...; {', '.join(query['ticket_indexes'])}; "
                 f"{query['execution']}"
             )
-    for goal, met in figures["goals"].items():
-        print(f"  {'PASS' if met else 'FAIL'} {goal}")
-    print(f"-> {path}")
+    print_goals(goals=figures["goals"], path=path)
 
 
 if __name__ == "__main__":

@@ -24,3 +24,10 @@ def write_result(*, name: str, figures: dict[str, Any]) -> Path:
     }
     path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
     return path
+
+
+def print_goals(*, goals: dict[str, bool], path: Path) -> None:
+    """The verdict a reader looks for first, and where the figures are."""
+    for goal, met in goals.items():
+        print(f"  {'PASS' if met else 'FAIL'} {goal}")
+    print(f"-> {path}")
