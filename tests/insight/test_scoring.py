@@ -35,6 +35,7 @@ from nextorder.insight.valuation import (
     NotEnoughHistory,
     customer_scores,
     fit_value_models,
+    unconverged_models,
     value_reasons,
 )
 from tests.conftest import CDNOW_SAMPLE
@@ -184,7 +185,8 @@ def test_recorded_fit_on_the_database_reproduces_the_published_parameters(cdnow)
     assert from_database.to_dicts() == from_file.cast(from_database.schema).to_dicts()
 
 
-def test_clv_fit_from_the_file_prints_the_published_parameters_as_json(tmp_path):
+def clv_fit_on_cdnow(*extra: str) -> dict:
+    """`nextorder clv fit --json` on the CDNOW file's published calibration period."""
     out = StringIO()
     call_command(
         "clv",
@@ -193,15 +195,16 @@ def test_clv_fit_from_the_file_prints_the_published_parameters_as_json(tmp_path)
         str(CDNOW_SAMPLE),
         "--calibration-end",
         "1997-09-30",
-        "--holdout-end",
-        "1998-06-30",
         "--json",
-        "--charts",
-        str(tmp_path / "charts"),
+        *extra,
         stdout=out,
     )
+    return json.loads(out.getvalue())
 
-    report = json.loads(out.getvalue())
+
+def test_clv_fit_from_the_file_prints_the_published_parameters_as_json(tmp_path):
+    report = clv_fit_on_cdnow("--holdout-end", "1998-06-30", "--charts", str(tmp_path / "charts"))
+
     assert published(report) == PUBLISHED
     assert round(report["log_likelihood"]["pareto_nbd"], 1) == -9595.0
     assert report["holdout"]["bgnbd"]["tracking_mape_pct"] < 5
@@ -363,26 +366,25 @@ def test_an_unknown_purchase_model_is_a_configuration_error(cdnow):
 
 
 def test_clv_fit_with_a_penalty_shrinks_the_parameters():
-    def fit(*extra: str) -> dict:
-        out = StringIO()
-        call_command(
-            "clv",
-            "fit",
-            "--from-file",
-            str(CDNOW_SAMPLE),
-            "--calibration-end",
-            "1997-09-30",
-            "--no-pareto",
-            "--json",
-            *extra,
-            stdout=out,
-        )
-        return json.loads(out.getvalue())
-
-    plain, penalized = fit(), fit("--penalizer", "0.1")
+    plain = clv_fit_on_cdnow("--no-pareto")
+    penalized = clv_fit_on_cdnow("--no-pareto", "--penalizer", "0.1")
 
     assert (plain["penalizer"], penalized["penalizer"]) == (0.0, 0.1)
     assert penalized["alpha"] < plain["alpha"]
     assert penalized["log_likelihood"]["bgnbd"] < plain["log_likelihood"]["bgnbd"]
     with pytest.raises(CommandError, match="--penalizer must be 0 or more"):
-        fit("--penalizer", "-1")
+        clv_fit_on_cdnow("--penalizer", "-1")
+
+
+def test_a_fit_that_does_not_converge_is_said_to_be_unreliable(tmp_path):
+    # Three customers: too few for either model to settle.
+    path = tmp_path / "tiny.csv"
+    path.write_text(
+        "customer_id,date,amount\nk1,2024-01-01,10\nk1,2024-02-01,20\nk1,2024-03-05,30\n"
+        "k2,2024-01-10,15\nk2,2024-01-31,0\nk3,2024-02-20,8\n"
+    )
+    out, err = StringIO(), StringIO()
+    call_command("clv", "fit", "--from-file", str(path), "--no-pareto", stdout=out, stderr=err)
+
+    assert "did not converge: BG/NBD, Gamma-Gamma" in err.getvalue()
+    assert unconverged_models(report={"converged": {"bgnbd": True, "pareto_nbd": None}}) == []

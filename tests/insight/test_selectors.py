@@ -4,6 +4,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 from polars.testing import assert_frame_equal
 
@@ -16,6 +17,7 @@ from nextorder.insight.selectors import (
     acquisition_cohorts,
     customer_aggregates_from_database,
     customers_at_risk,
+    daily_purchase_counts_from_database,
     leaky_bucket,
     rfm_summary_from_database,
 )
@@ -148,3 +150,15 @@ def test_retention_page_and_csv(client, lead, cdnow):
     bucket = client.get(reverse("insight:retention_csv", args=["leaky-bucket"]))
     assert bucket.content.decode().splitlines()[1].startswith("1997-01-01,781,0,781,")
     assert client.get(reverse("insight:retention_csv", args=["nope"])).status_code == 404
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL planner setting")
+def test_the_aggregate_puts_the_planner_setting_back(customer):
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_hashagg = on")
+        customer_aggregates_from_database(calibration_end=date(2026, 12, 31))
+        daily_purchase_counts_from_database(
+            calibration_end=date(2026, 3, 31), holdout_end=date(2026, 12, 31)
+        )
+        cursor.execute("SHOW enable_hashagg")
+        assert cursor.fetchone() == ("on",)

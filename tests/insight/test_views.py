@@ -42,6 +42,17 @@ def test_value_model_page_shows_totals_parameters_and_the_check(client, lead, cd
     assert 'id="holdout-conditional"' in page and "7+" in page
 
 
+def test_value_model_page_warns_when_the_scoring_fit_did_not_converge(client, lead, cdnow):
+    fit = customers_score(as_of=date(1998, 6, 30)).fit
+    fit.report["converged"]["bgnbd"] = False
+    fit.save()
+    client.force_login(lead)
+
+    page = client.get(reverse("insight:value_model")).content.decode()
+
+    assert "Did not converge: BG/NBD." in page
+
+
 def test_value_pages_are_for_leads_sales_and_managers(client, agent, sales_user):
     client.force_login(agent)
     assert client.get(reverse("insight:value_model")).status_code == 403

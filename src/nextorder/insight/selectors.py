@@ -14,9 +14,9 @@ from enum import StrEnum
 from typing import Any
 
 import polars as pl
-from django.db import connection
-from django.db.models import Count, DateField, F, Max, Q, Sum
-from django.db.models.functions import TruncDate, TruncMonth
+from django.db import connection, transaction
+from django.db.models import Count, DateField, F, FloatField, Max, Q, Sum
+from django.db.models.functions import Cast, TruncDate, TruncMonth
 
 from nextorder.crm.models import Customer, Order
 from nextorder.desk.models import Ticket
@@ -26,16 +26,43 @@ from nextorder.insight.rfm import DAYS_PER_WEEK, summary_from_aggregates
 
 def _daily_transactions_sql(*, until: date) -> tuple[str, list[Any]]:
     """One row per customer and day (in the shop's time zone), amounts summed: the
-    published models count at most one transaction a day."""
+    published models count at most one transaction a day.
+
+    Summed as floats, which is what the models read (the file path sums Float64 too): on
+    PostgreSQL a parallel SUM over numeric ships serialised partial states between the
+    workers, and on 10M orders that cost 3 s of 11 (benchmarks/bench_rfm_database.py).
+    """
     days = (
         Order.objects.annotate(day=TruncDate("placed_at"))
         .filter(day__lte=until)
         .values("customer_id", "day")
-        .annotate(amount=Sum("amount"))
+        .annotate(amount=Sum(Cast("amount", FloatField())))
         .order_by()
     )
     sql, params = days.query.sql_with_params()
     return sql, list(params)
+
+
+def _fetch_sorting_not_hashing(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    """Run an aggregate over the daily rows with hash aggregation off (PostgreSQL).
+
+    The daily GROUP BY has about one group per order, which the planner cannot know (no
+    statistics on the day), so a hash aggregate spills and reduces nothing or, with a
+    work_mem of 64 MB, runs in one process. Sorting in parallel is steadier: on 10M orders
+    8.5 s against 11 s and 19 s (benchmarks/bench_rfm_database.py). The setting is put
+    back as it was, for the rest of a caller's transaction.
+    """
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+        cursor.execute("SELECT current_setting('enable_hashagg')")
+        (hashagg,) = cursor.fetchone()
+        cursor.execute("SET LOCAL enable_hashagg = off")
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+        cursor.execute("SELECT set_config('enable_hashagg', %s, true)", [hashagg])
+        return rows
 
 
 def customer_aggregates_from_database(
@@ -44,51 +71,56 @@ def customer_aggregates_from_database(
     """Per customer who bought by `calibration_end`, the aggregates `insight.rfm` turns
     into a summary: first and last transaction day (last within calibration), repeat
     transaction days and their amount, and (with a hold-out end) transaction days and
-    amount after calibration. One GROUP BY over the orders; one row per customer back.
+    amount after calibration. One GROUP BY over the orders; one row per customer back,
+    joined to its external id after aggregating (a million rows rather than ten).
+
+    On PostgreSQL the daily rows are grouped by sorting (see `_fetch_sorting_not_hashing`).
     """
     daily_sql, params = _daily_transactions_sql(until=holdout_end or calibration_end)
     end = calibration_end.isoformat() if connection.vendor == "sqlite" else calibration_end
-    sql = f"""
-        SELECT w.customer_id, c.external_id,
-               MIN(w.day) AS first_day,
-               MAX(CASE WHEN w.day <= %s THEN w.day END) AS last_day,
-               SUM(CASE WHEN w.day <= %s THEN 1 ELSE 0 END) - 1 AS frequency,
-               COALESCE(SUM(CASE WHEN w.day > w.first_day AND w.day <= %s
-                                 THEN w.amount END), 0) AS repeat_amount,
-               SUM(CASE WHEN w.day > %s THEN 1 ELSE 0 END) AS frequency_holdout,
-               COALESCE(SUM(CASE WHEN w.day > %s THEN w.amount END), 0) AS amount_holdout
-        FROM (
-            SELECT d.customer_id, d.day, d.amount,
-                   MIN(d.day) OVER (PARTITION BY d.customer_id) AS first_day
-            FROM ({daily_sql}) AS d
-        ) AS w
-        JOIN crm_customer AS c ON c.id = w.customer_id
-        GROUP BY w.customer_id, c.external_id
-        HAVING MIN(w.day) <= %s
-        ORDER BY w.customer_id
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [end, end, end, end, end, *params, end])
-        rows = cursor.fetchall()
-    day_type = pl.Utf8 if connection.vendor == "sqlite" else pl.Date
-    frame = pl.DataFrame(
-        rows,
-        schema={
-            "customer_id": pl.Int64,
-            "external_id": pl.Utf8,
-            "first": day_type,
-            "last": day_type,
-            "frequency": pl.Int64,
-            "repeat_amount": pl.Float64,
-            "frequency_holdout": pl.Int64,
-            "amount_holdout": pl.Float64,
-        },
-        orient="row",
+    holdout_sums = (
+        """,
+                   SUM(CASE WHEN w.day > %s THEN 1 ELSE 0 END) AS frequency_holdout,
+                   COALESCE(SUM(CASE WHEN w.day > %s THEN w.amount END), 0) AS amount_holdout"""
+        if holdout_end
+        else ""
     )
+    sql = f"""
+        SELECT a.customer_id, c.external_id, a.first_day, a.last_day, a.frequency,
+               a.repeat_amount{", a.frequency_holdout, a.amount_holdout" if holdout_end else ""}
+        FROM (
+            SELECT w.customer_id,
+                   MIN(w.day) AS first_day,
+                   MAX(CASE WHEN w.day <= %s THEN w.day END) AS last_day,
+                   SUM(CASE WHEN w.day <= %s THEN 1 ELSE 0 END) - 1 AS frequency,
+                   COALESCE(SUM(CASE WHEN w.day > w.first_day AND w.day <= %s
+                                     THEN w.amount END), 0) AS repeat_amount{holdout_sums}
+            FROM (
+                SELECT d.customer_id, d.day, d.amount,
+                       MIN(d.day) OVER (PARTITION BY d.customer_id) AS first_day
+                FROM ({daily_sql}) AS d
+            ) AS w
+            GROUP BY w.customer_id
+            HAVING MIN(w.day) <= %s
+        ) AS a
+        JOIN crm_customer AS c ON c.id = a.customer_id
+        ORDER BY a.customer_id
+    """
+    rows = _fetch_sorting_not_hashing(sql, [end] * (5 if holdout_end else 3) + params + [end])
+    day_type = pl.Utf8 if connection.vendor == "sqlite" else pl.Date
+    schema = {
+        "customer_id": pl.Int64,
+        "external_id": pl.Utf8,
+        "first": day_type,
+        "last": day_type,
+        "frequency": pl.Int64,
+        "repeat_amount": pl.Float64,
+    }
+    if holdout_end:
+        schema |= {"frequency_holdout": pl.Int64, "amount_holdout": pl.Float64}
+    frame = pl.DataFrame(rows, schema=schema, orient="row")
     if connection.vendor == "sqlite":  # SQLite's dates come back as ISO text
         frame = frame.with_columns(pl.col("first", "last").str.to_date("%Y-%m-%d"))
-    if holdout_end is None:
-        frame = frame.drop("frequency_holdout", "amount_holdout")
     return frame
 
 
@@ -128,9 +160,7 @@ def daily_purchase_counts_from_database(
         GROUP BY w.day
         ORDER BY w.day
     """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, end])
-        rows = cursor.fetchall()
+    rows = _fetch_sorting_not_hashing(sql, [*params, end])
     frame = pl.DataFrame(
         rows,
         schema={

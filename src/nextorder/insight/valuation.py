@@ -199,7 +199,15 @@ def fit_report(
     return report
 
 
-MODEL_LABELS = {"bgnbd": "BG/NBD", "pareto_nbd": "Pareto/NBD"}
+MODEL_LABELS = {"bgnbd": "BG/NBD", "gamma_gamma": "Gamma-Gamma", "pareto_nbd": "Pareto/NBD"}
+
+
+def unconverged_models(*, report: dict[str, Any]) -> list[str]:
+    """The models of a report whose fit stopped short of the optimum: their figures are a
+    guess, and whoever reads them should be told."""
+    return [
+        MODEL_LABELS[name] for name, converged in report["converged"].items() if converged is False
+    ]
 
 
 def holdout_charts(*, report: dict[str, Any]) -> dict[str, str]:

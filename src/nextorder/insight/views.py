@@ -31,7 +31,7 @@ from nextorder.insight.selectors import (
     leaky_bucket,
 )
 from nextorder.insight.services import customer_follow_up_open
-from nextorder.insight.valuation import MODEL_LABELS, holdout_charts
+from nextorder.insight.valuation import MODEL_LABELS, holdout_charts, unconverged_models
 
 RETENTION_OFFSETS = 13  # months 0..12 after acquisition
 COHORT_LINES = 5  # the most recent cohorts drawn one by one, beside the average
@@ -185,6 +185,7 @@ def value_model(request: HttpRequest) -> HttpResponse:
             "totals": customer_value_totals(),
             "scoring": scoring,
             "scoring_models": _model_rows(scoring.report) if scoring else [],
+            "scoring_unconverged": unconverged_models(report=scoring.report) if scoring else [],
             "scoring_model": (
                 MODEL_LABELS.get(scoring.report.get("scoring_model", "bgnbd")) if scoring else None
             ),

@@ -27,6 +27,7 @@ from nextorder.insight.valuation import (
     fit_report,
     fit_value_models,
     holdout_charts,
+    unconverged_models,
 )
 
 
@@ -121,6 +122,7 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(report))
         else:
             self._print_report(report)
+        self._warn_unconverged(report)
 
     def _fit_file(
         self, options: dict[str, Any], calibration_end: date | None, holdout_end: date | None
@@ -199,11 +201,22 @@ class Command(BaseCommand):
                 f"{run.tickets_refreshed:,} active tickets."
             )
         )
+        self._warn_unconverged(report)
         self.stdout.write(
             f"BG/NBD r={report['r']:.4g} alpha={report['alpha']:.4g} a={report['a']:.4g} "
             f"b={report['b']:.4g}; Gamma-Gamma p={report['p']:.4g} q={report['q']:.4g} "
             f"gamma={report['gamma']:.4g}"
         )
+
+    def _warn_unconverged(self, report: dict[str, Any]) -> None:
+        if models := unconverged_models(report=report):
+            self.stderr.write(
+                self.style.WARNING(
+                    f"Warning: did not converge: {', '.join(models)}. These parameters, "
+                    "and any scores from them, are unreliable; more history or --penalizer "
+                    "may help."
+                )
+            )
 
     def _print_report(self, report: dict[str, Any]) -> None:
         write = self.stdout.write
