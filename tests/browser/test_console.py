@@ -76,7 +76,7 @@ def test_agent_logs_in_works_a_ticket_and_sees_the_reply(agent, ticket, live_ser
 
     page.fill("textarea[name=body]", "Your parcel left our warehouse this morning.")
     page.select_option("select[name=status]", "pending")
-    page.click("text=Send")
+    page.click("button:has-text('Send')")
 
     page.wait_for_selector("text=Reply sent.")
     assert "Your parcel left our warehouse this morning." in page.inner_text("#conversation")

@@ -10,6 +10,7 @@ from nextorder.core.models import Event, Team
 from nextorder.desk.models import Message, Ticket
 from nextorder.desk.services import (
     TicketConflict,
+    ticket_open,
     ticket_receive_message,
     ticket_reply,
     ticket_update,
@@ -139,3 +140,20 @@ def test_two_agents_saving_at_once_one_wins_one_is_told(ticket, agent, other_age
     assert ticket.version == 2
     assert ticket.status == (Ticket.Status.PENDING if winner == "agent1" else Ticket.Status.SOLVED)
     assert Event.objects.filter(verb="ticket.updated").count() == 1
+
+
+def test_only_an_agent_opens_a_ticket_with_an_internal_note(customer, agent):
+    with pytest.raises(ValidationError, match="internal note"):
+        ticket_open(customer=customer, subject="Hi", body_text="x", internal=True)
+
+    ticket = ticket_open(
+        customer=customer,
+        subject="Call back",
+        body_text="Wants a call about the invoice.",
+        channel=Ticket.Channel.AGENT,
+        actor=agent,
+        internal=True,
+    )
+
+    assert ticket.messages.get().direction == Message.Direction.NOTE
+    assert ticket.first_response_at is None

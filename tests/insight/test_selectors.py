@@ -10,7 +10,7 @@ from polars.testing import assert_frame_equal
 
 from nextorder.crm.models import Customer
 from nextorder.crm.services import orders_import
-from nextorder.desk.models import Ticket
+from nextorder.desk.models import Message, Ticket
 from nextorder.insight import rfm
 from nextorder.insight.selectors import (
     AtRiskFilters,
@@ -129,7 +129,9 @@ def test_at_risk_page_and_follow_up(client, lead, customer):
     ticket = Ticket.objects.get(customer=customer, channel=Ticket.Channel.AGENT)
     assert response.status_code == 302 and response["Location"].endswith(f"/tickets/{ticket.pk}/")
     assert ticket.assignee == lead and ticket.priority == Ticket.Priority.HIGH
-    assert "Value at risk: 120.00" in ticket.messages.get().body_text
+    note = ticket.messages.get()
+    assert "Value at risk: 120.00" in note.body_text
+    assert note.direction == Message.Direction.NOTE  # never sent to the customer
 
 
 def test_agents_do_not_see_value_pages(client, agent):

@@ -101,11 +101,16 @@ def ticket_open(
     actor: User | None = None,
     sent_at: datetime | None = None,
     message_id: str | None = None,
+    internal: bool = False,
 ) -> Ticket:
     """Open a ticket with its first message: from the customer, or from an agent.
 
-    A customer's ticket gets the priority rule's say (desk/priority.py) at once.
+    A customer's ticket gets the priority rule's say (desk/priority.py) at once. An agent
+    may open one with an internal note instead of a message to the customer (`internal`),
+    say to record why a customer needs a call: nothing of it is ever sent.
     """
+    if internal and channel != Ticket.Channel.AGENT:
+        raise ValidationError("Only a ticket an agent opens can start with an internal note.")
     sent_at = sent_at or timezone.now()
     from_agent = channel == Ticket.Channel.AGENT
     decision = (
@@ -135,7 +140,13 @@ def ticket_open(
     ticket.refresh_from_db()
     Message.objects.create(
         ticket=ticket,
-        direction=Message.Direction.OUTBOUND if from_agent else Message.Direction.INBOUND,
+        direction=(
+            Message.Direction.NOTE
+            if internal
+            else Message.Direction.OUTBOUND
+            if from_agent
+            else Message.Direction.INBOUND
+        ),
         author_contact=None if from_agent else contact,
         author_user=actor if from_agent else None,
         body_text=body_text,

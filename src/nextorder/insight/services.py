@@ -217,8 +217,9 @@ def value_models_fit(
 
 @transaction.atomic
 def customer_follow_up_open(*, customer: Customer, actor: User, note: str = "") -> Ticket:
-    """A ticket assigned to the one who opened it, carrying why the customer is at risk,
-    so the follow-up sits in their queue and on the customer's timeline."""
+    """A ticket assigned to the one who opened it, carrying why the customer is at risk
+    as an internal note (value figures are never for the customer's eyes), so the
+    follow-up sits in their queue and on the customer's timeline."""
     facts = [
         f"Value at risk: {customer.value_at_risk:,.2f}"
         if customer.value_at_risk is not None
@@ -235,6 +236,7 @@ def customer_follow_up_open(*, customer: Customer, actor: User, note: str = "") 
         channel=Ticket.Channel.AGENT,
         priority=Ticket.Priority.HIGH,
         actor=actor,
+        internal=True,
     )
     ticket_update(ticket=ticket, actor=actor, expected_version=ticket.version, assignee=actor)
     return ticket
