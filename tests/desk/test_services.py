@@ -47,7 +47,8 @@ def test_first_reply_opens_the_ticket_and_threads_the_message(ticket, agent):
     assert reply.in_reply_to == inbound.message_id
     assert inbound.message_id in reply.references
     event = Event.objects.get(verb="ticket.replied")
-    assert (event.before, event.after["status"]) == ({"status": "new"}, "open")
+    assert event.before == {"status": "new", "assignee": None}
+    assert (event.after["status"], event.after["assignee"]) == ("open", "agent1")
 
 
 def test_internal_note_is_not_a_first_response(ticket, agent):
@@ -157,3 +158,16 @@ def test_only_an_agent_opens_a_ticket_with_an_internal_note(customer, agent):
 
     assert ticket.messages.get().direction == Message.Direction.NOTE
     assert ticket.first_response_at is None
+
+
+def test_answering_an_unassigned_ticket_takes_it(ticket, agent, other_agent, lead):
+    ticket_reply(ticket=ticket, author=agent, body="Noted.", expected_version=1, internal=True)
+    assert ticket.assignee is None  # a note is not an answer
+
+    ticket_reply(ticket=ticket, author=agent, body="On its way.", expected_version=2)
+
+    assert ticket.assignee == agent
+    event = Event.objects.filter(verb="ticket.replied").get()
+    assert (event.before["assignee"], event.after["assignee"]) == (None, "agent1")
+    ticket_reply(ticket=ticket, author=other_agent, body="Also: tracking link.", expected_version=3)
+    assert ticket.assignee == agent  # someone else's ticket stays theirs

@@ -185,7 +185,9 @@ def ticket_reply(
     """An agent answers (or leaves an internal note); the ticket moves to `status`.
 
     A reply on a new ticket opens it; the first public reply stamps first_response_at.
-    `sent_at` is for conversations brought in from another desk; live replies use now.
+    Whoever answers an unassigned ticket takes it, so the customer's next message comes
+    back to the same person. `sent_at` is for conversations brought in from another
+    desk; live replies use now.
     """
     body = body.strip()
     if not body:
@@ -201,6 +203,9 @@ def ticket_reply(
         changes.update(_status_stamps(new_status=new_status, now=now))
     if not internal and ticket.first_response_at is None:
         changes["first_response_at"] = now
+    taking = not internal and ticket.assignee_id is None
+    if taking:
+        changes["assignee"] = author
     before_status = ticket.status
     _bump_version(ticket=ticket, expected_version=expected_version, **changes)
 
@@ -224,6 +229,8 @@ def ticket_reply(
     before: dict[str, Any] = {}
     if new_status != before_status:
         before["status"], after["status"] = before_status, new_status
+    if taking:
+        before["assignee"], after["assignee"] = None, _loggable(author)
     event_record(
         verb="ticket.noted" if internal else "ticket.replied",
         subject=ticket,
