@@ -9,6 +9,7 @@ month i) * expected order value / (1 + monthly_discount_rate)^i. The model's tim
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 
@@ -35,24 +36,11 @@ class CustomerScores:
     value_if_alive: FloatArray
 
 
-def _probability_alive(
-    params: PurchaseParams, frequency: FloatArray, recency: ArrayLikeFloat, T: FloatArray
-) -> FloatArray:
-    if isinstance(params, ParetoNbdParams):
-        return pareto_nbd.probability_alive(
-            params=params, frequency=frequency, recency=recency, T=T
-        )
-    return bgnbd.probability_alive(params=params, frequency=frequency, recency=recency, T=T)
-
-
-def _expected_if_alive(
-    params: PurchaseParams, t: FloatArray, frequency: FloatArray, T: FloatArray
-) -> FloatArray:
-    if isinstance(params, ParetoNbdParams):
-        return pareto_nbd.expected_transactions_if_alive(
-            params=params, t=t, frequency=frequency, T=T
-        )
-    return bgnbd.expected_transactions_if_alive(params=params, t=t, frequency=frequency, T=T)
+def purchase_kernel(params: PurchaseParams) -> ModuleType:
+    """The module of the purchase model `params` belong to. BG/NBD and Pareto/NBD offer
+    the same functions (probability_alive, expected_transactions_if_alive,
+    expected_transactions, expected_cumulative_transactions), so callers pick once."""
+    return pareto_nbd if isinstance(params, ParetoNbdParams) else bgnbd
 
 
 def _purchases_if_alive(
@@ -77,7 +65,12 @@ def _purchases_if_alive(
     x, age = distinct.columns
     ends = np.arange(months + 1, dtype=np.float64) * periods_per_month
     ends[0] = horizon
-    expected = _expected_if_alive(purchase_params, ends[:, None], x, age)
+    expected = np.asarray(
+        purchase_kernel(purchase_params).expected_transactions_if_alive(
+            params=purchase_params, t=ends[:, None], frequency=x, T=age
+        ),
+        dtype=np.float64,
+    )
     # Month 0 ends at T, where nothing has been bought yet.
     per_month = np.diff(expected[1:], axis=0, prepend=0.0)
     discount = (1.0 + monthly_discount_rate) ** -np.arange(1.0, months + 1)
@@ -131,7 +124,12 @@ def score_customers(
     """
     x = np.asarray(frequency, dtype=np.float64)
     age = np.asarray(T, dtype=np.float64)
-    alive = _probability_alive(purchase_params, x, recency, age)
+    alive = np.asarray(
+        purchase_kernel(purchase_params).probability_alive(
+            params=purchase_params, frequency=x, recency=recency, T=age
+        ),
+        dtype=np.float64,
+    )
     within_horizon, discounted = _purchases_if_alive(
         purchase_params=purchase_params,
         frequency=x,

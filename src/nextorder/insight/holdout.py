@@ -14,13 +14,9 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from nextorder.insight import bgnbd, pareto_nbd
-from nextorder.insight.bgnbd import BgNbdParams
+from nextorder.insight.clv import PurchaseParams, purchase_kernel
 from nextorder.insight.fitting import FloatArray
-from nextorder.insight.pareto_nbd import ParetoNbdParams
 from nextorder.insight.rfm import DAYS_PER_WEEK, daily_transactions
-
-PurchaseParams = BgNbdParams | ParetoNbdParams
 
 
 @dataclass(frozen=True)
@@ -55,22 +51,17 @@ class HoldoutReport:
     """Mean absolute percentage error over frequency bins with non-zero actual mean."""
 
 
-def _expected_cumulative(params: PurchaseParams, t: FloatArray) -> FloatArray:
-    if isinstance(params, ParetoNbdParams):
-        return pareto_nbd.expected_cumulative_transactions(params=params, t=t)
-    return bgnbd.expected_cumulative_transactions(params=params, t=t)
-
-
 def _expected_conditional(params: PurchaseParams, summary: pl.DataFrame) -> FloatArray:
-    columns = {
-        "t": summary["duration_holdout"].to_numpy(),
-        "frequency": summary["frequency"].to_numpy().astype(np.float64),
-        "recency": summary["recency"].to_numpy(),
-        "T": summary["T"].to_numpy(),
-    }
-    if isinstance(params, ParetoNbdParams):
-        return pareto_nbd.expected_transactions(params=params, **columns)
-    return bgnbd.expected_transactions(params=params, **columns)
+    return np.asarray(
+        purchase_kernel(params).expected_transactions(
+            params=params,
+            t=summary["duration_holdout"].to_numpy(),
+            frequency=summary["frequency"].to_numpy().astype(np.float64),
+            recency=summary["recency"].to_numpy(),
+            T=summary["T"].to_numpy(),
+        ),
+        dtype=np.float64,
+    )
 
 
 def _mape_pct(predicted: FloatArray, actual: FloatArray) -> float:
@@ -131,7 +122,8 @@ def tracking(
     actual = (repeats[None, :] * (day_of[None, :] < period_end_day[:, None])).sum(axis=1)
     born = births > 0
     ages = np.maximum(period_end_day[:, None] - day_of[born][None, :], 0.0) / period_days
-    predicted = _expected_cumulative(params, ages) @ births[born]
+    cumulative = purchase_kernel(params).expected_cumulative_transactions(params=params, t=ages)
+    predicted = np.asarray(cumulative, dtype=np.float64) @ births[born]
     return tuple(
         TrackingPoint(
             period=period + 1,

@@ -180,7 +180,7 @@ def fit_report(
         "holdout": None,
     }
     if holdout_end is not None and daily_counts is not None:
-        models: dict[str, holdout.PurchaseParams] = {"bgnbd": purchase}
+        models: dict[str, PurchaseParams] = {"bgnbd": purchase}
         if alternative:
             models["pareto_nbd"] = alternative
         report["holdout"] = {
