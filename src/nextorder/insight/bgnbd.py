@@ -18,6 +18,7 @@ from nextorder.insight.fitting import (
     Derivatives,
     DistinctValues,
     FloatArray,
+    as_float,
     compress_rows,
     fit_log_parameters,
     sum_of_products,
@@ -50,10 +51,6 @@ class BgNbdFit(BgNbdParams):
     standard_errors: dict[str, float]
     n_customers: int
     converged: bool
-
-
-def _as_float(values: ArrayLikeFloat | float) -> FloatArray:
-    return np.asarray(values, dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -160,7 +157,7 @@ class _Terms:
 def _per_row(
     params: BgNbdParams, frequency: ArrayLikeFloat, recency: ArrayLikeFloat, T: ArrayLikeFloat
 ) -> tuple[FloatArray, FloatArray]:
-    rows = _Rows.of(_as_float(frequency), _as_float(recency), _as_float(T))
+    rows = _Rows.of(as_float(frequency), as_float(recency), as_float(T))
     terms = _Terms.at(params.as_array(), rows)
     inverse = rows.x.inverse
     return (
@@ -285,8 +282,8 @@ def fit(
 
     ``weights`` lets a caller pass already-distinct rows with their counts.
     """
-    x, t_x, age = _as_float(frequency), _as_float(recency), _as_float(T)
-    counts = np.ones(len(x)) if weights is None else _as_float(weights)
+    x, t_x, age = as_float(frequency), as_float(recency), as_float(T)
+    counts = np.ones(len(x)) if weights is None else as_float(weights)
     distinct = compress_rows(columns=(x, t_x, age))
     distinct_weights = weighted_counts(distinct.inverse, weights=counts)
     rows = _Rows.of(*distinct.columns)
@@ -317,7 +314,7 @@ def probability_alive(
     *, params: BgNbdParams, frequency: ArrayLikeFloat, recency: ArrayLikeFloat, T: ArrayLikeFloat
 ) -> FloatArray:
     """P(still active at T | history); 1 for customers without repeat purchases."""
-    x, t_x, age = _as_float(frequency), _as_float(recency), _as_float(T)
+    x, t_x, age = as_float(frequency), as_float(recency), as_float(T)
     r, alpha, a, b = params.as_array()
     log_odds_dropped = np.where(
         x > 0,
@@ -414,7 +411,7 @@ def expected_transactions_if_alive(
     distinct (x, T) pairs.
     """
     r, alpha, a, b = params.as_array()
-    x, age, horizon = _as_float(frequency), _as_float(T), _as_float(t)
+    x, age, horizon = as_float(frequency), as_float(T), as_float(t)
     if abs(a - 1.0) >= _NEAR_ONE:
         return _expected_if_alive(r, alpha, a, b, x, age, horizon)
     # (a+b+x-1)/(a-1) * [...] is 0/0 at a = 1; the function is smooth there.
@@ -441,7 +438,7 @@ def expected_cumulative_transactions(
     *, params: BgNbdParams, t: ArrayLikeFloat | float
 ) -> FloatArray:
     """E[X(t)]: repeat purchases in the first t periods of a new customer (paper eq. 9)."""
-    horizon = _as_float(t)
+    horizon = as_float(t)
     zeros = np.zeros_like(horizon)
     return expected_transactions_if_alive(params=params, t=horizon, frequency=zeros, T=zeros)
 
@@ -459,7 +456,7 @@ def simulate(
     recorded by date are. The first purchase happens at a uniform time of its day, so
     the day count floor(offset + t_x) is unbiased; None keeps continuous times.
     """
-    age = _as_float(T)
+    age = as_float(T)
     size = len(age)
     rate = rng.gamma(params.r, 1.0 / params.alpha, size)
     dropout = rng.beta(params.a, params.b, size)

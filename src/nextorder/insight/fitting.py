@@ -34,6 +34,11 @@ _BINCOUNT_SPAN_PER_KEY = 4
 _BINCOUNT_MIN_SPAN = 4096
 
 
+def as_float(values: ArrayLikeFloat | float) -> FloatArray:
+    """Any column of numbers as the float64 array every kernel computes on."""
+    return np.asarray(values, dtype=np.float64)
+
+
 def weighted_counts(index: IntArray, *, weights: FloatArray, minlength: int = 0) -> FloatArray:
     """Sum of weights per index value, typed as floats (np.bincount's stub says ints)."""
     return np.asarray(np.bincount(index, weights=weights, minlength=minlength), dtype=np.float64)

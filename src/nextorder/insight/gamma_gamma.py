@@ -19,6 +19,7 @@ from nextorder.insight.fitting import (
     Derivatives,
     DistinctValues,
     FloatArray,
+    as_float,
     fit_log_parameters,
     sum_of_products,
     symmetric,
@@ -46,13 +47,9 @@ class GammaGammaFit(GammaGammaParams):
     converged: bool
 
 
-def _as_float(values: ArrayLikeFloat) -> FloatArray:
-    return np.asarray(values, dtype=np.float64)
-
-
 def usable(*, frequency: ArrayLikeFloat, monetary_value: ArrayLikeFloat) -> BoolArray:
     """Mask of customers the model can learn from: a repeat purchase with positive mean."""
-    x, m = _as_float(frequency), _as_float(monetary_value)
+    x, m = as_float(frequency), as_float(monetary_value)
     return np.asarray((x > 0) & (m > 0) & np.isfinite(m), dtype=bool)
 
 
@@ -114,7 +111,7 @@ def _per_row(
     params: GammaGammaParams, frequency: ArrayLikeFloat, monetary_value: ArrayLikeFloat
 ) -> tuple[FloatArray, FloatArray]:
     """Log density of the mean spend m of x transactions, and its gradient in (p, q, gamma)."""
-    rows = _SpendRows.of(_as_float(frequency), _as_float(monetary_value))
+    rows = _SpendRows.of(as_float(frequency), as_float(monetary_value))
     p, q, gamma = params.as_array()
     terms = _Terms.at(params.as_array(), rows)
     x, inverse = rows.x_rows, rows.x.inverse
@@ -256,8 +253,8 @@ def fit(
     Rows are not merged into distinct (x, m) pairs: m is continuous, so almost every row
     is distinct and sorting them would cost more than the whole fit.
     """
-    x, m = _as_float(frequency), _as_float(monetary_value)
-    counts = np.ones(len(x)) if weights is None else _as_float(weights)
+    x, m = as_float(frequency), as_float(monetary_value)
+    counts = np.ones(len(x)) if weights is None else as_float(weights)
     keep = usable(frequency=x, monetary_value=m)
     if not keep.any():
         raise ValueError("no customer has a repeat purchase with a positive mean value")
@@ -289,7 +286,7 @@ def expected_average_value(
     Customers the model could not learn from (x = 0, or m <= 0) get the population
     mean p * gamma / (q - 1); infinite when q <= 1, as the model has no finite mean then.
     """
-    x, m = _as_float(frequency), _as_float(monetary_value)
+    x, m = as_float(frequency), as_float(monetary_value)
     keep = usable(frequency=x, monetary_value=m)
     x_used = np.where(keep, x, 0.0)
     m_used = np.where(keep, m, 0.0)
@@ -307,7 +304,7 @@ def simulate_mean_spend(
 
     The sum of x Gamma(p, nu) values is Gamma(p x, nu), so one draw per customer.
     """
-    x = _as_float(frequency)
+    x = as_float(frequency)
     nu = rng.gamma(params.q, 1.0 / params.gamma, len(x))
     has_repeat = x > 0
     total = rng.gamma(np.where(has_repeat, params.p * x, 1.0), 1.0 / nu)

@@ -34,6 +34,7 @@ from nextorder.insight.fitting import (
     DistinctValues,
     FloatArray,
     IntArray,
+    as_float,
     compress_rows,
     fit_log_parameters,
     sum_of_products,
@@ -71,10 +72,6 @@ class ParetoNbdFit(ParetoNbdParams):
     standard_errors: dict[str, float]
     n_customers: int
     converged: bool
-
-
-def _as_float(values: ArrayLikeFloat | float) -> FloatArray:
-    return np.asarray(values, dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -418,7 +415,7 @@ def _per_row(
     params: ParetoNbdParams, frequency: ArrayLikeFloat, recency: ArrayLikeFloat, T: ArrayLikeFloat
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Per-row log-likelihood, its gradient (n, 4), and P(alive) (the share of A)."""
-    rows = _Histories.of(_as_float(frequency), _as_float(recency), _as_float(T))
+    rows = _Histories.of(as_float(frequency), as_float(recency), as_float(T))
     terms = _Terms.at(params.as_array(), rows)
     inverse = rows.x.inverse
     return (
@@ -514,8 +511,8 @@ def fit(
     penalizer: float = 0.0,
 ) -> ParetoNbdFit:
     """Maximum likelihood; customers sharing (x, t_x, T) are fitted once, weighted."""
-    x, t_x, age = _as_float(frequency), _as_float(recency), _as_float(T)
-    counts = np.ones(len(x)) if weights is None else _as_float(weights)
+    x, t_x, age = as_float(frequency), as_float(recency), as_float(T)
+    counts = np.ones(len(x)) if weights is None else as_float(weights)
     distinct = compress_rows(columns=(x, t_x, age))
     distinct_weights = weighted_counts(distinct.inverse, weights=counts)
     rows = _Histories.of(*distinct.columns)
@@ -574,9 +571,9 @@ def expected_transactions_if_alive(
     Depends on (x, T) but not t_x, as with BG/NBD, so scoring can evaluate it on
     distinct (x, T) pairs.
     """
-    x, age = _as_float(frequency), _as_float(T)
+    x, age = as_float(frequency), as_float(T)
     rate = (params.r + x) * (params.beta + age) / (params.alpha + age)
-    return rate * _expected_over_lifetime_window(params.s, params.beta + age, _as_float(t))
+    return rate * _expected_over_lifetime_window(params.s, params.beta + age, as_float(t))
 
 
 def expected_transactions(
@@ -596,6 +593,6 @@ def expected_cumulative_transactions(
     *, params: ParetoNbdParams, t: ArrayLikeFloat | float
 ) -> FloatArray:
     """E[X(t)] for a new customer."""
-    horizon = _as_float(t)
+    horizon = as_float(t)
     window = _expected_over_lifetime_window(params.s, np.full_like(horizon, params.beta), horizon)
     return params.r * params.beta / params.alpha * window
