@@ -13,6 +13,11 @@ from django.utils import timezone
 from nextorder.core.models import Event
 
 
+def staff_actor(actor: User | None) -> User | None:
+    """The user to record as having acted: an anonymous or missing one is nobody."""
+    return actor if actor is not None and actor.is_authenticated else None
+
+
 def event_record(
     *,
     verb: str,
@@ -27,7 +32,7 @@ def event_record(
     """`occurred_at` is for history brought in from elsewhere; live changes use now."""
     return Event.objects.create(
         occurred_at=occurred_at or timezone.now(),
-        actor=actor if actor is not None and actor.is_authenticated else None,
+        actor=staff_actor(actor),
         actor_label=actor_label,
         verb=verb,
         subject_type=ContentType.objects.get_for_model(subject),

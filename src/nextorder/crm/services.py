@@ -24,7 +24,7 @@ from nextorder.core.bulk import (
     staging_table_load,
 )
 from nextorder.core.files import DataFormat
-from nextorder.core.services import event_record
+from nextorder.core.services import event_record, staff_actor
 from nextorder.crm.importers import ColumnMapping, OrderFileError, read_order_file
 from nextorder.crm.models import Contact, ContactEmail, Customer, Order, OrderImport
 
@@ -545,7 +545,7 @@ def orders_import(
         orders_created=orders_created,
         customers_created=customers_created,
         contacts_created=contacts_created,
-        imported_by=actor if actor is not None and actor.is_authenticated else None,
+        imported_by=staff_actor(actor),
     )
     event_record(
         verb="orders.imported",

@@ -20,7 +20,7 @@ from nextorder.core.bulk import (
     staging_table_drop,
     staging_table_load,
 )
-from nextorder.core.services import event_record
+from nextorder.core.services import event_record, staff_actor
 from nextorder.crm.models import Customer
 from nextorder.desk.models import Ticket
 from nextorder.desk.services import ticket_open, ticket_update, tickets_refresh_value_at_risk
@@ -57,10 +57,6 @@ def purchase_model() -> PurchaseModel:
     raise ImproperlyConfigured(
         f"NEXTORDER_PURCHASE_MODEL={chosen!r}: use one of {', '.join(PURCHASE_MODELS)}"
     )
-
-
-def _actor_or_none(actor: User | None) -> User | None:
-    return actor if actor is not None and actor.is_authenticated else None
 
 
 @dataclass(frozen=True)
@@ -135,7 +131,7 @@ def customers_score(
         fit = ValueModelFit.objects.create(
             purpose=ValueModelFit.Purpose.SCORING,
             fitted_at=now,
-            fitted_by=_actor_or_none(actor),
+            fitted_by=staff_actor(actor),
             source="database",
             calibration_end=as_of,
             customers=summary.height,
@@ -147,7 +143,7 @@ def customers_score(
             verb="customers.scored",
             subject=fit,
             actor=actor,
-            actor_label="" if _actor_or_none(actor) else "system:scoring",
+            actor_label="" if staff_actor(actor) else "system:scoring",
             after={"as_of": as_of.isoformat(), "customers": scored, "tickets": tickets},
         )
     return ScoringRun(fit=fit, customers_scored=scored, tickets_refreshed=tickets)
@@ -193,7 +189,7 @@ def value_models_fit(
         fit = ValueModelFit.objects.create(
             purpose=ValueModelFit.Purpose.FIT,
             fitted_at=timezone.now(),
-            fitted_by=_actor_or_none(actor),
+            fitted_by=staff_actor(actor),
             source="database",
             calibration_end=calibration_end,
             holdout_end=holdout_end,
@@ -205,7 +201,7 @@ def value_models_fit(
             verb="value_model.fitted",
             subject=fit,
             actor=actor,
-            actor_label="" if _actor_or_none(actor) else "system:scoring",
+            actor_label="" if staff_actor(actor) else "system:scoring",
             after={
                 "calibration_end": calibration_end.isoformat(),
                 "holdout_end": holdout_end.isoformat() if holdout_end else None,
