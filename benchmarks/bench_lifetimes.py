@@ -26,6 +26,7 @@ import numpy as np
 import polars as pl
 
 from benchmarks.results_io import write_result
+from nextorder.data import CDNOW_SAMPLE
 from nextorder.insight import bgnbd, clv, gamma_gamma, pareto_nbd, rfm
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,10 +41,6 @@ PINNED = [
     "scipy==1.11.4",
     "autograd==1.6.2",
     "setuptools<82",
-]
-CDNOW = [
-    ROOT / "src/nextorder/data/CDNOW_sample.txt",
-    Path("/work/shared/data/cdnow/CDNOW_sample.txt"),
 ]
 SPEEDUP_GOAL = 20.0
 PARAMETER_GOAL = 1e-5
@@ -76,8 +73,7 @@ def median_seconds(run: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def cdnow_summary() -> pl.DataFrame:
-    path = next(candidate for candidate in CDNOW if candidate.exists())
-    return rfm.rfm_summary_from_file(path=path, calibration_end=date(1997, 9, 30))
+    return rfm.rfm_summary_from_file(path=CDNOW_SAMPLE, calibration_end=date(1997, 9, 30))
 
 
 def simulated_summary() -> pl.DataFrame:

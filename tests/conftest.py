@@ -3,7 +3,6 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group
@@ -14,8 +13,6 @@ from nextorder.crm.models import Contact, Customer
 from nextorder.crm.services import contact_create, order_create
 from nextorder.desk.models import Ticket
 from nextorder.desk.services import ticket_open
-
-CDNOW_SAMPLE = Path(__file__).resolve().parents[1] / "src/nextorder/data/CDNOW_sample.txt"
 
 # Hypothesis explores new inputs on every developer's run; CI replays a fixed sequence,
 # so that what lands is what was tested. `.ci/run` sets HYPOTHESIS_PROFILE=ci.

@@ -14,9 +14,9 @@ from django.utils import timezone
 
 from nextorder.crm.models import Customer
 from nextorder.crm.services import orders_import
+from nextorder.data import CDNOW_SAMPLE
 from nextorder.desk.models import Message
 from nextorder.insight.services import customers_score, value_models_fit
-from tests.conftest import CDNOW_SAMPLE
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

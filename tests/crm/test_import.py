@@ -17,7 +17,7 @@ from nextorder.core.models import Event
 from nextorder.crm.importers import ColumnMapping, OrderFileError
 from nextorder.crm.models import Contact, ContactEmail, Customer, Order, OrderImport
 from nextorder.crm.services import customers_refresh_order_stats, orders_import
-from tests.conftest import CDNOW_SAMPLE
+from nextorder.data import CDNOW_SAMPLE
 
 pytestmark = pytest.mark.django_db
 

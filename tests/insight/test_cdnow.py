@@ -7,29 +7,22 @@ hold-out the next 39 weeks; figures compared to the digits published.
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
 
+from nextorder.data import CDNOW_SAMPLE
 from nextorder.insight import bgnbd, clv, gamma_gamma, holdout, pareto_nbd, rfm
 from nextorder.insight.fitting import compress_rows
 
 CALIBRATION_END = date(1997, 9, 30)
 HOLDOUT_END = date(1998, 6, 30)
-VENDORED = Path(__file__).parents[2] / "src/nextorder/data/CDNOW_sample.txt"
-SHARED = Path("/work/shared/data/cdnow/CDNOW_sample.txt")
 
 
 @pytest.fixture(scope="module")
-def cdnow_path() -> Path:
-    return VENDORED if VENDORED.exists() else SHARED
-
-
-@pytest.fixture(scope="module")
-def transactions(cdnow_path: Path) -> pl.DataFrame:
-    return rfm.scan_cdnow(path=cdnow_path).collect()
+def transactions() -> pl.DataFrame:
+    return rfm.scan_cdnow(path=CDNOW_SAMPLE).collect()
 
 
 @pytest.fixture(scope="module")

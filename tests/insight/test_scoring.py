@@ -19,6 +19,7 @@ from django_tasks_db.models import DBTaskResult
 from nextorder.core.models import Event
 from nextorder.crm.models import Customer
 from nextorder.crm.services import order_create, orders_import
+from nextorder.data import CDNOW_SAMPLE
 from nextorder.desk.models import Ticket
 from nextorder.desk.services import ticket_open, ticket_update
 from nextorder.insight import holdout, rfm
@@ -38,7 +39,6 @@ from nextorder.insight.valuation import (
     unconverged_models,
     value_reasons,
 )
-from tests.conftest import CDNOW_SAMPLE
 
 pytestmark = pytest.mark.django_db
 CALIBRATION_END = date(1997, 9, 30)

@@ -10,6 +10,7 @@ from polars.testing import assert_frame_equal
 
 from nextorder.crm.models import Customer
 from nextorder.crm.services import orders_import
+from nextorder.data import CDNOW_SAMPLE
 from nextorder.desk.models import Message, Ticket
 from nextorder.insight import rfm
 from nextorder.insight.selectors import (
@@ -21,7 +22,6 @@ from nextorder.insight.selectors import (
     leaky_bucket,
     rfm_summary_from_database,
 )
-from tests.conftest import CDNOW_SAMPLE
 
 pytestmark = pytest.mark.django_db
 

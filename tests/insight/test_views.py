@@ -10,9 +10,9 @@ from django.urls import reverse
 
 from nextorder.crm.models import Customer
 from nextorder.crm.services import orders_import
+from nextorder.data import CDNOW_SAMPLE
 from nextorder.insight.selectors import AtRiskFilters, AtRiskStage, customers_at_risk
 from nextorder.insight.services import customers_score, value_models_fit
-from tests.conftest import CDNOW_SAMPLE
 
 pytestmark = pytest.mark.django_db
 

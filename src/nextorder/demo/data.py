@@ -11,8 +11,6 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from importlib import resources
-from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, User
@@ -38,10 +36,6 @@ CDNOW_LAST_DAY = date(1998, 6, 30)
 CDNOW_CALIBRATION_END = date(1997, 9, 30)
 DEMO_PASSWORD = "nextorder-demo"
 SEED = 20261124
-
-
-def cdnow_sample_path() -> Path:
-    return Path(str(resources.files("nextorder") / "data" / "CDNOW_sample.txt"))
 
 
 def cdnow_shift_days(*, today: date) -> int:

@@ -9,10 +9,10 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
 from nextorder.crm.services import orders_import
+from nextorder.data import CDNOW_SAMPLE
 from nextorder.demo.data import (
     DEMO_PASSWORD,
     DEMO_USERS,
-    cdnow_sample_path,
     cdnow_shift_days,
     ensure_demo_staff,
     generate_demo_tickets,
@@ -33,7 +33,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         call_command("migrate", verbosity=0, interactive=False)
         shift = cdnow_shift_days(today=timezone.localdate())
-        result = orders_import(path=cdnow_sample_path(), file_format="cdnow", shift_days=shift)
+        result = orders_import(path=CDNOW_SAMPLE, file_format="cdnow", shift_days=shift)
         self.stdout.write(
             f"CDNOW sample: {result.orders_created} new orders, {result.orders_existing} already "
             f"loaded ({result.rows} rows; dates moved {shift // 7} weeks forward)."
