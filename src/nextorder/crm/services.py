@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -19,7 +19,9 @@ from django.utils import timezone
 
 from nextorder.core.bulk import (
     BATCH_ROWS,
+    PhaseProgress,
     StagingColumn,
+    no_phase_progress,
     staging_table_drop,
     staging_table_load,
 )
@@ -27,13 +29,6 @@ from nextorder.core.files import DataFormat
 from nextorder.core.services import event_record, staff_actor
 from nextorder.crm.importers import ColumnMapping, OrderFileError, read_order_file
 from nextorder.crm.models import Contact, ContactEmail, Customer, Order, OrderImport
-
-# Progress reports: (phase, done, total); the CLI draws them as a Rich progress bar.
-ProgressCallback = Callable[[str, int, int], None]
-
-
-def _no_progress(phase: str, done: int, total: int) -> None:
-    """Default when nobody is watching."""
 
 
 def normalise_email(address: str) -> str:
@@ -253,7 +248,7 @@ def _create_rows(model: type[models.Model], rows: pl.DataFrame) -> list[int]:
     return [int(obj.pk) for obj in objects]
 
 
-def _resolve_customers(frame: pl.DataFrame, progress: ProgressCallback) -> tuple[pl.DataFrame, int]:
+def _resolve_customers(frame: pl.DataFrame, progress: PhaseProgress) -> tuple[pl.DataFrame, int]:
     """Create the customers the file names that we do not know yet; map ids to keys.
 
     New customers are written with their order figures from the file, so that the
@@ -323,7 +318,7 @@ def _contact_owners(emails: list[str]) -> pl.DataFrame:
     )
 
 
-def _resolve_contacts(frame: pl.DataFrame, progress: ProgressCallback) -> tuple[pl.DataFrame, int]:
+def _resolve_contacts(frame: pl.DataFrame, progress: PhaseProgress) -> tuple[pl.DataFrame, int]:
     """Give every new email address a contact of the row's customer.
 
     An address that already belongs to another customer's contact is a bad row: mail
@@ -412,7 +407,7 @@ _STAGING_COLUMNS = (
 )
 
 
-def _load_staging(frame: pl.DataFrame, progress: ProgressCallback) -> None:
+def _load_staging(frame: pl.DataFrame, progress: PhaseProgress) -> None:
     """Put the file's orders into a temporary table; COPY on PostgreSQL."""
     # In customer order, which the INSERT keeps (it reads the table as written): each
     # customer's orders land together in crm_order and its indexes, and the foreign-key
@@ -495,7 +490,7 @@ def orders_import(
     default_currency: str = "USD",
     shift_days: int = 0,
     actor: User | None = None,
-    progress: ProgressCallback = _no_progress,
+    progress: PhaseProgress = no_phase_progress,
 ) -> ImportResult:
     """Import a file of orders, all of it or nothing.
 
