@@ -5,10 +5,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import Group
 from hypothesis import settings
 
-from nextorder.core.roles import AGENT, LEAD, SALES
+from nextorder.core.roles import AGENT, LEAD, MANAGER, SALES
+from nextorder.core.services import user_create
 from nextorder.crm.models import Contact, Customer
 from nextorder.crm.services import contact_create, order_create
 from nextorder.desk.models import Ticket
@@ -21,13 +21,9 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture
-def make_user(django_user_model):
+def make_user(db):
     def make(username: str, role: str):
-        user = django_user_model.objects.create_user(
-            username=username, password="pw-for-tests-1", is_staff=True
-        )
-        user.groups.add(Group.objects.get(name=role))
-        return user
+        return user_create(username=username, role=role, password="pw-for-tests-1")
 
     return make
 
@@ -50,6 +46,11 @@ def lead(make_user):
 @pytest.fixture
 def sales_user(make_user):
     return make_user("sales1", SALES)
+
+
+@pytest.fixture
+def manager(make_user):
+    return make_user("manager1", MANAGER)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -47,7 +48,8 @@ CSRF_TRUSTED_ORIGINS = [
 ]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The admin site is NextOrder's (managers only); see nextorder/core/admin_site.py.
+    "nextorder.core.admin_apps.ManagerAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -57,6 +59,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_tasks",
     "django_tasks_db",
+    "axes",
+    "csp",
     "nextorder.core",
     "nextorder.crm",
     "nextorder.desk",
@@ -73,6 +77,15 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes requires: it turns a locked-out log-in into its lockout page.
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    # First, so that a locked-out user is refused before the password is even checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "nextorder.urls"
@@ -88,6 +101,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "nextorder.core.context_processors.roles",
             ],
         },
     },
@@ -157,3 +171,47 @@ MEDIA_URL = "media/"
 MEDIA_ROOT = VAR_DIR / "media"
 # The domain in the Message-IDs of mail we send: <uuid@domain>.
 NEXTORDER_MESSAGE_ID_DOMAIN = os.environ.get("NEXTORDER_MESSAGE_ID_DOMAIN", "nextorder.localhost")
+
+# Log-in throttling (django-axes): after NEXTORDER_LOGIN_FAILURE_LIMIT wrong passwords for
+# one user from one address, that pair is locked out for NEXTORDER_LOGIN_COOLOFF_MINUTES,
+# or until a manager releases it (admin: "Access attempts", or `nextorder axes_reset`).
+AXES_FAILURE_LIMIT = int(os.environ.get("NEXTORDER_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("NEXTORDER_LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
+
+# Production is secure by default: with DEBUG off the site redirects to HTTPS, sends HSTS
+# and marks its cookies secure. A deployment that serves plain HTTP (on a private network,
+# or behind a proxy that terminates TLS and does not pass X-Forwarded-Proto) turns each
+# off by its own variable; all are listed in the README's configuration table.
+_HTTPS = not DEBUG
+SECURE_SSL_REDIRECT = _env_bool("NEXTORDER_SSL_REDIRECT", default=_HTTPS)
+SESSION_COOKIE_SECURE = _env_bool("NEXTORDER_SECURE_COOKIES", default=_HTTPS)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = int(
+    os.environ.get("NEXTORDER_HSTS_SECONDS", str(365 * 24 * 3600 if _HTTPS else 0))
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("NEXTORDER_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = _env_bool("NEXTORDER_HSTS_PRELOAD", default=False)
+if _env_bool("NEXTORDER_BEHIND_TLS_PROXY", default=False):
+    # The proxy terminates TLS and says so in X-Forwarded-Proto; trust it for is_secure().
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy (django-csp): scripts and styles from our own origin only, no
+# inline script, no eval; images may be data: URLs (inline images of emails).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from nextorder.core.admin_site import ReadOnlyAdmin
 from nextorder.core.models import Event, Team
 
 
@@ -11,12 +12,10 @@ class TeamAdmin(admin.ModelAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(ReadOnlyAdmin):
+    """The audit log is append-only."""
+
     list_display = ["occurred_at", "verb", "subject_type", "subject_id", "customer_id", "actor"]
     list_filter = ["verb", "subject_type"]
     search_fields = ["verb", "actor_label"]
     date_hierarchy = "occurred_at"
-    raw_id_fields = ["actor"]
-
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False  # the audit log is append-only

@@ -32,6 +32,30 @@ class Team(TimeStampedModel):
         return self.name
 
 
+class Verb(models.TextChoices):
+    """Every kind of event, with the words the timeline and the audit log show for it.
+
+    One list, so that a new kind is named once and a typo is a type error, not a
+    timeline entry nobody can read.
+    """
+
+    TICKET_OPENED = "ticket.opened", "Ticket opened"
+    TICKET_REPLIED = "ticket.replied", "Agent replied"
+    TICKET_NOTED = "ticket.noted", "Internal note"
+    TICKET_UPDATED = "ticket.updated", "Ticket changed"
+    TICKET_MESSAGE_RECEIVED = "ticket.message_received", "Customer wrote"
+    CUSTOMER_CREATED = "customer.created", "Customer created"
+    CUSTOMER_UPDATED = "customer.updated", "Customer changed"
+    ORDER_CREATED = "order.created", "Order recorded"
+    ORDERS_IMPORTED = "orders.imported", "Orders imported"
+    CUSTOMERS_SCORED = "customers.scored", "Customers scored"
+    VALUE_MODEL_FITTED = "value_model.fitted", "Value model fitted"
+    USER_CREATED = "user.created", "Staff user created"
+    USER_ROLE_SET = "user.role_set", "Staff role changed"
+    LOGIN_FAILED = "auth.login_failed", "Log-in failed"
+    LOGIN_LOCKED_OUT = "auth.locked_out", "Log-in locked out"
+
+
 class Event(models.Model):
     """Who did what to which object, when, with the fields before and after.
 
@@ -50,9 +74,10 @@ class Event(models.Model):
     )
     # Set when the actor is not a staff user: "customer:<contact id>", "system:import", ...
     actor_label = models.CharField(max_length=200, blank=True)
-    verb = models.CharField(max_length=64)
-    subject_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
-    subject_id = models.BigIntegerField()
+    verb = models.CharField(max_length=64, choices=Verb.choices)
+    # What the event is about; empty for a failed log-in under a name that is nobody's.
+    subject_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.PROTECT)
+    subject_id = models.BigIntegerField(null=True, blank=True)
     customer_id = models.BigIntegerField(null=True, blank=True)
     before = models.JSONField(default=dict, blank=True)
     after = models.JSONField(default=dict, blank=True)
@@ -67,7 +92,8 @@ class Event(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.verb} {self.subject_type.model}#{self.subject_id} at {self.occurred_at}"
+        about = f" {self.subject_type.model}#{self.subject_id}" if self.subject_type else ""
+        return f"{self.get_verb_display()}{about} at {self.occurred_at}"
 
     @property
     def actor_display(self) -> str:

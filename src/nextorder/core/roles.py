@@ -14,6 +14,7 @@ AGENT = "agent"
 LEAD = "lead"
 SALES = "sales"
 MANAGER = "manager"
+ROLES = (AGENT, LEAD, SALES, MANAGER)
 
 _READ_RECORD = [
     "crm.view_customer",
@@ -69,7 +70,15 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "crm.change_product",
     ],
 }
-MANAGED_APPS = ("core", "crm", "desk", "insight")
+# Managers run the desk: every NextOrder model, and the log-in lockouts (axes) they release.
+MANAGED_APPS = ("core", "crm", "desk", "insight", "axes")
+
+
+def is_manager(user: Any) -> bool:
+    """Managers (and superusers) are the only ones the admin site lets in."""
+    if not (user.is_active and user.is_authenticated):
+        return False
+    return bool(user.is_superuser or user.groups.filter(name=MANAGER).exists())
 
 
 def _permissions(codenames: list[str]) -> list[Permission]:

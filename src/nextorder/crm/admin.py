@@ -1,5 +1,10 @@
-from django.contrib import admin
+from typing import Any
 
+from django.contrib import admin
+from django.contrib.auth.models import User
+from django.http import HttpRequest
+
+from nextorder.core.admin_site import ReadOnlyAdmin, ReadOnlyInline
 from nextorder.crm.models import (
     Contact,
     ContactEmail,
@@ -10,6 +15,7 @@ from nextorder.crm.models import (
     Product,
     ProductComponent,
 )
+from nextorder.crm.services import CUSTOMER_EDITABLE_FIELDS, customer_create, customer_update
 
 
 class ContactInline(admin.TabularInline):
@@ -18,13 +24,38 @@ class ContactInline(admin.TabularInline):
     fields = ["name", "phone"]
 
 
+# Derived from orders and scoring; shown, never edited.
+_CUSTOMER_FIGURES = [
+    "order_count",
+    "total_spend",
+    "first_order_at",
+    "last_order_at",
+    "clv_12m",
+    "p_alive",
+    "value_at_risk",
+    "value_reason",
+    "scored_at",
+]
+
+
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
     list_display = ["name", "kind", "external_id", "order_count", "total_spend", "last_order_at"]
     list_filter = ["kind"]
     search_fields = ["name", "external_id", "contacts__emails__address"]
-    readonly_fields = ["order_count", "total_spend", "first_order_at", "last_order_at"]
+    fields = [*CUSTOMER_EDITABLE_FIELDS, *_CUSTOMER_FIGURES]
+    readonly_fields = _CUSTOMER_FIGURES
     inlines = [ContactInline]
+
+    def save_model(self, request: HttpRequest, obj: Customer, form: Any, change: bool) -> None:
+        """Through the services, so that the change is in the customer's timeline."""
+        fields = {name: form.cleaned_data[name] for name in CUSTOMER_EDITABLE_FIELDS}
+        actor = request.user if isinstance(request.user, User) else None
+        if change:
+            customer_update(customer=Customer.objects.get(pk=obj.pk), actor=actor, **fields)
+        else:
+            obj.pk = customer_create(actor=actor, **fields).pk
+            obj.refresh_from_db()
 
 
 class ContactEmailInline(admin.TabularInline):
@@ -61,33 +92,30 @@ class ProductAdmin(admin.ModelAdmin):
     inlines = [ProductComponentInline]
 
 
-class OrderLineInline(admin.TabularInline):
+class OrderLineInline(ReadOnlyInline):
     model = OrderLine
-    extra = 0
-    raw_id_fields = ["product"]
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(ReadOnlyAdmin):
+    """Orders come from the shop (import, and later the API), which keeps the customer's
+    figures and events right; here they are read."""
+
     list_display = ["external_id", "customer", "placed_at", "amount", "currency", "channel"]
     list_filter = ["channel", "currency"]
     search_fields = ["external_id", "customer__name"]
     date_hierarchy = "placed_at"
-    raw_id_fields = ["customer", "contact", "sales_rep"]
+    list_select_related = ["customer"]
     inlines = [OrderLineInline]
 
 
 @admin.register(OrderImport)
-class OrderImportAdmin(admin.ModelAdmin):
+class OrderImportAdmin(ReadOnlyAdmin):
+    """A record of what happened; imports are made with `nextorder import`."""
+
     list_display = ["file_name", "rows", "orders_created", "customers_created", "created_at"]
     search_fields = ["file_name", "file_sha256"]
     date_hierarchy = "created_at"
-
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False  # a record of what happened; imports are made with `nextorder import`
-
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
-        return False
 
 
 @admin.register(ProductComponent)
@@ -98,7 +126,6 @@ class ProductComponentAdmin(admin.ModelAdmin):
 
 
 @admin.register(OrderLine)
-class OrderLineAdmin(admin.ModelAdmin):
+class OrderLineAdmin(ReadOnlyAdmin):
     list_display = ["order", "product", "description", "quantity", "unit_price", "amount"]
     search_fields = ["order__external_id", "product__sku", "description"]
-    raw_id_fields = ["order", "product"]

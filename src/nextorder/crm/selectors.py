@@ -39,22 +39,13 @@ def _order_entry(order: Order) -> TimelineEntry:
     )
 
 
-_EVENT_TITLES = {
-    "ticket.opened": "Ticket opened",
-    "ticket.replied": "Agent replied",
-    "ticket.noted": "Internal note",
-    "ticket.updated": "Ticket changed",
-    "ticket.message_received": "Customer wrote",
-}
-
-
 def _event_entry(event: Event) -> TimelineEntry:
     changes = ", ".join(
         f"{k}: {event.before.get(k, '-')} → {v}"
         for k, v in event.after.items()
         if k in event.before
     )
-    title = _EVENT_TITLES.get(event.verb, event.verb)
+    title = event.get_verb_display()
     subject = f" #{event.subject_id}" if event.verb.startswith("ticket.") else ""
     return TimelineEntry(
         at=event.occurred_at,

@@ -26,6 +26,7 @@ from nextorder.core.bulk import (
     staging_table_load,
 )
 from nextorder.core.files import DataFormat
+from nextorder.core.models import Verb
 from nextorder.core.services import event_record, staff_actor
 from nextorder.crm.importers import ColumnMapping, OrderFileError, read_order_file
 from nextorder.crm.models import Contact, ContactEmail, Customer, Order, OrderImport
@@ -33,6 +34,68 @@ from nextorder.crm.models import Contact, ContactEmail, Customer, Order, OrderIm
 
 def normalise_email(address: str) -> str:
     return address.strip().lower()
+
+
+@transaction.atomic
+def customer_create(
+    *,
+    name: str,
+    kind: str = Customer.Kind.PERSON,
+    external_id: str | None = None,
+    notes: str = "",
+    actor: User | None = None,
+) -> Customer:
+    customer = Customer(name=name.strip(), kind=kind, external_id=external_id, notes=notes)
+    customer.full_clean()
+    customer.save()
+    event_record(
+        verb=Verb.CUSTOMER_CREATED,
+        subject=customer,
+        actor=actor,
+        actor_label="" if staff_actor(actor) else "system",
+        customer_id=customer.pk,
+        after={"name": customer.name, "kind": customer.kind, "external_id": external_id},
+    )
+    return customer
+
+
+# The fields of a customer that people edit; the order and value figures are derived.
+CUSTOMER_EDITABLE_FIELDS = ("name", "kind", "external_id", "notes")
+
+
+@transaction.atomic
+def customer_update(
+    *,
+    customer: Customer,
+    actor: User | None = None,
+    occurred_at: datetime | None = None,
+    **changes: Any,
+) -> Customer:
+    """Change the editable fields (CUSTOMER_EDITABLE_FIELDS); one event lists each change.
+
+    `occurred_at` dates a change that belongs to history brought in from elsewhere."""
+    unknown = set(changes) - set(CUSTOMER_EDITABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
+    stored = Customer.objects.get(pk=customer.pk)
+    before = {k: getattr(stored, k) for k, v in changes.items() if getattr(stored, k) != v}
+    if not before:
+        return customer
+    for name, value in changes.items():
+        setattr(customer, name, value)
+    customer.full_clean()
+    customer.save(update_fields=[*before, "updated_at"])
+    event_record(
+        verb=Verb.CUSTOMER_UPDATED,
+        subject=customer,
+        actor=actor,
+        actor_label="" if staff_actor(actor) else "system",
+        customer_id=customer.pk,
+        before=before,
+        after={k: changes[k] for k in before},
+        occurred_at=occurred_at,
+    )
+    return customer
 
 
 @transaction.atomic
@@ -98,6 +161,7 @@ def order_create(
     contact: Contact | None = None,
     sales_rep: User | None = None,
     item_count: int | None = None,
+    actor: User | None = None,
 ) -> Order:
     order = Order(
         customer=customer,
@@ -114,6 +178,19 @@ def order_create(
     order.save()
     customers_refresh_order_stats(customer_ids_sql="%s", params=[customer.pk])
     customer.refresh_from_db()
+    event_record(
+        verb=Verb.ORDER_CREATED,
+        subject=order,
+        actor=actor,
+        actor_label="" if staff_actor(actor) else "system",
+        customer_id=customer.pk,
+        after={
+            "order": order.external_id,
+            "amount": str(order.amount),
+            "currency": order.currency,
+            "placed_at": order.placed_at.isoformat(),
+        },
+    )
     return order
 
 
@@ -543,7 +620,7 @@ def orders_import(
         imported_by=staff_actor(actor),
     )
     event_record(
-        verb="orders.imported",
+        verb=Verb.ORDERS_IMPORTED,
         subject=record,
         actor=actor,
         actor_label="" if actor else "system:import",

@@ -13,14 +13,16 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from nextorder.core.models import Team
 from nextorder.core.roles import AGENT, LEAD, MANAGER, SALES
-from nextorder.crm.models import Contact, ContactEmail, Customer, Order
+from nextorder.core.services import team_ensure, user_create, user_role_set
+from nextorder.crm.models import Contact, Customer, Order
+from nextorder.crm.services import contact_create, customer_update
 from nextorder.desk.models import Ticket
 from nextorder.desk.services import (
     ticket_open,
@@ -256,27 +258,27 @@ _CLOSING = (
 
 
 def ensure_demo_staff() -> dict[str, User]:
-    user_model = get_user_model()
+    """The demo's staff and teams; run again, it puts their roles back as they were."""
     users: dict[str, User] = {}
-    teams = [Team.objects.get_or_create(name=name)[0] for name in TEAM_NAMES]
     for index, spec in enumerate(DEMO_USERS):
-        user, created = user_model.objects.get_or_create(
-            username=spec.username,
-            defaults={
-                "first_name": spec.first_name,
-                "last_name": spec.last_name,
-                "email": f"{spec.username}@nextorder.localhost",
-                "is_staff": True,
-                "is_superuser": spec.is_superuser,
-            },
-        )
-        if created:
-            user.set_password(DEMO_PASSWORD)
-            user.save()
-        user.groups.add(Group.objects.get(name=spec.role))
+        user = get_user_model().objects.filter(username=spec.username).first()
+        if user is None:
+            user = user_create(
+                username=spec.username,
+                role=spec.role,
+                password=DEMO_PASSWORD,
+                first_name=spec.first_name,
+                last_name=spec.last_name,
+                email=f"{spec.username}@nextorder.localhost",
+                is_superuser=spec.is_superuser,
+            )
+        else:
+            user_role_set(user=user, role=spec.role)
         if spec.role in (AGENT, LEAD):
-            teams[index % len(teams)].members.add(user)
+            team_ensure(name=TEAM_NAMES[index % len(TEAM_NAMES)], members=[user])
         users[spec.username] = user
+    for name in TEAM_NAMES:
+        team_ensure(name=name)
     return users
 
 
@@ -308,12 +310,10 @@ def _contact_for(customer: Customer) -> Contact:
     if contact is not None:
         return contact
     number = _customer_number(customer)
-    contact = Contact.objects.create(customer=customer, name=customer.name)
     local = customer.name.lower().replace(" ", ".")
-    ContactEmail.objects.create(
-        contact=contact, address=f"{local}.{number}@example.com", is_primary=True
+    return contact_create(
+        customer=customer, name=customer.name, emails=[f"{local}.{number}@example.com"]
     )
-    return contact
 
 
 @transaction.atomic
@@ -329,8 +329,12 @@ def generate_demo_tickets(*, count: int = 400, now: datetime | None = None) -> i
     for customer in Customer.objects.filter(order_count__gt=0).exclude(
         name__regex=r"^[A-Z][a-z]+ [A-Z]"
     ):
-        name = person_name(_customer_number(customer))
-        Customer.objects.filter(pk=customer.pk).update(name=name)
+        # CDNOW's customers are numbers; a made-up name, dated to their first order.
+        customer_update(
+            customer=customer,
+            name=person_name(_customer_number(customer)),
+            occurred_at=customer.first_order_at,
+        )
     statuses = (
         [Ticket.Status.NEW] * 15
         + [Ticket.Status.OPEN] * 20

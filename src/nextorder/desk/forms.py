@@ -1,30 +1,53 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
-from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 
 from nextorder.core.models import Team
-from nextorder.desk.models import Ticket
+from nextorder.desk.models import MAX_BODY_CHARS, Ticket
+from nextorder.desk.selectors import ticket_workers
 
 
 class ReplyForm(forms.Form):
-    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}), strip=True)
+    # Django's CharField refuses NUL characters; max_length says how long is too long.
+    body = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 6}), strip=True, max_length=MAX_BODY_CHARS
+    )
     status = forms.ChoiceField(choices=Ticket.Status.choices, initial=Ticket.Status.PENDING)
     internal = forms.BooleanField(required=False, label="Internal note (not sent to the customer)")
-    version = forms.IntegerField(widget=forms.HiddenInput)
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1, max_value=2**31 - 1)
+
+
+class _PersonChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return str(obj.get_full_name() or obj.get_username())
 
 
 class TicketUpdateForm(forms.Form):
+    """The ticket's fields, offering each user only the choices their role may make:
+    an agent takes or leaves a ticket; a lead assigns it to anyone who works tickets and
+    moves it between teams."""
+
     status = forms.ChoiceField(choices=Ticket.Status.choices)
     priority = forms.TypedChoiceField(choices=Ticket.Priority.choices, coerce=int)
-    assignee = forms.ModelChoiceField(
-        queryset=get_user_model()
-        .objects.filter(is_active=True, is_staff=True)
-        .order_by("username"),
-        required=False,
-        empty_label="— nobody —",
+    assignee = _PersonChoiceField(
+        queryset=User.objects.none(), required=False, empty_label="— nobody —"
     )
     team = forms.ModelChoiceField(
         queryset=Team.objects.all(), required=False, empty_label="— none —"
     )
-    version = forms.IntegerField(widget=forms.HiddenInput)
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1, max_value=2**31 - 1)
+
+    def __init__(self, *args: Any, user: User, ticket: Ticket, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        assignee = self.fields["assignee"]
+        assert isinstance(assignee, forms.ModelChoiceField)
+        if user.has_perm("desk.assign_ticket"):
+            assignee.queryset = ticket_workers()
+        else:
+            # Oneself, or whoever has it now (so the form shows the truth and can be saved).
+            assignee.queryset = ticket_workers().filter(pk__in=[user.pk, ticket.assignee_id])
+            self.fields["team"].disabled = True
+            self.fields["team"].initial = ticket.team_id

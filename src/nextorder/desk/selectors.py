@@ -8,14 +8,16 @@ import itertools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.db.models import Q, QuerySet
 
+from nextorder.core import params
 from nextorder.crm.models import Customer
 from nextorder.desk.models import Message, Ticket
 
@@ -57,12 +59,35 @@ class BadCursor(ValueError):
     """A cursor that was not made by this queue (edited by hand, or from an old sort)."""
 
 
-# How each sort key travels in a cursor: written as text or int, read back by these.
-_KEY_PARSERS: dict[str, Callable[[Any], object]] = {
-    "priority": int,
-    "id": int,
-    "created_at": datetime.fromisoformat,
-    "value_at_risk": Decimal,
+def _cursor_int(raw: object) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= params.MAX_ID:
+        raise ValueError("not a key")
+    return raw
+
+
+def _cursor_time(raw: object) -> datetime:
+    if not isinstance(raw, str):
+        raise ValueError("not a time")
+    value = datetime.fromisoformat(raw)
+    if value.tzinfo is None:
+        raise ValueError("not a time with its offset")
+    return value.astimezone(UTC)  # out of range (year 1 at +05:00) fails here, not in SQL
+
+
+def _cursor_money(raw: object) -> Decimal:
+    value = params.amount(raw) if isinstance(raw, str) else None
+    if value is None:
+        raise ValueError("not an amount")
+    return value
+
+
+# How each sort key travels in a cursor: written as text or int, read back (and checked:
+# a cursor is user input) by these.
+_KEY_PARSERS: dict[str, Callable[[object], object]] = {
+    "priority": _cursor_int,
+    "id": _cursor_int,
+    "created_at": _cursor_time,
+    "value_at_risk": _cursor_money,
 }
 
 
@@ -81,13 +106,15 @@ def _encode_cursor(*, sort: QueueSort, ticket: Ticket) -> str:
 def _decode_cursor(*, sort: QueueSort, cursor: str) -> list[object]:
     try:
         payload = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        if payload[0] != sort.value or len(payload) != len(_ORDERINGS[sort]) + 1:
+        if not isinstance(payload, list) or len(payload) != len(_ORDERINGS[sort]) + 1:
+            raise ValueError("not a cursor")
+        if payload[0] != sort.value:
             raise ValueError("cursor of another sort")
         return [
             _KEY_PARSERS[name.lstrip("-")](raw)
             for name, raw in zip(_ORDERINGS[sort], payload[1:], strict=True)
         ]
-    except (ValueError, TypeError, IndexError, ArithmeticError, json.JSONDecodeError) as exc:
+    except (ValueError, TypeError, ArithmeticError, UnicodeError) as exc:
         raise BadCursor("This page link is out of date; start again from the first page.") from exc
 
 
@@ -214,3 +241,19 @@ def customer_tickets(
     if exclude is not None:
         tickets = tickets.exclude(pk=exclude.pk)
     return list(tickets[:limit])
+
+
+def ticket_workers() -> QuerySet[User]:
+    """The people a ticket can be assigned to: active users whose role works tickets
+    (agents, leads, managers), never a sales user who can only read them."""
+    works = Q(
+        groups__permissions__content_type__app_label="desk",
+        groups__permissions__codename="change_ticket",
+    )
+    return (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .filter(works | Q(is_superuser=True))
+        .distinct()
+        .order_by("first_name", "last_name", "username")
+    )

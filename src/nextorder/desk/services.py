@@ -12,19 +12,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import nh3
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
-from django.utils.html import escape, linebreaks
 
-from nextorder.core.models import Event, Team
+from nextorder.core.html import html_from_text, sanitise_html
+from nextorder.core.models import Event, Team, Verb
 from nextorder.core.services import event_record
 from nextorder.crm.models import Contact, Customer
-from nextorder.desk.models import Message, Ticket
+from nextorder.desk.models import MAX_BODY_CHARS, Message, Ticket
 from nextorder.desk.priority import PriorityDecision, PriorityRule, decide_priority
 
 
@@ -48,9 +47,9 @@ class TicketConflict(Exception):
 
 
 def _describe_change(event: Event) -> str:
-    if event.verb == "ticket.replied":
+    if event.verb == Verb.TICKET_REPLIED:
         return "replied"
-    if event.verb == "ticket.message_received":
+    if event.verb == Verb.TICKET_MESSAGE_RECEIVED:
         return "the customer wrote"
     changed = [f"{k}: {event.before.get(k)} → {v}" for k, v in event.after.items()]
     return "; ".join(changed) or event.verb
@@ -60,20 +59,35 @@ def new_message_id() -> str:
     return f"<{uuid.uuid4().hex}@{settings.NEXTORDER_MESSAGE_ID_DOMAIN}>"
 
 
-def html_from_text(text: str) -> str:
-    return linebreaks(escape(text))
+def checked_body(text: str) -> str:
+    """A message's text as stored: NUL characters (which PostgreSQL cannot store) dropped,
+    surrounding space trimmed, and refused when empty or longer than MAX_BODY_CHARS."""
+    body = text.replace("\x00", "").strip()
+    if not body:
+        raise ValidationError("The message is empty.")
+    if len(body) > MAX_BODY_CHARS:
+        raise ValidationError(
+            f"The message is {len(body):,} characters long; the limit is {MAX_BODY_CHARS:,}."
+        )
+    return body
 
 
-def sanitise_html(html: str) -> str:
-    """Customer HTML is rendered in agents' browsers: keep formatting, drop scripts."""
-    return nh3.clean(html)
+def checked_subject(text: str) -> str:
+    """One line of at most 250 characters, without control characters."""
+    line = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    return line[:250] or "(no subject)"
 
 
-def _bump_version(*, ticket: Ticket, expected_version: int, **changes: Any) -> None:
-    """The optimistic lock: write only if nobody wrote since `expected_version`."""
-    updated = Ticket.objects.filter(pk=ticket.pk, version=expected_version).update(
-        version=F("version") + 1, updated_at=timezone.now(), **changes
-    )
+def _bump_version(*, ticket: Ticket, expected_version: int | None, **changes: Any) -> None:
+    """The optimistic lock: write only if nobody wrote since `expected_version`.
+
+    `expected_version=None` writes whatever the version is (a customer's message must
+    never be refused) and still bumps it, so a stale agent form hears of the change.
+    """
+    matching = Ticket.objects.filter(pk=ticket.pk)
+    if expected_version is not None:
+        matching = matching.filter(version=expected_version)
+    updated = matching.update(version=F("version") + 1, updated_at=timezone.now(), **changes)
     if updated == 0:
         current = Ticket.objects.get(pk=ticket.pk)
         last_change = (
@@ -111,6 +125,7 @@ def ticket_open(
     """
     if internal and channel != Ticket.Channel.AGENT:
         raise ValidationError("Only a ticket an agent opens can start with an internal note.")
+    body_text = checked_body(body_text)
     sent_at = sent_at or timezone.now()
     from_agent = channel == Ticket.Channel.AGENT
     decision = (
@@ -126,7 +141,7 @@ def ticket_open(
     ticket = Ticket(
         customer=customer,
         contact=contact,
-        subject=subject.strip()[:250] or "(no subject)",
+        subject=checked_subject(subject),
         channel=channel,
         priority=decision.priority,
         priority_reason=decision.reason,
@@ -155,7 +170,7 @@ def ticket_open(
         message_id=message_id or new_message_id(),
     )
     event_record(
-        verb="ticket.opened",
+        verb=Verb.TICKET_OPENED,
         subject=ticket,
         actor=actor,
         actor_label="" if actor else (f"customer:{contact.pk}" if contact else "customer"),
@@ -189,9 +204,7 @@ def ticket_reply(
     back to the same person. `sent_at` is for conversations brought in from another
     desk; live replies use now.
     """
-    body = body.strip()
-    if not body:
-        raise ValidationError("The reply is empty.")
+    body = checked_body(body)
     if status is not None and status not in Ticket.Status.values:
         raise ValidationError(f"Unknown status {status!r}.")
     now = sent_at or timezone.now()
@@ -232,7 +245,7 @@ def ticket_reply(
     if taking:
         before["assignee"], after["assignee"] = None, _loggable(author)
     event_record(
-        verb="ticket.noted" if internal else "ticket.replied",
+        verb=Verb.TICKET_NOTED if internal else Verb.TICKET_REPLIED,
         subject=ticket,
         actor=author,
         customer_id=ticket.customer_id,
@@ -298,6 +311,12 @@ def ticket_update(
         raise PermissionDenied(
             "Only leads can assign tickets to others or move them between teams."
         )
+    new_assignee = requested.get("assignee")
+    if new_assignee is not None and not new_assignee.has_perm("desk.change_ticket"):
+        raise ValidationError(
+            f"{new_assignee.get_full_name() or new_assignee.get_username()} cannot work "
+            "tickets (their role only reads them); assign it to an agent or a lead."
+        )
 
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
@@ -316,7 +335,7 @@ def ticket_update(
         return ticket
     _bump_version(ticket=ticket, expected_version=expected_version, **changes)
     event_record(
-        verb="ticket.updated",
+        verb=Verb.TICKET_UPDATED,
         subject=ticket,
         actor=actor,
         customer_id=ticket.customer_id,
@@ -358,9 +377,13 @@ def ticket_receive_message(
     """The customer writes again on a ticket: a pending or solved ticket is reopened,
     and the priority rule may raise the priority (an angry follow-up).
 
-    Customer messages never conflict: the version is bumped unconditionally so that an
-    agent's stale form is told the customer wrote meanwhile.
+    Customer messages never conflict, however stale the caller's copy of the ticket: the
+    ticket is read again under a row lock and the version bumped unconditionally, so that
+    an agent's stale form is told the customer wrote meanwhile.
     """
+    body_text = checked_body(body_text)
+    Ticket.objects.select_for_update().only("pk").get(pk=ticket.pk)  # wait out a writer
+    ticket.refresh_from_db()
     sent_at = sent_at or timezone.now()
     previous_status = ticket.status
     reopened = ticket.status in (Ticket.Status.PENDING, Ticket.Status.SOLVED)
@@ -378,7 +401,7 @@ def ticket_receive_message(
         before["priority"], after["priority"] = ticket.priority, decision.priority
     if reopened:
         changes.update(_status_stamps(new_status=Ticket.Status.OPEN, now=sent_at))
-    _bump_version(ticket=ticket, expected_version=ticket.version, **changes)
+    _bump_version(ticket=ticket, expected_version=None, **changes)
     message = Message.objects.create(
         ticket=ticket,
         direction=Message.Direction.INBOUND,
@@ -391,7 +414,7 @@ def ticket_receive_message(
         references=references,
     )
     event_record(
-        verb="ticket.message_received",
+        verb=Verb.TICKET_MESSAGE_RECEIVED,
         subject=ticket,
         actor_label=f"customer:{contact.pk}" if contact else "customer",
         customer_id=ticket.customer_id,

@@ -5,11 +5,13 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from nextorder.core import params
 from nextorder.core.models import Team
 from nextorder.crm.models import Customer
 from nextorder.crm.selectors import customer_orders, customer_summary, customer_timeline
@@ -31,17 +33,12 @@ from nextorder.desk.services import TicketConflict, ticket_reply, ticket_update
 def _queue_filters(request: HttpRequest) -> QueueFilters:
     """Unknown values are ignored, as a hand-edited URL should not break the queue."""
     statuses = tuple(s for s in request.GET.getlist("status") if s in Ticket.Status.values)
-    team = request.GET.get("team", "")
     assignee = request.GET.get("assignee", "")
     return QueueFilters(
         statuses=statuses or tuple(Ticket.ACTIVE_STATUSES),
-        team_id=int(team) if team.isdigit() else None,
+        team_id=params.object_id(request.GET.get("team")),
         assignee=(
-            assignee
-            if assignee in (ASSIGNEE_ME, ASSIGNEE_NOBODY)
-            else int(assignee)
-            if assignee.isdigit()
-            else None
+            assignee if assignee in (ASSIGNEE_ME, ASSIGNEE_NOBODY) else params.object_id(assignee)
         ),
     )
 
@@ -83,7 +80,8 @@ def queue(request: HttpRequest) -> HttpResponse:
     return render(request, "desk/queue.html", context)
 
 
-def _ticket_context(ticket: Ticket, **extra: object) -> dict[str, object]:
+def _ticket_context(request: HttpRequest, ticket: Ticket, **extra: object) -> dict[str, object]:
+    user: User = request.user  # type: ignore[assignment]
     return {
         "ticket": ticket,
         "conversation": ticket_conversation(ticket=ticket),
@@ -95,13 +93,15 @@ def _ticket_context(ticket: Ticket, **extra: object) -> dict[str, object]:
         or ReplyForm(initial={"version": ticket.version, "status": Ticket.Status.PENDING}),
         "update_form": extra.pop("update_form", None)
         or TicketUpdateForm(
+            user=user,
+            ticket=ticket,
             initial={
                 "status": ticket.status,
                 "priority": ticket.priority,
                 "assignee": ticket.assignee_id,
                 "team": ticket.team_id,
                 "version": ticket.version,
-            }
+            },
         ),
         **extra,
     }
@@ -116,7 +116,7 @@ def _load_ticket(pk: int) -> Ticket:
 @login_required
 @permission_required("desk.view_ticket", raise_exception=True)
 def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    return render(request, "desk/ticket.html", _ticket_context(_load_ticket(pk)))
+    return render(request, "desk/ticket.html", _ticket_context(request, _load_ticket(pk)))
 
 
 @require_POST
@@ -127,7 +127,10 @@ def ticket_reply_view(request: HttpRequest, pk: int) -> HttpResponse:
     form = ReplyForm(request.POST)
     if not form.is_valid():
         return render(
-            request, "desk/ticket.html", _ticket_context(ticket, reply_form=form), status=400
+            request,
+            "desk/ticket.html",
+            _ticket_context(request, ticket, reply_form=form),
+            status=400,
         )
     try:
         ticket_reply(
@@ -144,13 +147,16 @@ def ticket_reply_view(request: HttpRequest, pk: int) -> HttpResponse:
         return render(
             request,
             "desk/ticket.html",
-            _ticket_context(conflict.ticket, reply_form=form, conflict=str(conflict)),
+            _ticket_context(request, conflict.ticket, reply_form=form, conflict=str(conflict)),
             status=409,
         )
     except ValidationError as exc:
         form.add_error("body", exc)
         return render(
-            request, "desk/ticket.html", _ticket_context(ticket, reply_form=form), status=400
+            request,
+            "desk/ticket.html",
+            _ticket_context(request, ticket, reply_form=form),
+            status=400,
         )
     messages.success(request, "Note added." if form.cleaned_data["internal"] else "Reply sent.")
     return redirect("desk:ticket", pk=pk)
@@ -161,10 +167,13 @@ def ticket_reply_view(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("desk.change_ticket", raise_exception=True)
 def ticket_update_view(request: HttpRequest, pk: int) -> HttpResponse:
     ticket = _load_ticket(pk)
-    form = TicketUpdateForm(request.POST)
+    form = TicketUpdateForm(request.POST, user=request.user, ticket=ticket)  # type: ignore[arg-type]
     if not form.is_valid():
         return render(
-            request, "desk/ticket.html", _ticket_context(ticket, update_form=form), status=400
+            request,
+            "desk/ticket.html",
+            _ticket_context(request, ticket, update_form=form),
+            status=400,
         )
     data = form.cleaned_data
     try:
@@ -181,15 +190,22 @@ def ticket_update_view(request: HttpRequest, pk: int) -> HttpResponse:
         return render(
             request,
             "desk/ticket.html",
-            _ticket_context(conflict.ticket, conflict=str(conflict)),
+            _ticket_context(request, conflict.ticket, conflict=str(conflict)),
             status=409,
         )
     except PermissionDenied as exc:
         return render(
             request,
             "desk/ticket.html",
-            _ticket_context(ticket, update_form=form, error=str(exc)),
+            _ticket_context(request, ticket, update_form=form, error=str(exc)),
             status=403,
+        )
+    except ValidationError as exc:
+        return render(
+            request,
+            "desk/ticket.html",
+            _ticket_context(request, ticket, update_form=form, error=" ".join(exc.messages)),
+            status=400,
         )
     messages.success(request, "Ticket saved.")
     return redirect("desk:ticket", pk=pk)

@@ -20,6 +20,7 @@ from nextorder.core.bulk import (
     staging_table_drop,
     staging_table_load,
 )
+from nextorder.core.models import Verb
 from nextorder.core.services import event_record, staff_actor
 from nextorder.crm.models import Customer
 from nextorder.desk.models import Ticket
@@ -140,7 +141,7 @@ def customers_score(
             report=report,
         )
         event_record(
-            verb="customers.scored",
+            verb=Verb.CUSTOMERS_SCORED,
             subject=fit,
             actor=actor,
             actor_label="" if staff_actor(actor) else "system:scoring",
@@ -198,7 +199,7 @@ def value_models_fit(
             report=report,
         )
         event_record(
-            verb="value_model.fitted",
+            verb=Verb.VALUE_MODEL_FITTED,
             subject=fit,
             actor=actor,
             actor_label="" if staff_actor(actor) else "system:scoring",

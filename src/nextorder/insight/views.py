@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from nextorder.core import params
 from nextorder.crm.models import Customer
 from nextorder.insight import charts
 from nextorder.insight.models import ValueModelFit
@@ -37,22 +38,21 @@ RETENTION_OFFSETS = 13  # months 0..12 after acquisition
 COHORT_LINES = 5  # the most recent cohorts drawn one by one, beside the average
 
 
-def _amount(raw: str | None) -> Decimal:
-    """A money filter from the URL: anything but a finite amount from 0 to a trillion is 0,
-    as a hand-edited URL should not break the page."""
-    try:
-        value = Decimal(raw or "0")
-    except InvalidOperation:
-        return Decimal(0)
-    return value if value.is_finite() and 0 <= value < 10**12 else Decimal(0)
+class FollowUpForm(forms.Form):
+    # Django's CharField refuses NUL characters; the note is bounded like any message.
+    note = forms.CharField(required=False, max_length=5000)
 
 
 @login_required
 @permission_required("crm.view_customer_value", raise_exception=True)
 def at_risk(request: HttpRequest) -> HttpResponse:
+    return _at_risk_page(request)
+
+
+def _at_risk_page(request: HttpRequest, *, error: str = "", status: int = 200) -> HttpResponse:
     stage = next((s for s in AtRiskStage if s.value == request.GET.get("stage")), None)
     filters = AtRiskFilters(
-        min_value_at_risk=float(_amount(request.GET.get("min_value"))),
+        min_value_at_risk=float(params.amount(request.GET.get("min_value")) or 0),
         stage=stage or AtRiskStage.REACHABLE,
         falling_only=request.GET.get("falling") == "1",
         with_open_tickets_only=request.GET.get("open_tickets") == "1",
@@ -63,32 +63,39 @@ def at_risk(request: HttpRequest) -> HttpResponse:
         {
             "customers": customers_at_risk(filters=filters),
             "filters": filters,
+            "error": error,
             "stages": [
                 (AtRiskStage.REACHABLE, f"Still reachable (P(alive) {PROBABLY_GONE_BELOW:.0%}+)"),
                 (AtRiskStage.GONE, f"Probably gone (under {PROBABLY_GONE_BELOW:.0%}): win back"),
                 (AtRiskStage.ALL, "Everyone"),
             ],
         },
+        status=status,
     )
 
 
 @require_POST
 @login_required
-@permission_required("desk.add_ticket", raise_exception=True)
+@permission_required(["crm.view_customer_value", "desk.add_ticket"], raise_exception=True)
 def follow_up(request: HttpRequest, pk: int) -> HttpResponse:
+    """Those who see the at-risk list (leads, sales, managers) open follow-ups from it."""
     customer = get_object_or_404(Customer, pk=pk)
+    form = FollowUpForm(request.POST)
+    if not form.is_valid():
+        reason = " ".join(str(error) for error in form.errors["note"])
+        return _at_risk_page(request, error=reason, status=400)
     ticket = customer_follow_up_open(
         customer=customer,
         actor=request.user,  # type: ignore[arg-type]
-        note=request.POST.get("note", ""),
+        note=form.cleaned_data["note"],
     )
     messages.success(request, f"Follow-up #{ticket.pk} opened and assigned to you.")
     return redirect("desk:ticket", pk=ticket.pk)
 
 
 def _inactive_months(request: HttpRequest) -> int:
-    raw = request.GET.get("inactive_months", "6")
-    return min(max(int(raw), 1), 36) if raw.isdigit() else 6
+    """Months without an order after which a customer counts as lost: 1 to 36, else 6."""
+    return params.integer(request.GET.get("inactive_months"), minimum=1, maximum=36) or 6
 
 
 @login_required
