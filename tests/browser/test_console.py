@@ -105,7 +105,7 @@ def test_lead_opens_a_follow_up_with_a_customer_at_risk(lead, customer, live_ser
 
     row.locator("button", has_text="Open follow-up").click()
 
-    page.wait_for_selector("text=opened and assigned to you")
+    page.wait_for_selector("text=opened, assigned to you")
     assert "Value at risk: 240.00" in page.inner_text("#conversation")
     assert "Follow-up with Ada Buyer" in page.inner_text("h1")
 

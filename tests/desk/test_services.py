@@ -171,3 +171,36 @@ def test_answering_an_unassigned_ticket_takes_it(ticket, agent, other_agent, lea
     assert (event.before["assignee"], event.after["assignee"]) == (None, "agent1")
     ticket_reply(ticket=ticket, author=other_agent, body="Also: tracking link.", expected_version=3)
     assert ticket.assignee == agent  # someone else's ticket stays theirs
+
+
+def test_a_customer_message_on_a_stale_copy_of_the_ticket_never_conflicts(ticket, agent, contact):
+    stale = Ticket.objects.get(pk=ticket.pk)  # a worker loaded it before the agent replied
+    ticket_reply(ticket=ticket, author=agent, body="On its way.", expected_version=ticket.version)
+    received = ticket_receive_message(ticket=stale, contact=contact, body_text="Thanks!")
+    ticket.refresh_from_db()
+    assert received.message.body_text == "Thanks!"
+    assert ticket.version == 3  # opened 1, replied 2, customer wrote 3
+    assert stale.version == 3  # the caller's copy is current again
+
+
+def test_a_ticket_cannot_be_assigned_to_someone_whose_role_only_reads_tickets(
+    ticket, lead, sales_user
+):
+    with pytest.raises(ValidationError, match="cannot work tickets"):
+        ticket_update(
+            ticket=ticket, actor=lead, expected_version=ticket.version, assignee=sales_user
+        )
+    ticket.refresh_from_db()
+    assert ticket.assignee is None and ticket.version == 1
+
+
+def test_message_text_is_bounded_and_nul_characters_are_dropped(ticket, agent, contact):
+    with pytest.raises(ValidationError, match="limit is 200,000"):
+        ticket_reply(
+            ticket=ticket, author=agent, body="x" * 1_000_000, expected_version=ticket.version
+        )
+    with pytest.raises(ValidationError, match="empty"):
+        ticket_reply(ticket=ticket, author=agent, body=" \x00 ", expected_version=ticket.version)
+    received = ticket_receive_message(ticket=ticket, contact=contact, body_text="a\x00b")
+    assert received.message.body_text == "ab"
+    assert Message.objects.filter(ticket=ticket).count() == 2

@@ -106,3 +106,38 @@ def test_customer_page(client, agent, ticket, customer):
     html = response.content.decode()
     assert response.status_code == 200
     assert "ada@example.com" in html and "O-15" in html and "Where is my order?" in html
+
+
+def test_each_role_sees_only_the_actions_it_may_take(
+    client, agent, other_agent, lead, sales_user, ticket
+):
+    page = reverse("desk:ticket", args=[ticket.pk])
+    client.force_login(sales_user)
+    html = client.get(page).content.decode()
+    assert "ticket_reply" not in html and 'name="body"' not in html
+    assert 'name="assignee"' not in html
+
+    client.force_login(agent)
+    form = client.get(page).context["update_form"]
+    assert set(form.fields["assignee"].queryset) == {agent}  # take it, or leave it
+    assert form.fields["team"].disabled
+
+    client.force_login(lead)
+    form = client.get(page).context["update_form"]
+    assert set(form.fields["assignee"].queryset) == {agent, other_agent, lead}  # no sales
+    assert not form.fields["team"].disabled
+
+
+def test_an_agent_saving_the_form_keeps_the_team(client, agent, ticket):
+    from nextorder.core.services import team_ensure
+
+    team = team_ensure(name="Returns")
+    Ticket.objects.filter(pk=ticket.pk).update(team=team)
+    client.force_login(agent)
+    response = client.post(
+        reverse("desk:ticket_update", args=[ticket.pk]),
+        {"status": "open", "priority": 1, "assignee": agent.pk, "version": 1},
+    )
+    assert response.status_code == 302
+    ticket.refresh_from_db()
+    assert (ticket.team, ticket.assignee, ticket.status) == (team, agent, "open")

@@ -214,9 +214,9 @@ def value_models_fit(
 
 @transaction.atomic
 def customer_follow_up_open(*, customer: Customer, actor: User, note: str = "") -> Ticket:
-    """A ticket assigned to the one who opened it, carrying why the customer is at risk
-    as an internal note (value figures are never for the customer's eyes), so the
-    follow-up sits in their queue and on the customer's timeline."""
+    """A ticket assigned to the one who opened it (when their role works tickets),
+    carrying why the customer is at risk as an internal note (value figures are never for
+    the customer's eyes), so the follow-up sits in their queue and on the timeline."""
     facts = [
         f"Value at risk: {customer.value_at_risk:,.2f}"
         if customer.value_at_risk is not None
@@ -229,11 +229,14 @@ def customer_follow_up_open(*, customer: Customer, actor: User, note: str = "") 
         customer=customer,
         contact=customer.contacts.first(),
         subject=f"Follow-up with {customer.name}: at risk",
-        body_text="\n".join(fact for fact in facts if fact),
+        # A customer not scored yet, followed up without a note, still gets a first line.
+        body_text="\n".join(fact for fact in facts if fact) or "Follow-up (not scored yet).",
         channel=Ticket.Channel.AGENT,
         priority=Ticket.Priority.HIGH,
         actor=actor,
         internal=True,
     )
-    ticket_update(ticket=ticket, actor=actor, expected_version=ticket.version, assignee=actor)
+    if actor.has_perm("desk.change_ticket"):
+        # A sales user cannot work tickets: theirs waits in the queue for an agent.
+        ticket_update(ticket=ticket, actor=actor, expected_version=ticket.version, assignee=actor)
     return ticket

@@ -89,7 +89,8 @@ def follow_up(request: HttpRequest, pk: int) -> HttpResponse:
         actor=request.user,  # type: ignore[arg-type]
         note=form.cleaned_data["note"],
     )
-    messages.success(request, f"Follow-up #{ticket.pk} opened and assigned to you.")
+    whose = "assigned to you" if ticket.assignee_id == request.user.pk else "in the queue"
+    messages.success(request, f"Follow-up #{ticket.pk} opened, {whose}.")
     return redirect("desk:ticket", pk=ticket.pk)
 
 

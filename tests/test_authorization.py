@@ -1,0 +1,150 @@
+"""Who may do what, for every URL of the console, in one table.
+
+Each row is a URL name and a method, with the status every role gets. A POST carries
+no data: a role that may act gets the form back with its errors (400), one that may not
+gets 403, so nothing in the table depends on what a valid form would change. A URL that
+is added without a row fails `test_every_url_has_a_row`.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib import admin
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ("anonymous", "agent", "lead", "sales", "manager")
+LOGIN = 302  # an anonymous request is sent to the log-in page
+
+# (url name, method): status for anonymous, agent, lead, sales, manager.
+MATRIX: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
+    ("home", "GET"): (302, 302, 302, 302, 302),
+    ("login", "GET"): (200, 200, 200, 200, 200),
+    ("login", "POST"): (200, 200, 200, 200, 200),  # the form again, with its errors
+    ("logout", "GET"): (405, 405, 405, 405, 405),
+    ("logout", "POST"): (302, 302, 302, 302, 302),
+    ("desk:queue", "GET"): (LOGIN, 200, 200, 200, 200),
+    ("desk:ticket", "GET"): (LOGIN, 200, 200, 200, 200),
+    ("desk:ticket_reply", "GET"): (405, 405, 405, 405, 405),
+    ("desk:ticket_reply", "POST"): (LOGIN, 400, 400, 403, 400),
+    ("desk:ticket_update", "GET"): (405, 405, 405, 405, 405),
+    ("desk:ticket_update", "POST"): (LOGIN, 400, 400, 403, 400),
+    ("desk:customer", "GET"): (LOGIN, 200, 200, 200, 200),
+    ("insight:at_risk", "GET"): (LOGIN, 403, 200, 200, 200),
+    ("insight:follow_up", "GET"): (405, 405, 405, 405, 405),
+    # An empty note is a valid request: the follow-up opens and the page moves to it.
+    ("insight:follow_up", "POST"): (LOGIN, 403, 302, 302, 302),
+    ("insight:retention", "GET"): (LOGIN, 403, 200, 200, 200),
+    ("insight:retention_csv", "GET"): (LOGIN, 403, 200, 200, 200),
+    ("insight:value_model", "GET"): (LOGIN, 403, 200, 200, 200),
+}
+
+# Models whose admin pages are read-only: they change through their services only.
+READ_ONLY_IN_ADMIN = {
+    "core.event",
+    "crm.order",
+    "crm.orderline",
+    "crm.orderimport",
+    "desk.ticket",
+    "desk.message",
+    "desk.attachment",
+    "insight.valuemodelfit",
+    "axes.accesslog",
+    "axes.accessattempt",
+    "axes.accessfailurelog",
+}
+# Models outside NextOrder's apps that managers may not open at all.
+CLOSED_TO_MANAGERS = {"auth.group", "django_tasks_database.dbtaskresult"}
+# Managers may look at the staff accounts, not change them (a superuser's job).
+VIEW_ONLY_FOR_MANAGERS = {"auth.user"}
+
+
+def _url_names(patterns: list[URLPattern | URLResolver], namespace: str = "") -> set[str]:
+    names: set[str] = set()
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            if pattern.namespace == "admin":
+                continue  # the admin has its own tests below
+            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            names |= _url_names(pattern.url_patterns, inner)
+        elif pattern.name:
+            names.add(f"{namespace}{pattern.name}")
+        else:
+            names.add(f"{namespace}<unnamed {pattern.pattern}>")
+    return names
+
+
+def test_every_url_has_a_row():
+    assert _url_names(get_resolver().url_patterns) == {name for name, _ in MATRIX}
+
+
+@pytest.fixture
+def clients(agent, lead, sales_user, manager) -> dict[str, Client]:
+    signed_in = {"agent": agent, "lead": lead, "sales": sales_user, "manager": manager}
+    clients = {"anonymous": Client()}
+    for role, user in signed_in.items():
+        clients[role] = Client()
+        clients[role].force_login(user)
+    return clients
+
+
+def _url(name: str, ticket, customer) -> str:
+    args = {
+        "desk:ticket": [ticket.pk],
+        "desk:ticket_reply": [ticket.pk],
+        "desk:ticket_update": [ticket.pk],
+        "desk:customer": [customer.pk],
+        "insight:follow_up": [customer.pk],
+        "insight:retention_csv": ["cohorts"],
+    }.get(name, [])
+    return reverse(name, args=args)
+
+
+@pytest.mark.parametrize(("name", "method"), list(MATRIX))
+def test_each_role_gets_the_status_in_the_table(clients, ticket, customer, name, method):
+    got = {}
+    for role in ROLES:
+        client = clients[role]
+        url = _url(name, ticket, customer)
+        response = client.get(url) if method == "GET" else client.post(url, {})
+        got[role] = response.status_code
+    assert got == dict(zip(ROLES, MATRIX[name, method], strict=True))
+
+
+def test_a_refused_action_renders_the_console_page_with_the_reason(clients, ticket):
+    response = clients["sales"].post(reverse("desk:ticket_reply", args=[ticket.pk]), {})
+    assert response.status_code == 403
+    assert b"Not allowed" in response.content
+    assert b'href="/desk/"' in response.content  # the console's navigation is there
+
+
+def _admin_statuses(client: Client, label: str) -> tuple[int, int]:
+    app_label, model_name = label.split(".")
+    changelist = client.get(reverse(f"admin:{app_label}_{model_name}_changelist"))
+    add = client.get(reverse(f"admin:{app_label}_{model_name}_add"))
+    return changelist.status_code, add.status_code
+
+
+def test_only_managers_reach_the_admin(clients):
+    for role in ("anonymous", "agent", "lead", "sales"):
+        response = clients[role].get(reverse("admin:index"))
+        assert response.status_code == 302, role
+        assert "/admin/login/" in response["Location"], role
+    assert clients["manager"].get(reverse("admin:index")).status_code == 200
+
+
+@pytest.mark.parametrize("model", list(admin.site._registry), ids=lambda m: m._meta.label_lower)
+def test_admin_pages_of_each_model_by_role(clients, model):
+    label = model._meta.label_lower
+    for role in ("anonymous", "agent", "lead", "sales"):
+        changelist, add = _admin_statuses(clients[role], label)
+        assert (changelist, add) == (302, 302), role
+    if label in CLOSED_TO_MANAGERS:
+        expected = (403, 403)
+    elif label in READ_ONLY_IN_ADMIN or label in VIEW_ONLY_FOR_MANAGERS:
+        expected = (200, 403)
+    else:
+        expected = (200, 200)
+    assert _admin_statuses(clients["manager"], label) == expected
