@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
+from nextorder.core.dispatch import dispatch_after_commit
 from nextorder.core.models import Event, Team, Verb
 from nextorder.core.roles import MANAGER, ROLES
 
@@ -34,8 +35,11 @@ def event_record(
     after: dict[str, Any] | None = None,
     occurred_at: datetime | None = None,
 ) -> Event:
-    """`occurred_at` is for history brought in from elsewhere; live changes use now."""
-    return Event.objects.create(
+    """`occurred_at` is for history brought in from elsewhere; live changes use now.
+
+    Listeners of the verb (core/dispatch.py) run once the caller's transaction commits.
+    """
+    event = Event.objects.create(
         occurred_at=occurred_at or timezone.now(),
         actor=staff_actor(actor),
         actor_label=actor_label,
@@ -46,6 +50,8 @@ def event_record(
         before=before or {},
         after=after or {},
     )
+    dispatch_after_commit(event)
+    return event
 
 
 @transaction.atomic
