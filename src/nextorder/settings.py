@@ -172,6 +172,34 @@ MEDIA_ROOT = VAR_DIR / "media"
 # The domain in the Message-IDs of mail we send: <uuid@domain>.
 NEXTORDER_MESSAGE_ID_DOMAIN = os.environ.get("NEXTORDER_MESSAGE_ID_DOMAIN", "nextorder.localhost")
 
+# Email. Replies go out from the support address; until EMAIL_HOST names an SMTP server
+# they are kept in the outbox (a table managers read at /desk/outbox/), never sent.
+NEXTORDER_SUPPORT_ADDRESS = os.environ.get(
+    "NEXTORDER_SUPPORT_ADDRESS", "support@nextorder.localhost"
+)
+NEXTORDER_SUPPORT_NAME = os.environ.get("NEXTORDER_SUPPORT_NAME", "Customer service")
+DEFAULT_FROM_EMAIL = f"{NEXTORDER_SUPPORT_NAME} <{NEXTORDER_SUPPORT_ADDRESS}>"
+SERVER_EMAIL = NEXTORDER_SUPPORT_ADDRESS
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "nextorder.desk.mail.outbox.OutboxBackend"
+)
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "587"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = _env_bool("EMAIL_USE_TLS", default=EMAIL_PORT == 587)
+EMAIL_USE_SSL = _env_bool("EMAIL_USE_SSL", default=EMAIL_PORT == 465)
+EMAIL_TIMEOUT = 30
+# Inbound limits: a message or attachment over them is quarantined with the reason.
+NEXTORDER_MAIL_MAX_MESSAGE_MB = float(os.environ.get("NEXTORDER_MAIL_MAX_MESSAGE_MB", "25"))
+NEXTORDER_MAIL_MAX_ATTACHMENT_MB = float(os.environ.get("NEXTORDER_MAIL_MAX_ATTACHMENT_MB", "10"))
+# A reply that cannot be sent is tried this many times, 1, 2, 4, 8... minutes apart.
+NEXTORDER_DELIVERY_ATTEMPTS = int(os.environ.get("NEXTORDER_DELIVERY_ATTEMPTS", "6"))
+# Where `nextorder smtpd` listens for a mail server to relay into.
+NEXTORDER_SMTPD_ADDR = os.environ.get("NEXTORDER_SMTPD_ADDR", "127.0.0.1:2525")
+
 # Log-in throttling (django-axes): after NEXTORDER_LOGIN_FAILURE_LIMIT wrong passwords for
 # one user from one address, that pair is locked out for NEXTORDER_LOGIN_COOLOFF_MINUTES,
 # or until a manager releases it (admin: "Access attempts", or `nextorder axes_reset`).

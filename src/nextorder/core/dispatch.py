@@ -1,10 +1,13 @@
-"""Side effects of events, run after the transaction that recorded them commits.
+"""What follows an event (an email to send, a webhook to deliver, later a survey or an
+SLA clock) hangs off the event's verb here.
 
-Services change state and record an event (`core.services.event_record`); whatever must
-follow (an email to send, a webhook to deliver, later a survey or an SLA clock) listens
-for the event's verb here. A listener runs only once the change is committed, so it
-never announces a change that was rolled back, and it should only enqueue work for the
-task worker: the request or command that made the change does not wait for the world.
+Services change state and record an event (`core.services.event_record`), which calls
+the verb's listeners at once, inside the service's transaction. A listener only writes
+rows: the work itself (a delivery row) and a task for the worker. With the database task
+backend the task row commits together with the change (a transactional outbox): a change
+that is rolled back announces nothing, and a committed one is never left without its
+task, whatever crashes after the commit. The worker does the slow part (SMTP, HTTP) once
+the transaction is visible, so the request never waits for the outside world.
 
 Apps register their listeners in `AppConfig.ready`, so a lower app (core, crm) never
 imports a higher one (desk) to notify it.
@@ -12,17 +15,13 @@ imports a higher one (desk) to notify it.
 
 from __future__ import annotations
 
-import logging
 from collections import defaultdict
 from collections.abc import Callable
-
-from django.db import transaction
 
 from nextorder.core.models import Event, Verb
 
 Listener = Callable[[Event], None]
 _listeners: dict[str, list[Listener]] = defaultdict(list)
-log = logging.getLogger(__name__)
 
 
 def on_event(*verbs: Verb) -> Callable[[Listener], Listener]:
@@ -37,16 +36,8 @@ def on_event(*verbs: Verb) -> Callable[[Listener], Listener]:
     return register
 
 
-def dispatch_after_commit(event: Event) -> None:
-    if _listeners.get(event.verb):
-        transaction.on_commit(lambda: _dispatch(event), robust=True)
-
-
-def _dispatch(event: Event) -> None:
+def dispatch(event: Event) -> None:
+    """Run the verb's listeners in the caller's transaction: one that fails, fails the
+    change, so that nothing happens without what must follow it."""
     for listener in _listeners.get(event.verb, ()):
-        try:
-            listener(event)
-        except Exception:
-            # One listener's failure (say, the task table is unreachable) must not stop
-            # the others; the change itself is committed and stays.
-            log.exception("listener %s failed on event %s", listener.__qualname__, event.pk)
+        listener(event)

@@ -46,6 +46,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_READ_RECORD,
         *_WORK_TICKETS,
         "desk.assign_ticket",
+        "desk.view_inboundmail",
+        "desk.manage_quarantine",
         "core.change_team",
         "crm.view_customer_value",
     ],

@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
-from nextorder.core.dispatch import dispatch_after_commit
+from nextorder.core.dispatch import dispatch
 from nextorder.core.models import Event, Team, Verb
 from nextorder.core.roles import MANAGER, ROLES
 
@@ -37,7 +37,7 @@ def event_record(
 ) -> Event:
     """`occurred_at` is for history brought in from elsewhere; live changes use now.
 
-    Listeners of the verb (core/dispatch.py) run once the caller's transaction commits.
+    Listeners of the verb (core/dispatch.py) run in the caller's transaction.
     """
     event = Event.objects.create(
         occurred_at=occurred_at or timezone.now(),
@@ -50,7 +50,7 @@ def event_record(
         before=before or {},
         after=after or {},
     )
-    dispatch_after_commit(event)
+    dispatch(event)
     return event
 
 

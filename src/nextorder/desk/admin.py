@@ -1,7 +1,15 @@
 from django.contrib import admin
 
 from nextorder.core.admin_site import ReadOnlyAdmin, ReadOnlyInline
-from nextorder.desk.models import Attachment, Message, Ticket
+from nextorder.desk.models import (
+    Attachment,
+    Delivery,
+    InboundMail,
+    MailboxCursor,
+    Message,
+    OutboxMail,
+    Ticket,
+)
 
 
 class MessageInline(ReadOnlyInline):
@@ -31,3 +39,32 @@ class MessageAdmin(ReadOnlyAdmin):
 @admin.register(Attachment)
 class AttachmentAdmin(ReadOnlyAdmin):
     list_display = ["filename", "content_type", "size", "message"]
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ReadOnlyAdmin):
+    list_display = ["message", "to_address", "status", "attempts", "queued_at", "sent_at"]
+    list_filter = ["status"]
+    search_fields = ["to_address"]
+
+
+@admin.register(InboundMail)
+class InboundMailAdmin(ReadOnlyAdmin):
+    """The ledger of received mail; quarantined messages are handled in the console."""
+
+    list_display = ["received_at", "source", "outcome", "from_address", "subject", "reason"]
+    list_filter = ["outcome", "source"]
+    search_fields = ["message_id", "from_address", "subject"]
+    exclude = ["raw"]
+
+
+@admin.register(OutboxMail)
+class OutboxMailAdmin(ReadOnlyAdmin):
+    list_display = ["sent_at", "to_addresses", "subject"]
+    search_fields = ["to_addresses", "subject", "message_id"]
+    exclude = ["raw"]
+
+
+@admin.register(MailboxCursor)
+class MailboxCursorAdmin(ReadOnlyAdmin):
+    list_display = ["mailbox", "uid_validity", "last_uid", "updated_at"]

@@ -5,3 +5,6 @@ class DeskConfig(AppConfig):
     name = "nextorder.desk"
     label = "desk"
     verbose_name = "Service desk"
+
+    def ready(self) -> None:
+        from nextorder.desk import listeners  # noqa: F401 - registers them

@@ -72,6 +72,9 @@ class Ticket(TimeStampedModel):
     priority_reason = models.CharField(max_length=200, blank=True)
     # Optimistic lock: every write checks and bumps it, so a stale form cannot overwrite.
     version = models.PositiveIntegerField(default=1)
+    # A reply to the customer finally failed or bounced, and none got through since:
+    # flagged in the queue so that someone calls or fixes the address.
+    delivery_failed = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-priority", "created_at", "id"]
@@ -175,6 +178,127 @@ class Attachment(models.Model):
     content_type = models.CharField(max_length=100)
     size = models.PositiveBigIntegerField()
     file = models.FileField(upload_to="attachments/%Y/%m/")
+    # An image shown inside the message (its Content-ID), not a file attached to it.
+    content_id = models.CharField(max_length=250, blank=True)
+    inline = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return self.filename
+
+
+class Delivery(models.Model):
+    """One reply on its way to one address: queued until the worker sends it, retried
+    with back-off, and failed or bounced in the end if it never gets through."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        BOUNCED = "bounced", "Bounced"
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="deliveries")
+    to_address = models.EmailField(max_length=254)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    queued_at = models.DateTimeField(auto_now_add=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="delivery_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_status_display()} to {self.to_address}"
+
+
+class InboundMail(models.Model):
+    """Every email that reached the desk and what became of it: counted in, counted out.
+
+    The raw message is kept only while it is quarantined (it broke a limit or could not
+    be read), so that a lead can release it into a ticket or delete it: nothing that
+    arrives is dropped silently.
+    """
+
+    class Source(models.TextChoices):
+        SMTP = "smtp", "SMTP"
+        IMAP = "imap", "IMAP"
+        MAILBOX = "mailbox", "Mailbox import"
+
+    class Outcome(models.TextChoices):
+        OPENED = "opened", "Opened a ticket"
+        ADDED = "added", "Added to a ticket"
+        AUTO_REPLY = "auto_reply", "Automatic reply (no ticket, no answer)"
+        BOUNCE = "bounce", "Bounce"
+        QUARANTINED = "quarantined", "Quarantined"
+        RELEASED = "released", "Released from quarantine"
+        DELETED = "deleted", "Deleted from quarantine"
+
+    received_at = models.DateTimeField(db_index=True)
+    source = models.CharField(max_length=8, choices=Source.choices)
+    message_id = models.CharField(max_length=250, db_index=True)
+    from_address = models.CharField(max_length=254, blank=True)
+    subject = models.CharField(max_length=250, blank=True)
+    size = models.PositiveIntegerField()
+    outcome = models.CharField(max_length=12, choices=Outcome.choices)
+    reason = models.CharField(max_length=500, blank=True)
+    ticket = models.ForeignKey(
+        Ticket, null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound_mail"
+    )
+    ticket_message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound_mail"
+    )
+    raw = models.FileField(upload_to="quarantine/%Y/%m/", blank=True)
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    handled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "inbound mail"
+        ordering = ["-received_at", "-id"]
+        permissions = [("manage_quarantine", "Can release or delete quarantined mail")]
+        indexes = [
+            models.Index(
+                fields=["-received_at", "-id"],
+                name="inbound_quarantine_idx",
+                condition=models.Q(outcome="quarantined"),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_outcome_display()}: {self.subject or self.message_id}"
+
+
+class OutboxMail(models.Model):
+    """Mail the desk would have sent, kept here instead (the demo's and a new install's
+    email backend), so that nothing leaves the machine until an SMTP server is set."""
+
+    sent_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    from_address = models.CharField(max_length=254)
+    to_addresses = models.TextField()
+    subject = models.CharField(max_length=500)
+    message_id = models.CharField(max_length=250, blank=True)
+    raw = models.BinaryField()
+
+    class Meta:
+        verbose_name_plural = "outbox"
+        ordering = ["-sent_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.subject} to {self.to_addresses}"
+
+
+class MailboxCursor(models.Model):
+    """How far `nextorder fetchmail` has read an IMAP mailbox (UIDs are only valid
+    within one UIDVALIDITY), written in the same transaction as the messages it took."""
+
+    mailbox = models.CharField(max_length=500, unique=True)  # user@host/folder
+    uid_validity = models.BigIntegerField()
+    last_uid = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.mailbox} up to UID {self.last_uid}"

@@ -22,8 +22,8 @@ from django.utils import timezone
 from nextorder.core.html import html_from_text, sanitise_html
 from nextorder.core.models import Event, Team, Verb
 from nextorder.core.services import event_record
-from nextorder.crm.models import Contact, Customer
-from nextorder.desk.models import MAX_BODY_CHARS, Message, Ticket
+from nextorder.crm.models import Contact, ContactEmail, Customer
+from nextorder.desk.models import MAX_BODY_CHARS, Delivery, Message, Ticket
 from nextorder.desk.priority import PriorityDecision, PriorityRule, decide_priority
 
 
@@ -201,10 +201,20 @@ def ticket_reply(
 
     A reply on a new ticket opens it; the first public reply stamps first_response_at.
     Whoever answers an unassigned ticket takes it, so the customer's next message comes
-    back to the same person. `sent_at` is for conversations brought in from another
-    desk; live replies use now.
+    back to the same person. A live public reply is emailed to the ticket's contact (a
+    Delivery row, sent by the worker); a ticket without a contact address takes internal
+    notes only. `sent_at` is for conversations brought in from another desk: those
+    replies were delivered there, and nothing is sent.
     """
     body = checked_body(body)
+    to_address = ""
+    if not internal and sent_at is None:
+        to_address = _reply_address(ticket)
+        if not to_address:
+            raise ValidationError(
+                "This ticket has no contact with an email address, so a reply would reach "
+                "nobody: add the customer's address to a contact, or leave an internal note."
+            )
     if status is not None and status not in Ticket.Status.values:
         raise ValidationError(f"Unknown status {status!r}.")
     now = sent_at or timezone.now()
@@ -239,6 +249,9 @@ def ticket_reply(
         references=f"{last.references} {last.message_id}".strip() if last else "",
     )
     after: dict[str, Any] = {"message": message.pk, "internal": internal}
+    if to_address:
+        delivery = Delivery.objects.create(message=message, to_address=to_address)
+        after.update(delivery=delivery.pk, to=to_address)
     before: dict[str, Any] = {}
     if new_status != before_status:
         before["status"], after["status"] = before_status, new_status
@@ -254,6 +267,15 @@ def ticket_reply(
         occurred_at=now,
     )
     return message
+
+
+def _reply_address(ticket: Ticket) -> str:
+    """The ticket contact's primary address (or any of theirs)."""
+    if ticket.contact_id is None:
+        return ""
+    emails = ContactEmail.objects.filter(contact_id=ticket.contact_id)
+    first = emails.order_by("-is_primary", "id").values_list("address", flat=True).first()
+    return first or ""
 
 
 def _status_stamps(*, new_status: str, now: datetime) -> dict[str, Any]:
