@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import base64
+import os
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -741,3 +745,19 @@ def test_visible_text_long_thread_folds_the_tail():
 def test_visible_text_never_raises(text):
     new, quoted = visible_text(text)
     assert isinstance(new, str) and isinstance(quoted, str)
+
+
+def test_parser_imports_no_django():
+    """A kernel with no Django import, as DESIGN.md asks: checked in a fresh interpreter."""
+    import nextorder
+
+    src = str(Path(nextorder.__file__).parent.parent)
+    code = (
+        "import sys, nextorder.desk.mail.parse as p; "
+        "print(sorted(m for m in sys.modules if m.startswith('django')))"
+    )
+    env = {**os.environ, "PYTHONPATH": src}
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert run.stdout.strip() == "[]"

@@ -110,10 +110,13 @@ class MailLimits:
 
 
 def parse_mail(raw: bytes, *, limits: MailLimits = MailLimits()) -> ParsedMail:
-    """Read one inbound message.
+    """Read one inbound message; the caller decides by `kind` what to store.
 
-    Raises MailRejected(reason) when the message breaks a limit or cannot be read at all
-    (see the module docstring for the list); never anything else, whatever the bytes.
+    Raises MailRejected(reason) when the message breaks a limit or cannot be read at all,
+    and never anything else, whatever the bytes. It rejects: empty input; input with no
+    header field; a message, header block, attachment, attachment count, MIME part count
+    or nesting depth over `limits`; a failure of the standard parser itself. A missing
+    From, Message-ID or Date, a bad charset or broken MIME are read as well as they can be.
     """
     try:
         return _parse(bytes(raw), limits)
