@@ -588,7 +588,7 @@ def test_auto_reply_fields_are_not_bounce_fields():
     [
         ("Auto-Submitted", "auto-generated; owner-email=x@y", Kind.AUTO_REPLY),
         ("Precedence", "Junk", Kind.AUTO_REPLY),
-        ("Precedence", "list", Kind.AUTO_REPLY),
+        ("Precedence", "list", Kind.MESSAGE),  # a support address run through a list
         ("Precedence", "first-class", Kind.MESSAGE),
         ("X-Autoreply", "yes", Kind.AUTO_REPLY),
         ("X-Autorespond", "Out of office", Kind.AUTO_REPLY),

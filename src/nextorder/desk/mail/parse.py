@@ -568,7 +568,9 @@ def _extension(content_type: str) -> str:
 # ---------------------------------------------------------------- kind, bounces
 
 
-_AUTO_PRECEDENCE = {"bulk", "junk", "list", "auto_reply"}
+# Not "list": Google Groups and list managers stamp it on every customer's message to a
+# support address run through them, and a customer must never go unheard.
+_AUTO_PRECEDENCE = {"bulk", "junk", "auto_reply"}
 _AUTO_SUPPRESS = {"all", "oof", "autoreply"}
 _DAEMONS = {"mailer-daemon", "postmaster"}
 
@@ -578,10 +580,10 @@ def _kind(msg: Message, *, from_address: str, has_dsn: bool) -> Kind:
 
     BOUNCE: a multipart/report with report-type=delivery-status, or a message from
     mailer-daemon/postmaster carrying a delivery-status part or X-Failed-Recipients.
-    AUTO_REPLY: Auto-Submitted other than "no"; Precedence bulk/junk/list/auto_reply;
+    AUTO_REPLY: Auto-Submitted other than "no"; Precedence bulk/junk/auto_reply;
     X-Autoreply or X-Autorespond (any value but "no"); X-Auto-Response-Suppress naming
     All, OOF or AutoReply; any other multipart/report (read receipts); any other message
-    from mailer-daemon/postmaster. Never List-Id/List-Unsubscribe alone.
+    from mailer-daemon/postmaster. Never List-Id, List-Unsubscribe or Precedence: list.
     """
     ctype = _content_type(msg)
     report_type = _param(msg, "report-type")
