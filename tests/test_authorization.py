@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import pytest
 from django.contrib import admin
+from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from nextorder.desk.models import Attachment
 
 pytestmark = pytest.mark.django_db
 
@@ -32,6 +35,7 @@ MATRIX: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("desk:ticket_update", "GET"): (405, 405, 405, 405, 405),
     ("desk:ticket_update", "POST"): (LOGIN, 400, 400, 403, 400),
     ("desk:customer", "GET"): (LOGIN, 200, 200, 200, 200),
+    ("desk:attachment", "GET"): (LOGIN, 200, 200, 200, 200),
     ("insight:at_risk", "GET"): (LOGIN, 403, 200, 200, 200),
     ("insight:follow_up", "GET"): (405, 405, 405, 405, 405),
     # An empty note is a valid request: the follow-up opens and the page moves to it.
@@ -94,8 +98,18 @@ def clients(agent, lead, sales_user, manager) -> dict[str, Client]:
     return clients
 
 
-def _url(name: str, ticket, customer) -> str:
+@pytest.fixture
+def attachment(ticket) -> Attachment:
+    attachment = Attachment(
+        message=ticket.messages.get(), filename="photo.png", content_type="image/png", size=3
+    )
+    attachment.file.save("photo.png", ContentFile(b"png"), save=True)
+    return attachment
+
+
+def _url(name: str, ticket, customer, attachment) -> str:
     args = {
+        "desk:attachment": [attachment.pk],
         "desk:ticket": [ticket.pk],
         "desk:ticket_reply": [ticket.pk],
         "desk:ticket_update": [ticket.pk],
@@ -107,11 +121,13 @@ def _url(name: str, ticket, customer) -> str:
 
 
 @pytest.mark.parametrize(("name", "method"), list(MATRIX))
-def test_each_role_gets_the_status_in_the_table(clients, ticket, customer, name, method):
+def test_each_role_gets_the_status_in_the_table(
+    clients, ticket, customer, attachment, name, method
+):
     got = {}
     for role in ROLES:
         client = clients[role]
-        url = _url(name, ticket, customer)
+        url = _url(name, ticket, customer, attachment)
         response = client.get(url) if method == "GET" else client.post(url, {})
         got[role] = response.status_code
     assert got == dict(zip(ROLES, MATRIX[name, method], strict=True))

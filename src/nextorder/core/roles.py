@@ -56,6 +56,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_READ_RECORD,
         "desk.view_ticket",
         "desk.view_message",
+        "desk.view_attachment",
         # Sales opens follow-ups with customers at risk.
         "desk.add_ticket",
         "crm.view_customer_value",

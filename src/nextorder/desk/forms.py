@@ -6,7 +6,8 @@ from django import forms
 from django.contrib.auth.models import User
 
 from nextorder.core.models import Team
-from nextorder.desk.models import MAX_BODY_CHARS, Ticket
+from nextorder.desk.mail.parse import MAX_BODY_CHARS
+from nextorder.desk.models import Ticket
 from nextorder.desk.selectors import ticket_workers
 
 

@@ -13,10 +13,6 @@ from django.db import models
 from nextorder.core.models import Team, TimeStampedModel
 from nextorder.crm.models import Contact, Customer
 
-# The longest message text kept, in characters: far above any real email or reply, and
-# low enough that one request cannot fill the database.
-MAX_BODY_CHARS = 200_000
-
 
 class Ticket(TimeStampedModel):
     class Status(models.TextChoices):

@@ -23,7 +23,8 @@ from nextorder.core.html import html_from_text, sanitise_html
 from nextorder.core.models import Event, Team, Verb
 from nextorder.core.services import event_record
 from nextorder.crm.models import Contact, ContactEmail, Customer
-from nextorder.desk.models import MAX_BODY_CHARS, Delivery, Message, Ticket
+from nextorder.desk.mail.parse import MAX_BODY_CHARS
+from nextorder.desk.models import Delivery, Message, Ticket
 from nextorder.desk.priority import PriorityDecision, PriorityRule, decide_priority
 
 

@@ -9,4 +9,5 @@ urlpatterns = [
     path("tickets/<int:pk>/reply/", views.ticket_reply_view, name="ticket_reply"),
     path("tickets/<int:pk>/update/", views.ticket_update_view, name="ticket_update"),
     path("customers/<int:pk>/", views.customer_detail, name="customer"),
+    path("attachments/<int:pk>/", views.attachment_download, name="attachment"),
 ]

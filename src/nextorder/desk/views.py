@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -16,7 +16,7 @@ from nextorder.core.models import Team
 from nextorder.crm.models import Customer
 from nextorder.crm.selectors import customer_orders, customer_summary, customer_timeline
 from nextorder.desk.forms import ReplyForm, TicketUpdateForm
-from nextorder.desk.models import Ticket
+from nextorder.desk.models import Attachment, Ticket
 from nextorder.desk.selectors import (
     ASSIGNEE_ME,
     ASSIGNEE_NOBODY,
@@ -227,3 +227,25 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "timeline": customer_timeline(customer=customer, limit=50),
         },
     )
+
+
+# Shown in the browser (inline images in messages); anything else is downloaded.
+_INLINE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+
+
+@login_required
+@permission_required("desk.view_attachment", raise_exception=True)
+def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
+    """A customer's file, served so that it cannot run as a page of the console: images
+    inline, everything else as a download, never sniffed into HTML."""
+    attachment = get_object_or_404(Attachment, pk=pk)
+    inline = attachment.content_type in _INLINE_TYPES
+    response = FileResponse(
+        attachment.file.open("rb"),
+        as_attachment=not inline,
+        filename=attachment.filename,
+        content_type=attachment.content_type if inline else "application/octet-stream",
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response

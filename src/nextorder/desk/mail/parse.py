@@ -43,6 +43,8 @@ from html.parser import HTMLParser
 import nh3
 from email_reply_parser import EmailMessage as _ReplyMessage
 
+# The longest message text the desk keeps, from any channel: far above any real email or
+# reply, low enough that one request cannot fill the database (the services refuse more).
 MAX_BODY_CHARS = 200_000
 MAX_SUBJECT_CHARS = 250
 MAX_NAME_CHARS = 250
