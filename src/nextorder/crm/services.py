@@ -14,6 +14,8 @@ import polars as pl
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
@@ -103,6 +105,10 @@ def contact_create(
     *, customer: Customer, name: str = "", emails: Iterable[str] = (), phone: str = ""
 ) -> Contact:
     addresses = [normalise_email(a) for a in emails]
+    for address in addresses:
+        validate_email(address)
+    if len(set(addresses)) != len(addresses):
+        raise ValidationError("An address is given twice.")
     taken = list(
         ContactEmail.objects.filter(address__in=addresses).values_list("address", flat=True)
     )
@@ -113,6 +119,23 @@ def contact_create(
         ContactEmail(contact=contact, address=a, is_primary=i == 0) for i, a in enumerate(addresses)
     )
     return contact
+
+
+@transaction.atomic
+def contact_for_email(*, address: str, name: str = "", actor: User | None = None) -> Contact:
+    """The contact an address belongs to; for an address nobody has, a new customer with
+    that contact (as a first message from a stranger makes one)."""
+    address = normalise_email(address)
+    known = (
+        ContactEmail.objects.select_related("contact__customer")
+        .filter(address__iexact=address)
+        .first()
+    )
+    if known is not None:
+        return known.contact
+    validate_email(address)
+    customer = customer_create(name=name.strip() or address, actor=actor)
+    return contact_create(customer=customer, name=name.strip(), emails=[address])
 
 
 def customers_refresh_order_stats(*, customer_ids_sql: str, params: Sequence[int] = ()) -> int:
@@ -192,6 +215,23 @@ def order_create(
         },
     )
     return order
+
+
+def order_create_once(*, external_id: str, customer: Customer, **fields: Any) -> tuple[Order, bool]:
+    """`order_create`, idempotent by `external_id`: a shop that pushes each sale may push
+    one twice (a retry after a timeout). Returns the order and whether it is new; the
+    same id for another customer is a ValidationError, not that customer's order."""
+    existing = Order.objects.filter(external_id=external_id).first()
+    if existing is None:
+        try:
+            return order_create(external_id=external_id, customer=customer, **fields), True
+        except IntegrityError:  # a concurrent push of the same order won the race
+            existing = Order.objects.get(external_id=external_id)
+    if existing.customer_id != customer.pk:
+        raise ValidationError(
+            f"Order {external_id!r} is already recorded for customer #{existing.customer_id}."
+        )
+    return existing, False
 
 
 @dataclass(frozen=True)
