@@ -4,6 +4,7 @@ role check) and the webhook subscriptions' router, for managers."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import Enum
 from typing import Annotated, Any
 
 from django.contrib.auth.models import User
@@ -12,7 +13,7 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema, Status
 from ninja.security import HttpBearer
-from pydantic import AfterValidator, AwareDatetime
+from pydantic import AfterValidator, AwareDatetime, WithJsonSchema
 
 from nextorder.core import params
 from nextorder.core.models import ApiToken, WebhookDelivery, WebhookEvent, WebhookSubscription
@@ -58,6 +59,15 @@ def text(max_length: int, *, min_length: int = 0) -> Any:
     return Annotated[str, Field(min_length=min_length, max_length=max_length, pattern=NO_NUL)]
 
 
+def inline(enum: type[Enum]) -> WithJsonSchema:
+    """The schema of a model's choices, listed in place (`Annotated[Enum, inline(Enum)]`):
+    as components, two enums of one name (Ticket.Status, WebhookDelivery.Status) would
+    overwrite each other in the OpenAPI document."""
+    values = [member.value for member in enum]
+    kind = "integer" if all(isinstance(v, int) for v in values) else "string"
+    return WithJsonSchema({"type": kind, "enum": values})
+
+
 def _storable(value: datetime) -> datetime:
     """A time in the range the databases store (year 1 at +05:00 is before year 1 in UTC)."""
     if not 1900 <= value.year <= 9000:
@@ -66,6 +76,10 @@ def _storable(value: datetime) -> datetime:
 
 
 Moment = Annotated[AwareDatetime, AfterValidator(_storable)]
+
+
+WebhookEventName = Annotated[WebhookEvent, inline(WebhookEvent)]
+DeliveryStatus = Annotated[WebhookDelivery.Status, inline(WebhookDelivery.Status)]
 
 
 class ErrorOut(Schema):
@@ -92,7 +106,7 @@ def _manager(request: HttpRequest) -> User:
 class SubscriptionOut(Schema):
     id: int
     url: str
-    events: list[WebhookEvent]
+    events: list[WebhookEventName]
     active: bool
     created_at: datetime
 
@@ -103,20 +117,20 @@ class SubscriptionCreatedOut(SubscriptionOut):
 
 class SubscriptionIn(Schema):
     url: text(2000, min_length=1)  # type: ignore[valid-type]
-    events: list[WebhookEvent] = Field(min_length=1, max_length=len(WebhookEvent))
+    events: list[WebhookEventName] = Field(min_length=1, max_length=len(WebhookEvent))
     active: bool = True
 
 
 class SubscriptionPatch(Schema):
     url: text(2000, min_length=1) | None = None  # type: ignore[valid-type]
-    events: list[WebhookEvent] | None = Field(None, min_length=1, max_length=len(WebhookEvent))
+    events: list[WebhookEventName] | None = Field(None, min_length=1, max_length=len(WebhookEvent))
     active: bool | None = None
 
 
 class DeliveryOut(Schema):
     id: int
-    event: WebhookEvent
-    status: WebhookDelivery.Status
+    event: WebhookEventName
+    status: DeliveryStatus
     attempts: int
     next_attempt_at: datetime | None
     last_status_code: int | None

@@ -11,10 +11,13 @@ from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema, Status
 from pydantic import field_validator
 
-from nextorder.core.api import ERRORS, Limit, Moment, ObjectId, Offset, require_perm, text
+from nextorder.core.api import ERRORS, Limit, Moment, ObjectId, Offset, inline, require_perm, text
 from nextorder.crm.models import Contact, Customer, Order
 from nextorder.crm.selectors import customer_orders, customers_search
 from nextorder.crm.services import contact_create, customer_create, order_create_once
+
+CustomerKind = Annotated[Customer.Kind, inline(Customer.Kind)]
+OrderChannel = Annotated[Order.Channel, inline(Order.Channel)]
 
 router = Router(tags=["customers and orders"])
 
@@ -23,7 +26,7 @@ Amount = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
 
 class CustomerOut(Schema):
     id: int
-    kind: Customer.Kind
+    kind: CustomerKind
     name: str
     external_id: str | None
     notes: str
@@ -36,7 +39,7 @@ class CustomerOut(Schema):
 
 class CustomerIn(Schema):
     name: text(200, min_length=1)  # type: ignore[valid-type]
-    kind: Customer.Kind = Customer.Kind.PERSON
+    kind: CustomerKind = Customer.Kind.PERSON
     external_id: text(100, min_length=1) | None = None  # type: ignore[valid-type]
     notes: text(10_000) = ""  # type: ignore[valid-type]
 
@@ -73,7 +76,7 @@ class OrderOut(Schema):
     placed_at: datetime
     amount: Decimal
     currency: str
-    channel: Order.Channel
+    channel: OrderChannel
     item_count: int | None
 
 
@@ -86,7 +89,7 @@ class OrderIn(Schema):
     placed_at: Moment
     amount: Amount
     currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
-    channel: Order.Channel = Order.Channel.WEB
+    channel: OrderChannel = Order.Channel.WEB
     item_count: int | None = Field(None, ge=0, le=2**31 - 1)
 
     @field_validator("amount")

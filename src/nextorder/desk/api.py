@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema, Status
 from pydantic import model_validator
 
-from nextorder.core.api import ERRORS, ObjectId, require_perm, text
+from nextorder.core.api import ERRORS, ObjectId, inline, require_perm, text
 from nextorder.core.models import Team
 from nextorder.crm.models import Customer
 from nextorder.crm.services import contact_for_email
@@ -27,6 +27,12 @@ from nextorder.desk.selectors import (
 )
 from nextorder.desk.services import ticket_open, ticket_reply, ticket_update
 
+TicketStatus = Annotated[Ticket.Status, inline(Ticket.Status)]
+TicketPriority = Annotated[Ticket.Priority, inline(Ticket.Priority)]
+TicketChannel = Annotated[Ticket.Channel, inline(Ticket.Channel)]
+MessageDirection = Annotated[Message.Direction, inline(Message.Direction)]
+Sort = Annotated[QueueSort, inline(QueueSort)]
+
 router = Router(tags=["tickets"])
 
 Version = Field(ge=1, le=2**31 - 1, description="The version you read; a stale one is a 409.")
@@ -36,10 +42,10 @@ Body = text(MAX_BODY_CHARS, min_length=1)
 class TicketOut(Schema):
     id: int
     subject: str
-    status: Ticket.Status
-    priority: Ticket.Priority
+    status: TicketStatus
+    priority: TicketPriority
     priority_reason: str
-    channel: Ticket.Channel
+    channel: TicketChannel
     customer_id: int
     contact_id: int | None
     assignee_id: int | None
@@ -52,7 +58,7 @@ class TicketOut(Schema):
 
 class MessageOut(Schema):
     id: int
-    direction: Message.Direction
+    direction: MessageDirection
     author: str = Field(alias="author_display")
     author_user_id: int | None
     author_contact_id: int | None
@@ -70,13 +76,13 @@ class TicketPage(Schema):
 
 
 class TicketFilters(Schema):
-    status: list[Ticket.Status] = Field(
+    status: list[TicketStatus] = Field(
         default_factory=lambda: list(Ticket.ACTIVE_STATUSES), max_length=len(Ticket.Status)
     )
     team: ObjectId | None = None
     assignee: ObjectId | Literal["me", "none"] | None = None
     customer: ObjectId | None = None
-    sort: QueueSort = QueueSort.PRIORITY
+    sort: Sort = QueueSort.PRIORITY
     cursor: text(500) | None = None  # type: ignore[valid-type]
     limit: int = Field(50, ge=1, le=100)
 
@@ -90,7 +96,7 @@ class TicketIn(Schema):
     contact_name: text(200) = ""  # type: ignore[valid-type]
     subject: text(250, min_length=1)  # type: ignore[valid-type]
     body: Body  # type: ignore[valid-type]
-    priority: Ticket.Priority = Ticket.Priority.NORMAL
+    priority: TicketPriority = Ticket.Priority.NORMAL
 
     @model_validator(mode="after")
     def one_customer(self) -> TicketIn:
@@ -102,7 +108,7 @@ class TicketIn(Schema):
 class ReplyIn(Schema):
     body: Body  # type: ignore[valid-type]
     internal: bool = False
-    status: Ticket.Status | None = None
+    status: TicketStatus | None = None
     version: int = Version
 
 
@@ -114,8 +120,8 @@ class ReplyOut(Schema):
 class TicketPatch(Schema):
     """Only the fields given change; `assignee_id` or `team_id` null clears it."""
 
-    status: Ticket.Status | None = None
-    priority: Ticket.Priority | None = None
+    status: TicketStatus | None = None
+    priority: TicketPriority | None = None
     assignee_id: ObjectId | None = None
     team_id: ObjectId | None = None
     version: int = Version
