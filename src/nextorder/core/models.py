@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
+from django.core.validators import URLValidator
 from django.db import models
 
 # The prefix of every API token's secret, so that a leaked one is recognisable (secret
@@ -150,7 +151,8 @@ class WebhookEvent(models.TextChoices):
 class WebhookSubscription(TimeStampedModel):
     """A URL that is POSTed a signed JSON body when one of `events` happens."""
 
-    url = models.URLField(max_length=2000)
+    # HTTP(S) only: URLField alone also takes ftp://, which urllib would try to POST to.
+    url = models.URLField(max_length=2000, validators=[URLValidator(schemes=["http", "https"])])
     # The key of the HMAC signature, shown to the manager who subscribes.
     secret = models.CharField(max_length=100)
     events = models.JSONField(default=list)
