@@ -3,6 +3,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from nextorder.api import api
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="desk:queue", permanent=False), name="home"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
@@ -10,4 +12,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("desk/", include("nextorder.desk.urls")),
     path("insight/", include("nextorder.insight.urls")),
+    path("api/v1/", api.urls),
 ]

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
+from django.core.validators import URLValidator
 from django.db import models
+
+# The prefix of every API token's secret, so that a leaked one is recognisable (secret
+# scanners, logs) as NextOrder's.
+API_TOKEN_PREFIX = "nxo_"
 
 
 class TimeStampedModel(models.Model):
@@ -60,6 +65,11 @@ class Verb(models.TextChoices):
     USER_ROLE_SET = "user.role_set", "Staff role changed"
     LOGIN_FAILED = "auth.login_failed", "Log-in failed"
     LOGIN_LOCKED_OUT = "auth.locked_out", "Log-in locked out"
+    API_TOKEN_CREATED = "api_token.created", "API token created"
+    API_TOKEN_REVOKED = "api_token.revoked", "API token revoked"
+    WEBHOOK_SUBSCRIBED = "webhook.subscribed", "Webhook subscription created"
+    WEBHOOK_CHANGED = "webhook.changed", "Webhook subscription changed"
+    WEBHOOK_DELETED = "webhook.deleted", "Webhook subscription deleted"
 
 
 class Event(models.Model):
@@ -107,3 +117,89 @@ class Event(models.Model):
         if self.actor_id is not None and self.actor is not None:
             return self.actor.get_full_name() or self.actor.get_username()
         return self.actor_label.partition(":")[0] or "system"
+
+
+class ApiToken(models.Model):
+    """A secret that lets a program act through the API as `user`, with the user's role.
+
+    Only the SHA-256 of the secret is stored: a copy of the database grants nothing. The
+    secret carries 256 random bits, so an unsalted hash is as strong as a slow one and
+    can be looked up by equality.
+    """
+
+    name = models.CharField(max_length=100)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    secret_sha256 = models.CharField(max_length=64, unique=True)
+    # The secret's first characters, shown so that a person can tell tokens apart.
+    prefix = models.CharField(max_length=8)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+
+class WebhookEvent(models.TextChoices):
+    """What a webhook subscriber may hear of: names of the public contract, not verbs."""
+
+    TICKET_CREATED = "ticket.created", "Ticket created"
+    TICKET_UPDATED = "ticket.updated", "Ticket updated"
+    TICKET_SOLVED = "ticket.solved", "Ticket solved"
+    ORDER_CREATED = "order.created", "Order created"
+
+
+class WebhookSubscription(TimeStampedModel):
+    """A URL that is POSTed a signed JSON body when one of `events` happens."""
+
+    # HTTP(S) only: URLField alone also takes ftp://, which urllib would try to POST to.
+    url = models.URLField(max_length=2000, validators=[URLValidator(schemes=["http", "https"])])
+    # The key of the HMAC signature, shown to the manager who subscribes.
+    secret = models.CharField(max_length=100)
+    events = models.JSONField(default=list)
+    active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class WebhookDelivery(models.Model):
+    """One event for one subscriber, and how sending it went (the delivery log)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+
+    subscription = models.ForeignKey(
+        WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    event = models.CharField(max_length=32, choices=WebhookEvent.choices)
+    payload = models.JSONField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["subscription", "-created_at"], name="webhook_delivery_sub_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} to {self.subscription_id}: {self.status}"

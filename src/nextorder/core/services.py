@@ -1,8 +1,12 @@
-"""The one way to write an event row, and the staff accounts whose roles decide what
-they may do; every state-changing service calls `event_record`."""
+"""The one way to write an event row, the staff accounts whose roles decide what they
+may do, and the API tokens and webhook subscriptions that act and listen for them;
+every state-changing service calls `event_record`."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -15,7 +19,15 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from nextorder.core.dispatch import dispatch
-from nextorder.core.models import Event, Team, Verb
+from nextorder.core.models import (
+    API_TOKEN_PREFIX,
+    ApiToken,
+    Event,
+    Team,
+    Verb,
+    WebhookEvent,
+    WebhookSubscription,
+)
 from nextorder.core.roles import MANAGER, ROLES
 
 
@@ -121,3 +133,155 @@ def team_ensure(*, name: str, members: Iterable[User] = ()) -> Team:
     team, _created = Team.objects.get_or_create(name=name)
     team.members.add(*members)
     return team
+
+
+def _sha256(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@transaction.atomic
+def api_token_create(*, user: User, name: str, actor: User | None) -> tuple[ApiToken, str]:
+    """A new token acting as `user`; the secret is returned once and stored only hashed."""
+    if not user.is_active:
+        raise ValidationError(f"{user.get_username()} is not active.")
+    secret = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(name=name.strip(), user=user, secret_sha256=_sha256(secret), prefix=secret[:8])
+    token.full_clean()
+    token.save()
+    event_record(
+        verb=Verb.API_TOKEN_CREATED,
+        subject=token,
+        actor=actor,
+        actor_label="" if staff_actor(actor) else "system",
+        after={"name": token.name, "user": user.get_username(), "prefix": token.prefix},
+    )
+    return token, secret
+
+
+@transaction.atomic
+def api_token_revoke(*, token: ApiToken, actor: User | None) -> ApiToken:
+    """Refuse the token from now on; revoking twice keeps the first time."""
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        event_record(
+            verb=Verb.API_TOKEN_REVOKED,
+            subject=token,
+            actor=actor,
+            actor_label="" if staff_actor(actor) else "system",
+            after={"name": token.name, "prefix": token.prefix},
+        )
+    return token
+
+
+# How stale `last_used_at` may be: stamping every request would write a row per call.
+_LAST_USED_RESOLUTION_SECONDS = 60
+
+
+def api_token_authenticate(*, secret: str) -> ApiToken | None:
+    """The live token with this secret, its user active, or None.
+
+    Looked up by the secret's hash (an index seek that reveals nothing of other tokens'
+    secrets through timing), then compared in constant time. `last_used_at` is a stamp,
+    not a change anyone audits: no event, and at most one write a minute.
+    """
+    if not secret.startswith(API_TOKEN_PREFIX) or len(secret) > 100:
+        return None
+    digest = _sha256(secret)
+    token = (
+        ApiToken.objects.select_related("user")
+        .filter(secret_sha256=digest, revoked_at__isnull=True, user__is_active=True)
+        .first()
+    )
+    if token is None or not hmac.compare_digest(token.secret_sha256, digest):
+        return None
+    now = timezone.now()
+    if (
+        token.last_used_at is None
+        or (now - token.last_used_at).total_seconds() > _LAST_USED_RESOLUTION_SECONDS
+    ):
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token
+
+
+def _checked_events(events: Iterable[str]) -> list[str]:
+    chosen = list(dict.fromkeys(events))
+    unknown = [e for e in chosen if e not in WebhookEvent.values]
+    if unknown or not chosen:
+        raise ValidationError(
+            f"Events must be some of {', '.join(WebhookEvent.values)}"
+            + (f"; unknown: {', '.join(unknown)}." if unknown else ".")
+        )
+    return chosen
+
+
+@transaction.atomic
+def webhook_subscription_create(
+    *, url: str, events: Iterable[str], actor: User | None, active: bool = True
+) -> WebhookSubscription:
+    """Subscribe `url`; its signing secret is generated here and shown to the caller."""
+    subscription = WebhookSubscription(
+        url=url.strip(),
+        secret=secrets.token_urlsafe(32),
+        events=_checked_events(events),
+        active=active,
+        created_by=staff_actor(actor),
+    )
+    subscription.full_clean()
+    subscription.save()
+    event_record(
+        verb=Verb.WEBHOOK_SUBSCRIBED,
+        subject=subscription,
+        actor=actor,
+        after={"url": subscription.url, "events": subscription.events, "active": active},
+    )
+    return subscription
+
+
+@transaction.atomic
+def webhook_subscription_update(
+    *,
+    subscription: WebhookSubscription,
+    actor: User | None,
+    url: str | None = None,
+    events: Iterable[str] | None = None,
+    active: bool | None = None,
+) -> WebhookSubscription:
+    """Change what is given (None leaves a field); one event lists the changes."""
+    requested: dict[str, Any] = {}
+    if url is not None:
+        requested["url"] = url.strip()
+    if events is not None:
+        requested["events"] = _checked_events(events)
+    if active is not None:
+        requested["active"] = active
+    before = {
+        k: getattr(subscription, k) for k, v in requested.items() if getattr(subscription, k) != v
+    }
+    if not before:
+        return subscription
+    for name in before:
+        setattr(subscription, name, requested[name])
+    subscription.full_clean()
+    subscription.save(update_fields=[*before, "updated_at"])
+    event_record(
+        verb=Verb.WEBHOOK_CHANGED,
+        subject=subscription,
+        actor=actor,
+        before=before,
+        after={k: requested[k] for k in before},
+    )
+    return subscription
+
+
+@transaction.atomic
+def webhook_subscription_delete(*, subscription: WebhookSubscription, actor: User | None) -> None:
+    """Delete the subscription with its delivery log; the event keeps what it was."""
+    event_record(
+        verb=Verb.WEBHOOK_DELETED,
+        subject=subscription,
+        actor=actor,
+        before={"url": subscription.url, "events": subscription.events},
+    )
+    subscription.delete()

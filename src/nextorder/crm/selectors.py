@@ -7,14 +7,27 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from django.db.models import Q, QuerySet
 from django.template.defaultfilters import pluralize
 
 from nextorder.core.models import Event
-from nextorder.crm.models import Customer, Order
+from nextorder.crm.models import Contact, Customer, Order
 
 
-def customer_orders(*, customer: Customer, limit: int = 20) -> list[Order]:
-    return list(customer.orders.select_related("sales_rep").order_by("-placed_at", "-id")[:limit])
+def customer_orders(*, customer: Customer, limit: int = 20, offset: int = 0) -> list[Order]:
+    orders = customer.orders.select_related("sales_rep").order_by("-placed_at", "-id")
+    return list(orders[offset : offset + limit])
+
+
+def customers_search(*, query: str = "") -> QuerySet[Customer]:
+    """Customers whose name, or one of whose contacts' addresses, starts with `query`."""
+    customers = Customer.objects.order_by("name", "id")
+    if query:
+        emails = Contact.objects.filter(emails__address__startswith=query.strip().lower())
+        customers = customers.filter(
+            Q(name__istartswith=query.strip()) | Q(pk__in=emails.values("customer_id"))
+        )
+    return customers
 
 
 @dataclass(frozen=True)

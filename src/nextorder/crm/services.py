@@ -14,6 +14,8 @@ import polars as pl
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
@@ -103,6 +105,10 @@ def contact_create(
     *, customer: Customer, name: str = "", emails: Iterable[str] = (), phone: str = ""
 ) -> Contact:
     addresses = [normalise_email(a) for a in emails]
+    for address in addresses:
+        validate_email(address)
+    if len(set(addresses)) != len(addresses):
+        raise ValidationError("An address is given twice.")
     taken = list(
         ContactEmail.objects.filter(address__in=addresses).values_list("address", flat=True)
     )
@@ -113,6 +119,53 @@ def contact_create(
         ContactEmail(contact=contact, address=a, is_primary=i == 0) for i, a in enumerate(addresses)
     )
     return contact
+
+
+# Addresses at these domains belong to people, not to the company that owns the domain.
+PUBLIC_MAIL_DOMAINS = frozenset(
+    {
+        "gmail.com",
+        "googlemail.com",
+        "outlook.com",
+        "hotmail.com",
+        "live.com",
+        "msn.com",
+        "yahoo.com",
+        "icloud.com",
+        "me.com",
+        "aol.com",
+        "gmx.com",
+        "gmx.de",
+        "web.de",
+        "proton.me",
+        "protonmail.com",
+        "mail.com",
+        "yandex.ru",
+        "example.com",
+    }
+)
+
+
+@transaction.atomic
+def contact_for_email(*, address: str, name: str = "", actor: User | None = None) -> Contact:
+    """The contact an address belongs to. An address nobody has (a stranger's first
+    message) becomes a contact of the company customer whose people write from the same
+    domain, or else of a new customer of its own."""
+    address = normalise_email(address)
+    known = ContactEmail.objects.select_related("contact").filter(address=address).first()
+    if known is not None:
+        return known.contact
+    validate_email(address)
+    domain = address.rpartition("@")[2]
+    company = (
+        None
+        if domain in PUBLIC_MAIL_DOMAINS
+        else Customer.objects.filter(
+            kind=Customer.Kind.COMPANY, contacts__emails__address__endswith=f"@{domain}"
+        ).first()
+    )
+    customer = company or customer_create(name=name.strip() or address, actor=actor)
+    return contact_create(customer=customer, name=name.strip(), emails=[address])
 
 
 def customers_refresh_order_stats(*, customer_ids_sql: str, params: Sequence[int] = ()) -> int:
@@ -192,6 +245,23 @@ def order_create(
         },
     )
     return order
+
+
+def order_create_once(*, external_id: str, customer: Customer, **fields: Any) -> tuple[Order, bool]:
+    """`order_create`, idempotent by `external_id`: a shop that pushes each sale may push
+    one twice (a retry after a timeout). Returns the order and whether it is new; the
+    same id for another customer is a ValidationError, not that customer's order."""
+    existing = Order.objects.filter(external_id=external_id).first()
+    if existing is None:
+        try:
+            return order_create(external_id=external_id, customer=customer, **fields), True
+        except IntegrityError:  # a concurrent push of the same order won the race
+            existing = Order.objects.get(external_id=external_id)
+    if existing.customer_id != customer.pk:
+        raise ValidationError(
+            f"Order {external_id!r} is already recorded for customer #{existing.customer_id}."
+        )
+    return existing, False
 
 
 @dataclass(frozen=True)

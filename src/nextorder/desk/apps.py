@@ -7,4 +7,5 @@ class DeskConfig(AppConfig):
     verbose_name = "Service desk"
 
     def ready(self) -> None:
-        from nextorder.desk import listeners  # noqa: F401 - registers them
+        # Register the dispatch listeners: replies to deliver, events as webhooks.
+        from nextorder.desk import listeners, webhooks  # noqa: F401

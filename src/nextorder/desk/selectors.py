@@ -45,6 +45,7 @@ class QueueFilters:
     team_id: int | None = None
     # A user id, ASSIGNEE_ME, ASSIGNEE_NOBODY, or None for anyone.
     assignee: int | str | None = None
+    customer_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -150,8 +151,10 @@ def _sort_key(sort: QueueSort) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
 
 
 def _filtered(*, user: User, filters: QueueFilters) -> QuerySet[Ticket]:
-    """Team and assignee filters; statuses are left to `_status_runs`."""
+    """Team, assignee and customer filters; statuses are left to `_status_runs`."""
     tickets = Ticket.objects.all()
+    if filters.customer_id is not None:
+        tickets = tickets.filter(customer_id=filters.customer_id)
     if filters.team_id is not None:
         tickets = tickets.filter(team_id=filters.team_id)
     if filters.assignee == ASSIGNEE_ME:

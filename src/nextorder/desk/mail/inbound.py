@@ -16,6 +16,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.urls import reverse
@@ -24,8 +25,8 @@ from django.utils import timezone
 from nextorder.core.html import sanitise_html
 from nextorder.core.models import Verb
 from nextorder.core.services import event_record
-from nextorder.crm.models import Contact, ContactEmail, Customer
-from nextorder.crm.services import contact_create, customer_create
+from nextorder.crm.models import Contact, Customer
+from nextorder.crm.services import contact_for_email, customer_create
 from nextorder.desk.mail.outbound import TICKET_TOKEN, delivery_bounced
 from nextorder.desk.mail.parse import (
     Kind,
@@ -38,29 +39,6 @@ from nextorder.desk.mail.parse import (
 from nextorder.desk.models import Attachment, Delivery, InboundMail, Message, Ticket
 from nextorder.desk.services import ticket_open, ticket_receive_message
 
-# Addresses at these domains belong to people, not to the company that owns the domain.
-PUBLIC_MAIL_DOMAINS = frozenset(
-    {
-        "gmail.com",
-        "googlemail.com",
-        "outlook.com",
-        "hotmail.com",
-        "live.com",
-        "msn.com",
-        "yahoo.com",
-        "icloud.com",
-        "me.com",
-        "aol.com",
-        "gmx.com",
-        "gmx.de",
-        "web.de",
-        "proton.me",
-        "protonmail.com",
-        "mail.com",
-        "yandex.ru",
-        "example.com",
-    }
-)
 UNKNOWN_SENDER_ID = "nextorder:unknown-sender"
 
 
@@ -155,9 +133,19 @@ def _receive(*, raw: bytes, source: str, received_at: datetime, history: bool) -
             reason="no sender address (From): nobody to answer",
             message_id=message_id,
         )
+    try:
+        contact = sender_contact(parsed)
+    except ValidationError:
+        return _quarantine(
+            raw=raw,
+            source=source,
+            received_at=received_at,
+            reason=f"the sender address {parsed.from_address[:100]!r} is not valid",
+            message_id=message_id,
+        )
     sent_at = (parsed.sent_at or received_at) if history else received_at
     ticket, message, opened = _file_message(
-        parsed=parsed, message_id=message_id, contact=sender_contact(parsed), sent_at=sent_at
+        parsed=parsed, message_id=message_id, contact=contact, sent_at=sent_at
     )
     ledger.outcome = InboundMail.Outcome.OPENED if opened else InboundMail.Outcome.ADDED
     ledger.ticket, ledger.ticket_message = ticket, message
@@ -166,23 +154,9 @@ def _receive(*, raw: bytes, source: str, received_at: datetime, history: bool) -
 
 
 def sender_contact(parsed: ParsedMail) -> Contact:
-    """The contact with the sender's address; an unknown sender becomes one, of the
-    company customer whose people write from the same domain, else of a new customer."""
-    address = parsed.from_address
-    known = ContactEmail.objects.filter(address=address).select_related("contact").first()
-    if known is not None:
-        return known.contact
-    domain = address.rpartition("@")[2]
-    company = (
-        None
-        if domain in PUBLIC_MAIL_DOMAINS
-        else Customer.objects.filter(
-            kind=Customer.Kind.COMPANY, contacts__emails__address__endswith=f"@{domain}"
-        ).first()
-    )
-    customer = company or customer_create(name=parsed.from_name or address)
+    """The sender's contact (crm.contact_for_email makes one for a stranger)."""
     try:
-        return contact_create(customer=customer, name=parsed.from_name, emails=[address])
+        return contact_for_email(address=parsed.from_address, name=parsed.from_name)
     except ValueError as taken:  # written meanwhile by a concurrent message: retry
         raise IntegrityError(str(taken)) from taken
 

@@ -1,0 +1,39 @@
+"""Webhook deliveries as background tasks: each sends once and books its own retry."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django_tasks import task
+
+from nextorder.core.models import WebhookDelivery, WebhookEvent
+from nextorder.core.webhooks import webhook_deliveries_create, webhook_delivery_attempt
+
+
+def webhooks_emit(
+    *, events: list[WebhookEvent], occurred_at: datetime, data: dict[str, Any]
+) -> list[WebhookDelivery]:
+    """Record a delivery per subscriber and enqueue its sending (from a dispatch listener,
+    so after the change committed)."""
+    deliveries = webhook_deliveries_create(events=events, occurred_at=occurred_at, data=data)
+    for delivery in deliveries:
+        webhook_deliver.enqueue(delivery.pk)
+    return deliveries
+
+
+@task()
+def webhook_deliver(delivery_id: int) -> dict[str, Any]:
+    """Send one delivery; after a failure enqueue the next attempt at `next_attempt_at`
+    (run_after on the database backend), so back-off needs no scheduler."""
+    delivery = WebhookDelivery.objects.select_related("subscription").filter(pk=delivery_id).first()
+    if delivery is None:  # its subscription was deleted meanwhile
+        return {"status": "gone"}
+    delivery = webhook_delivery_attempt(delivery=delivery)
+    if delivery.status == WebhookDelivery.Status.PENDING and delivery.next_attempt_at:
+        webhook_deliver.using(run_after=delivery.next_attempt_at).enqueue(delivery.pk)
+    return {
+        "status": delivery.status,
+        "attempts": delivery.attempts,
+        "status_code": delivery.last_status_code,
+    }

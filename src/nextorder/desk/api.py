@@ -1,0 +1,235 @@
+"""Tickets over the API: the console's services and selectors, the console's role rules."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from ninja import Field, Query, Router, Schema, Status
+from pydantic import model_validator
+
+from nextorder.core.api import ERRORS, ObjectId, inline, require_perm, text
+from nextorder.core.models import Team
+from nextorder.crm.models import Customer
+from nextorder.crm.services import contact_for_email
+from nextorder.desk.mail.parse import MAX_BODY_CHARS
+from nextorder.desk.models import Message, Ticket
+from nextorder.desk.selectors import (
+    ASSIGNEE_ME,
+    ASSIGNEE_NOBODY,
+    QueueFilters,
+    QueueSort,
+    ticket_conversation,
+    tickets_for_queue,
+)
+from nextorder.desk.services import ticket_open, ticket_reply, ticket_update
+
+TicketStatus = Annotated[Ticket.Status, inline(Ticket.Status)]
+TicketPriority = Annotated[Ticket.Priority, inline(Ticket.Priority)]
+TicketChannel = Annotated[Ticket.Channel, inline(Ticket.Channel)]
+MessageDirection = Annotated[Message.Direction, inline(Message.Direction)]
+Sort = Annotated[QueueSort, inline(QueueSort)]
+
+router = Router(tags=["tickets"])
+
+Version = Field(ge=1, le=2**31 - 1, description="The version you read; a stale one is a 409.")
+Body = text(MAX_BODY_CHARS, min_length=1)
+
+
+class TicketOut(Schema):
+    id: int
+    subject: str
+    status: TicketStatus
+    priority: TicketPriority
+    priority_reason: str
+    channel: TicketChannel
+    customer_id: int
+    contact_id: int | None
+    assignee_id: int | None
+    team_id: int | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    solved_at: datetime | None
+
+
+class MessageOut(Schema):
+    id: int
+    direction: MessageDirection
+    author: str = Field(alias="author_display")
+    author_user_id: int | None
+    author_contact_id: int | None
+    body_text: str
+    sent_at: datetime
+
+
+class TicketDetailOut(TicketOut):
+    messages: list[MessageOut]
+
+
+class TicketPage(Schema):
+    items: list[TicketOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page.")
+
+
+class TicketFilters(Schema):
+    status: list[TicketStatus] = Field(
+        default_factory=lambda: list(Ticket.ACTIVE_STATUSES), max_length=len(Ticket.Status)
+    )
+    team: ObjectId | None = None
+    assignee: ObjectId | Literal["me", "none"] | None = None
+    customer: ObjectId | None = None
+    sort: Sort = QueueSort.PRIORITY
+    cursor: text(500) | None = None  # type: ignore[valid-type]
+    limit: int = Field(50, ge=1, le=100)
+
+
+class TicketIn(Schema):
+    """For a known customer (`customer_id`), or from an address (`contact_email`): its
+    contact's customer, or a new customer and contact."""
+
+    customer_id: ObjectId | None = None
+    contact_email: text(254, min_length=3) | None = None  # type: ignore[valid-type]
+    contact_name: text(200) = ""  # type: ignore[valid-type]
+    subject: text(250, min_length=1)  # type: ignore[valid-type]
+    body: Body  # type: ignore[valid-type]
+    priority: TicketPriority = Ticket.Priority.NORMAL
+
+    @model_validator(mode="after")
+    def one_customer(self) -> TicketIn:
+        if (self.customer_id is None) == (self.contact_email is None):
+            raise ValueError("give either customer_id or contact_email")
+        return self
+
+
+class ReplyIn(Schema):
+    body: Body  # type: ignore[valid-type]
+    internal: bool = False
+    status: TicketStatus | None = None
+    version: int = Version
+
+
+class ReplyOut(Schema):
+    message: MessageOut
+    ticket: TicketOut
+
+
+class TicketPatch(Schema):
+    """Only the fields given change; `assignee_id` or `team_id` null clears it."""
+
+    status: TicketStatus | None = None
+    priority: TicketPriority | None = None
+    assignee_id: ObjectId | None = None
+    team_id: ObjectId | None = None
+    version: int = Version
+
+
+def _ticket(ticket_id: int) -> Ticket:
+    return get_object_or_404(
+        Ticket.objects.select_related("customer", "contact", "assignee", "team"), pk=ticket_id
+    )
+
+
+@router.get("", response={200: TicketPage, **ERRORS})
+def tickets(request: HttpRequest, filters: Query[TicketFilters]) -> Any:
+    """The queue, a page at a time (keyset pagination: a deep page costs what the first does)."""
+    user = require_perm(request, "desk.view_ticket")
+    assignee = filters.assignee
+    page = tickets_for_queue(
+        user=user,
+        filters=QueueFilters(
+            statuses=tuple(filters.status) or tuple(Ticket.ACTIVE_STATUSES),
+            team_id=filters.team,
+            assignee=ASSIGNEE_ME
+            if assignee == "me"
+            else ASSIGNEE_NOBODY
+            if assignee == "none"
+            else assignee,
+            customer_id=filters.customer,
+        ),
+        sort=filters.sort,
+        cursor=filters.cursor or None,
+        limit=filters.limit,
+    )
+    return {"items": page.tickets, "next_cursor": page.next_cursor}
+
+
+@router.post("", response={201: TicketDetailOut, **ERRORS})
+def ticket_create(request: HttpRequest, data: TicketIn) -> Any:
+    user = require_perm(request, "desk.add_ticket")
+    if data.customer_id is not None:
+        customer, contact = get_object_or_404(Customer, pk=data.customer_id), None
+    else:
+        contact = contact_for_email(
+            address=data.contact_email or "", name=data.contact_name, actor=user
+        )
+        customer = contact.customer
+    ticket = ticket_open(
+        customer=customer,
+        contact=contact,
+        subject=data.subject,
+        body_text=data.body,
+        channel=Ticket.Channel.API,
+        priority=data.priority,
+        actor=user,
+    )
+    return Status(201, _detail(ticket))
+
+
+def _detail(ticket: Ticket) -> dict[str, Any]:
+    return {
+        **TicketOut.model_validate(ticket).model_dump(),
+        "messages": ticket_conversation(ticket=ticket),
+    }
+
+
+@router.get("/{ticket_id}", response={200: TicketDetailOut, **ERRORS})
+def ticket(request: HttpRequest, ticket_id: ObjectId) -> Any:
+    """With its messages, internal notes included (every token is a staff user's)."""
+    require_perm(request, "desk.view_ticket")
+    return _detail(_ticket(ticket_id))
+
+
+@router.post("/{ticket_id}/reply", response={201: ReplyOut, **ERRORS})
+def reply(request: HttpRequest, ticket_id: ObjectId, data: ReplyIn) -> Any:
+    user = require_perm(request, "desk.view_ticket", "desk.add_message")
+    ticket = _ticket(ticket_id)
+    message = ticket_reply(
+        ticket=ticket,
+        author=user,
+        body=data.body,
+        expected_version=data.version,
+        status=data.status,
+        internal=data.internal,
+    )
+    return Status(201, {"message": message, "ticket": ticket})
+
+
+@router.patch("/{ticket_id}", response={200: TicketOut, **ERRORS})
+def ticket_change(request: HttpRequest, ticket_id: ObjectId, data: TicketPatch) -> Any:
+    """Status, priority, assignee, team: assigning others or re-routing needs a lead."""
+    user = require_perm(request, "desk.view_ticket", "desk.change_ticket")
+    ticket = _ticket(ticket_id)
+    given = data.model_fields_set - {"version"}
+    changes: dict[str, Any] = {name: getattr(data, name) for name in given & {"status", "priority"}}
+    if changes.get("status", "") is None or changes.get("priority", "") is None:
+        raise ValidationError("status and priority cannot be null.")
+    if "assignee_id" in given:
+        changes["assignee"] = _referenced(get_user_model(), data.assignee_id, "user")
+    if "team_id" in given:
+        changes["team"] = _referenced(Team, data.team_id, "team")
+    return ticket_update(ticket=ticket, actor=user, expected_version=data.version, **changes)
+
+
+def _referenced(model: Any, pk: int | None, what: str) -> Any:
+    """The object a body refers to (None clears); an unknown id is a bad request, not 404."""
+    if pk is None:
+        return None
+    found = model.objects.filter(pk=pk).first()
+    if found is None:
+        raise ValidationError(f"There is no {what} #{pk}.")
+    return found
