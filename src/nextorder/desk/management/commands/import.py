@@ -1,4 +1,9 @@
-"""`nextorder import orders FILE`: bring a shop's order history in."""
+"""`nextorder import orders FILE` and `nextorder import mailbox FILE`: bring a shop's
+order history and its old support mailbox in.
+
+It lives in `desk`, the highest app either kind belongs to (crm holds the order import),
+so that no app imports one above it.
+"""
 
 from __future__ import annotations
 
@@ -11,15 +16,19 @@ from nextorder.core.files import DATA_FORMATS, DataFormat, data_format_of
 from nextorder.core.progress import phase_progress_bars
 from nextorder.crm.importers import ColumnMapping, OrderFileError, mapping_from_options
 from nextorder.crm.services import orders_import
+from nextorder.desk.mail.mailbox import mailbox_import
 
 
 class Command(BaseCommand):
-    help = "Import data files. `import orders FILE` reads orders from CSV, Parquet or CDNOW text."
+    help = (
+        "Import data files: `import orders FILE` reads orders from CSV, Parquet or CDNOW "
+        "text; `import mailbox FILE` reads an mbox file or a Maildir folder of email."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         # A positional kind rather than sub-parsers, so Django's own options (-v 0)
         # may stand anywhere on the line.
-        parser.add_argument("kind", choices=["orders"], help="what the file holds")
+        parser.add_argument("kind", choices=["orders", "mailbox"], help="what the file holds")
         parser.add_argument("file", type=Path)
         parser.add_argument("--format", choices=DATA_FORMATS, help="default: from the file name")
         parser.add_argument(
@@ -34,6 +43,8 @@ class Command(BaseCommand):
         parser.add_argument("--currency", default="USD", help="currency of rows without one")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["kind"] == "mailbox":
+            return self._mailbox(options["file"], verbosity=options["verbosity"])
         path: Path = options["file"]
         try:
             file_format: DataFormat = options["format"] or data_format_of(path)
@@ -65,4 +76,17 @@ class Command(BaseCommand):
                 f"({result.orders_existing} already known), {result.customers_created} new "
                 f"customers, {result.contacts_created} new contacts."
             )
+        )
+
+    def _mailbox(self, path: Path, *, verbosity: int) -> None:
+        with phase_progress_bars(enabled=verbosity > 0) as report:
+            try:
+                result = mailbox_import(
+                    path=path, progress=lambda done, total: report("messages", done, total)
+                )
+            except ValueError as exc:
+                raise CommandError(str(exc)) from exc
+        counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(result.outcomes.items()))
+        self.stdout.write(
+            self.style.SUCCESS(f"{path.name}: {result.messages} messages ({counts or 'none'}).")
         )

@@ -1,0 +1,76 @@
+"""Real SMTP into the desk's receiver on loopback: "250" only once the message is
+committed, duplicates and concurrent senders handled, "451" when it cannot be stored."""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+import threading
+
+import pytest
+
+from nextorder.desk.mail import smtpd
+from nextorder.desk.mail.smtpd import smtp_server
+from nextorder.desk.models import InboundMail, Message, Ticket
+from tests.desk.mail_factory import customer_email
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def receiver():
+    server = smtp_server(host="127.0.0.1", port=_free_port(), workers=2)
+    server.start()
+    yield server
+    server.stop()
+
+
+def _send(server, raw: bytes, sender: str = "ada@example.com") -> tuple[int, bytes]:
+    with smtplib.SMTP(server.hostname, server.port, timeout=10) as client:
+        client.ehlo()
+        client.mail(sender)
+        client.rcpt("support@nextorder.localhost")
+        return client.data(raw)
+
+
+def test_a_message_is_a_ticket_when_the_server_says_250(receiver):
+    code, reply = _send(receiver, customer_email(subject="Broken lid"))
+    assert code == 250 and b"opened" in reply
+    ticket = Ticket.objects.get()  # committed before the answer
+    assert ticket.subject == "Broken lid" and ticket.channel == Ticket.Channel.EMAIL
+
+
+def test_the_same_message_twice_and_eight_senders_at_once(receiver):
+    raw = customer_email(message_id="<once@mail.example.com>")
+    assert _send(receiver, raw)[0] == 250
+    assert _send(receiver, raw)[1].endswith(b"(duplicate)")
+    results: list[int] = []
+
+    def send(number: int) -> None:
+        mail = customer_email(sender=f"buyer{number}@shop{number}.example", subject=f"n{number}")
+        results.append(_send(receiver, mail, sender=f"buyer{number}@shop{number}.example")[0])
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [250] * 8
+    assert Ticket.objects.count() == 9 and Message.objects.count() == 9
+    assert InboundMail.objects.count() == 9
+
+
+def test_a_message_that_cannot_be_stored_is_refused_for_now(receiver, monkeypatch):
+    def broken(**_):
+        raise ConnectionError("database unreachable")
+
+    monkeypatch.setattr(smtpd, "mail_receive", broken)
+    code, reply = _send(receiver, customer_email())
+    assert code == 451 and b"try again later" in reply
+    assert Ticket.objects.count() == 0
