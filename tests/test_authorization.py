@@ -18,7 +18,8 @@ from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from nextorder.desk.models import Attachment
+from nextorder.desk.mail.inbound import mail_receive
+from nextorder.desk.models import Attachment, InboundMail, OutboxMail
 
 pytestmark = pytest.mark.django_db
 
@@ -40,6 +41,14 @@ MATRIX: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("desk:ticket_update", "POST"): (LOGIN, 400, 400, 403, 400),
     ("desk:customer", "GET"): (LOGIN, 200, 200, 200, 200),
     ("desk:attachment", "GET"): (LOGIN, 200, 200, 200, 200),
+    ("desk:quarantine", "GET"): (LOGIN, 403, 200, 403, 200),
+    ("desk:quarantine_raw", "GET"): (LOGIN, 403, 200, 403, 200),
+    ("desk:quarantine_release", "GET"): (405, 405, 405, 405, 405),
+    ("desk:quarantine_release", "POST"): (LOGIN, 403, 302, 403, 302),
+    ("desk:quarantine_delete", "GET"): (405, 405, 405, 405, 405),
+    ("desk:quarantine_delete", "POST"): (LOGIN, 403, 302, 403, 302),
+    ("desk:outbox", "GET"): (LOGIN, 403, 403, 403, 200),
+    ("desk:outbox_message", "GET"): (LOGIN, 403, 403, 403, 200),
     ("insight:at_risk", "GET"): (LOGIN, 403, 200, 200, 200),
     ("insight:follow_up", "GET"): (405, 405, 405, 405, 405),
     # An empty note is a valid request: the follow-up opens and the page moves to it.
@@ -114,8 +123,26 @@ def attachment(ticket) -> Attachment:
     return attachment
 
 
-def _url(name: str, ticket, customer, attachment) -> str:
+@pytest.fixture
+def mail(db) -> tuple[int, int]:
+    """A quarantined message and a kept outbox message, for the mail pages."""
+    held = mail_receive(raw=b"\x00 unreadable", source=InboundMail.Source.SMTP).inbound
+    kept = OutboxMail.objects.create(
+        from_address="support@nextorder.localhost",
+        to_addresses="a@b.example",
+        subject="Hi",
+        raw=b"",
+    )
+    return held.pk, kept.pk
+
+
+def _url(name: str, ticket, customer, attachment, mail) -> str:
+    held, kept = mail
     args = {
+        "desk:quarantine_raw": [held],
+        "desk:quarantine_release": [held],
+        "desk:quarantine_delete": [held],
+        "desk:outbox_message": [kept],
         "desk:attachment": [attachment.pk],
         "desk:ticket": [ticket.pk],
         "desk:ticket_reply": [ticket.pk],
@@ -129,12 +156,12 @@ def _url(name: str, ticket, customer, attachment) -> str:
 
 @pytest.mark.parametrize(("name", "method"), list(MATRIX))
 def test_each_role_gets_the_status_in_the_table(
-    clients, ticket, customer, attachment, name, method
+    clients, ticket, customer, attachment, mail, name, method
 ):
     got = {}
     for role in ROLES:
         client = clients[role]
-        url = _url(name, ticket, customer, attachment)
+        url = _url(name, ticket, customer, attachment, mail)
         response = client.get(url) if method == "GET" else client.post(url, {})
         got[role] = response.status_code
     assert got == dict(zip(ROLES, MATRIX[name, method], strict=True))

@@ -183,7 +183,7 @@ def ticket_create(request: HttpRequest, data: TicketIn) -> Any:
 def _detail(ticket: Ticket) -> dict[str, Any]:
     return {
         **TicketOut.model_validate(ticket).model_dump(),
-        "messages": ticket_conversation(ticket=ticket),
+        "messages": [entry.message for entry in ticket_conversation(ticket=ticket)],
     }
 
 

@@ -19,7 +19,8 @@ from django.db.models import Q, QuerySet
 
 from nextorder.core import params
 from nextorder.crm.models import Customer
-from nextorder.desk.models import Message, Ticket
+from nextorder.desk.mail.parse import visible_text
+from nextorder.desk.models import InboundMail, Message, OutboxMail, Ticket
 
 
 class QueueSort(StrEnum):
@@ -229,12 +230,26 @@ def tickets_for_queue(
     return QueuePage(tickets=rows, next_cursor=next_cursor, sort=sort, filters=filters)
 
 
-def ticket_conversation(*, ticket: Ticket) -> list[Message]:
-    return list(
-        ticket.messages.select_related("author_user", "author_contact").prefetch_related(
-            "author_contact__emails", "attachments"
-        )
+@dataclass(frozen=True)
+class ConversationEntry:
+    message: Message
+    # The customer's new words when the rest of an email quotes earlier messages; the
+    # console shows these and folds the whole message away behind them. "" otherwise.
+    new_text: str
+
+
+def ticket_conversation(*, ticket: Ticket) -> list[ConversationEntry]:
+    messages = ticket.messages.select_related("author_user", "author_contact").prefetch_related(
+        "author_contact__emails", "attachments", "deliveries"
     )
+    entries = []
+    for message in messages:
+        new_text = ""
+        if message.direction == Message.Direction.INBOUND:
+            new, quoted = visible_text(message.body_text)
+            new_text = new if quoted else ""
+        entries.append(ConversationEntry(message=message, new_text=new_text))
+    return entries
 
 
 def customer_tickets(
@@ -260,3 +275,14 @@ def ticket_workers() -> QuerySet[User]:
         .distinct()
         .order_by("first_name", "last_name", "username")
     )
+
+
+def quarantined_mail(*, limit: int = 100) -> tuple[int, list[InboundMail]]:
+    """How many messages wait in quarantine, and the newest of them."""
+    held = InboundMail.objects.filter(outcome=InboundMail.Outcome.QUARANTINED)
+    return held.count(), list(held.order_by("-received_at", "-id")[:limit])
+
+
+def outbox_mail(*, limit: int = 100) -> tuple[int, list[OutboxMail]]:
+    kept = OutboxMail.objects.defer("raw")
+    return kept.count(), list(kept.order_by("-sent_at", "-id")[:limit])

@@ -10,4 +10,10 @@ urlpatterns = [
     path("tickets/<int:pk>/update/", views.ticket_update_view, name="ticket_update"),
     path("customers/<int:pk>/", views.customer_detail, name="customer"),
     path("attachments/<int:pk>/", views.attachment_download, name="attachment"),
+    path("mail/quarantine/", views.quarantine, name="quarantine"),
+    path("mail/quarantine/<int:pk>/release/", views.quarantine_release, name="quarantine_release"),
+    path("mail/quarantine/<int:pk>/delete/", views.quarantine_delete, name="quarantine_delete"),
+    path("mail/quarantine/<int:pk>/raw/", views.quarantine_raw, name="quarantine_raw"),
+    path("mail/outbox/", views.outbox, name="outbox"),
+    path("mail/outbox/<int:pk>/", views.outbox_message, name="outbox_message"),
 ]

@@ -16,7 +16,8 @@ from nextorder.core.models import Team
 from nextorder.crm.models import Customer
 from nextorder.crm.selectors import customer_orders, customer_summary, customer_timeline
 from nextorder.desk.forms import ReplyForm, TicketUpdateForm
-from nextorder.desk.models import Attachment, Ticket
+from nextorder.desk.mail.inbound import quarantined_mail_delete, quarantined_mail_release
+from nextorder.desk.models import Attachment, InboundMail, OutboxMail, Ticket
 from nextorder.desk.selectors import (
     ASSIGNEE_ME,
     ASSIGNEE_NOBODY,
@@ -24,6 +25,8 @@ from nextorder.desk.selectors import (
     QueueFilters,
     QueueSort,
     customer_tickets,
+    outbox_mail,
+    quarantined_mail,
     ticket_conversation,
     tickets_for_queue,
 )
@@ -248,4 +251,71 @@ def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
     )
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@login_required
+@permission_required("desk.view_inboundmail", raise_exception=True)
+def quarantine(request: HttpRequest) -> HttpResponse:
+    count, held = quarantined_mail()
+    return render(request, "desk/quarantine.html", {"count": count, "held": held})
+
+
+@require_POST
+@login_required
+@permission_required("desk.manage_quarantine", raise_exception=True)
+def quarantine_release(request: HttpRequest, pk: int) -> HttpResponse:
+    inbound = get_object_or_404(InboundMail, pk=pk)
+    try:
+        ticket = quarantined_mail_release(inbound=inbound, actor=request.user)  # type: ignore[arg-type]
+    except ValueError as exc:
+        messages.error(request, str(exc))
+        return redirect("desk:quarantine")
+    messages.success(request, f"Released into ticket #{ticket.pk}.")
+    return redirect("desk:ticket", pk=ticket.pk)
+
+
+@require_POST
+@login_required
+@permission_required("desk.manage_quarantine", raise_exception=True)
+def quarantine_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    inbound = get_object_or_404(InboundMail, pk=pk)
+    try:
+        quarantined_mail_delete(inbound=inbound, actor=request.user)  # type: ignore[arg-type]
+    except ValueError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Deleted; the record of its arrival stays.")
+    return redirect("desk:quarantine")
+
+
+@login_required
+@permission_required("desk.view_inboundmail", raise_exception=True)
+def quarantine_raw(request: HttpRequest, pk: int) -> FileResponse:
+    """The message exactly as it arrived, to open in a mail client (never in the page)."""
+    inbound = get_object_or_404(InboundMail, pk=pk, outcome=InboundMail.Outcome.QUARANTINED)
+    response = FileResponse(
+        inbound.raw.open("rb"),
+        as_attachment=True,
+        filename=f"quarantined-{inbound.pk}.eml",
+        content_type="application/octet-stream",
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@login_required
+@permission_required("desk.view_outboxmail", raise_exception=True)
+def outbox(request: HttpRequest) -> HttpResponse:
+    count, kept = outbox_mail()
+    return render(request, "desk/outbox.html", {"count": count, "kept": kept})
+
+
+@login_required
+@permission_required("desk.view_outboxmail", raise_exception=True)
+def outbox_message(request: HttpRequest, pk: int) -> HttpResponse:
+    """One kept message as its recipient's mail client would get it, shown as text."""
+    mail = get_object_or_404(OutboxMail, pk=pk)
+    response = HttpResponse(bytes(mail.raw), content_type="text/plain; charset=utf-8")
+    response["X-Content-Type-Options"] = "nosniff"
     return response
