@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
+from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from nextorder.crm.services import orders_import
@@ -18,6 +21,7 @@ from nextorder.demo.data import (
     generate_demo_tickets,
     score_demo_customers,
 )
+from nextorder.desk.mail.smtpd import parse_address, smtp_server
 
 
 class Command(BaseCommand):
@@ -29,6 +33,11 @@ class Command(BaseCommand):
         parser.add_argument("--addr", default="127.0.0.1:8000", help="address:port to serve on")
         parser.add_argument("--no-serve", action="store_true", help="load the data and stop")
         parser.add_argument("--tickets", type=int, default=400, help="tickets to generate")
+        parser.add_argument(
+            "--smtp",
+            default=settings.NEXTORDER_SMTPD_ADDR,
+            help="HOST:PORT of the demo's SMTP receiver (default NEXTORDER_SMTPD_ADDR)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         call_command("migrate", verbosity=0, interactive=False)
@@ -50,4 +59,29 @@ class Command(BaseCommand):
                 f"  {user.username:<8} {user.role}{' (admin)' if user.is_superuser else ''}"
             )
         if not options["no_serve"]:
+            self._serve(host=host, smtp=options["smtp"])
+
+    def _serve(self, *, host: str, smtp: str) -> None:
+        """The console, with what makes email work end to end: an SMTP receiver on
+        loopback and the task worker that sends replies (to the outbox, unless EMAIL_HOST
+        names a real server)."""
+        try:
+            smtp_host, smtp_port = parse_address(smtp)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        receiver = smtp_server(host=smtp_host, port=smtp_port, workers=2)
+        try:
+            receiver.start()
+        except (OSError, RuntimeError) as exc:
+            raise CommandError(f"the SMTP receiver cannot listen on {smtp}: {exc}") from exc
+        worker = subprocess.Popen([sys.argv[0], "db_worker"])
+        outbox = "the outbox (Outbox, as maria)" if not settings.EMAIL_HOST else settings.EMAIL_HOST
+        self.stdout.write(
+            f"Email: send to any address at smtp://{smtp_host}:{smtp_port} and it arrives as a "
+            f"ticket; replies go to {outbox}. Task worker: pid {worker.pid}.\n"
+        )
+        try:
             call_command("runserver", host, use_reloader=False, insecure_serving=True)
+        finally:
+            worker.terminate()
+            receiver.stop()
