@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.validators import URLValidator
 from django.db import models
+from django.utils import timezone
 
 # The prefix of every API token's secret, so that a leaked one is recognisable (secret
 # scanners, logs) as NextOrder's.
@@ -17,7 +18,9 @@ API_TOKEN_PREFIX = "nxo_"
 
 
 class TimeStampedModel(models.Model):
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # A default rather than auto_now_add, so that history brought in from elsewhere (an
+    # email's date, another desk's ticket) is written with its own time in one INSERT.
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
