@@ -28,6 +28,9 @@ def fresh_bench_database() -> str:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(name))
         version = str(admin.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
     os.environ["DATABASE_URL"] = BENCH_URL
+    # The benchmarks talk plain HTTP to Django's test client or to a server on loopback;
+    # production's redirect to HTTPS would answer every request with a 301.
+    os.environ.setdefault("NEXTORDER_SSL_REDIRECT", "0")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nextorder.settings")
     import django
 
