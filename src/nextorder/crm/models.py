@@ -56,6 +56,13 @@ class Customer(TimeStampedModel):
             models.Index(fields=["-value_at_risk", "id"], name="customer_risk_idx"),
             models.Index(fields=["-total_spend", "id"], name="customer_spend_idx"),
             models.Index(fields=["name"], name="customer_name_idx"),
+            # Company customers alone, for matching a stranger's email domain to the company
+            # whose people write from it without reading every contact (crm.services).
+            models.Index(
+                fields=["id"],
+                name="customer_company_idx",
+                condition=models.Q(kind="company"),
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["external_id"], name="customer_external_id_unique"),
