@@ -199,6 +199,10 @@ NEXTORDER_MAIL_MAX_ATTACHMENT_MB = float(os.environ.get("NEXTORDER_MAIL_MAX_ATTA
 NEXTORDER_DELIVERY_ATTEMPTS = int(os.environ.get("NEXTORDER_DELIVERY_ATTEMPTS", "6"))
 # Where `nextorder smtpd` listens for a mail server to relay into.
 NEXTORDER_SMTPD_ADDR = os.environ.get("NEXTORDER_SMTPD_ADDR", "127.0.0.1:2525")
+# The IMAP folder `nextorder fetchmail` reads when given none, and its password when the
+# URL has none (so that it stays out of a command line and the process list).
+NEXTORDER_IMAP_URL = os.environ.get("NEXTORDER_IMAP_URL", "")
+NEXTORDER_IMAP_PASSWORD = os.environ.get("NEXTORDER_IMAP_PASSWORD", "")
 
 # Log-in throttling (django-axes): after NEXTORDER_LOGIN_FAILURE_LIMIT wrong passwords for
 # one user from one address, that pair is locked out for NEXTORDER_LOGIN_COOLOFF_MINUTES,

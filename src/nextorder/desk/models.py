@@ -291,7 +291,7 @@ class MailboxCursor(models.Model):
     """How far `nextorder fetchmail` has read an IMAP mailbox (UIDs are only valid
     within one UIDVALIDITY), written in the same transaction as the messages it took."""
 
-    mailbox = models.CharField(max_length=500, unique=True)  # user@host/folder
+    mailbox = models.CharField(max_length=500, unique=True)  # user@host:port/folder
     uid_validity = models.BigIntegerField()
     last_uid = models.BigIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
