@@ -28,6 +28,8 @@ import threading
 import time
 from pathlib import Path
 
+from tests.net import free_port
+
 from benchmarks.postgres_db import BENCH_URL, fresh_bench_database, server_settings
 from benchmarks.results_io import print_goals, write_result
 
@@ -36,12 +38,6 @@ CONNECTIONS = 8
 MAILBOX_MESSAGES = 5_000
 GOAL_SMTP = 300.0
 GOAL_MAILBOX = 1_000.0
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _wait_for(port: int, timeout: float = 30.0) -> None:
@@ -58,7 +54,7 @@ def _wait_for(port: int, timeout: float = 30.0) -> None:
 def bench_smtp() -> dict[str, float]:
     from tests.desk.mail_factory import customer_email
 
-    port = _free_port()
+    port = free_port()
     nextorder = str(Path(sys.executable).with_name("nextorder"))
     server = subprocess.Popen(
         [nextorder, "smtpd", "--addr", f"127.0.0.1:{port}", "--workers", "4"],

@@ -4,7 +4,6 @@ answers it in a real Chromium, and the customer's mailbox receives the threaded 
 from __future__ import annotations
 
 import smtplib
-import socket
 from email import message_from_bytes, policy
 
 import pytest
@@ -16,14 +15,9 @@ from nextorder.desk.models import Delivery, Ticket
 from nextorder.desk.tasks import deliver_reply
 from tests.browser.test_console import log_in, page  # noqa: F401 - the fixture
 from tests.desk.mail_factory import customer_email
+from tests.net import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class _CustomersMailbox:
@@ -40,9 +34,9 @@ def test_an_agent_answers_an_emailed_ticket_and_the_customer_gets_the_thread(
     live_server,
     agent,
 ):
-    desk = smtp_server(host="127.0.0.1", port=_free_port(), workers=1)
+    desk = smtp_server(host="127.0.0.1", port=free_port(), workers=1)
     mailbox = _CustomersMailbox()
-    customers_server = Controller(mailbox, hostname="127.0.0.1", port=_free_port())
+    customers_server = Controller(mailbox, hostname="127.0.0.1", port=free_port())
     desk.start()
     customers_server.start()
     try:

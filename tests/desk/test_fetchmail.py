@@ -25,6 +25,7 @@ from nextorder.desk.mail import imap
 from nextorder.desk.mail.imap import ImapAccount, imap_account_from_url, mailbox_fetch
 from nextorder.desk.models import InboundMail, MailboxCursor, Message, Ticket
 from tests.desk.mail_factory import customer_email
+from tests.net import free_port
 
 DOVECOT = shutil.which("dovecot", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")
 if DOVECOT is None:
@@ -45,12 +46,6 @@ class Dovecot:
     plain_port: int  # plain and STARTTLS
     imaps_port: int
     cafile: str
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _config(root: Path, *, plain_port: int, imaps_port: int) -> str:
@@ -116,9 +111,7 @@ def dovecot():
     (root / "mail").mkdir()
     if os.geteuid() == 0:
         shutil.chown(root / "mail", "dovecot", "dovecot")
-    server = Dovecot(
-        plain_port=_free_port(), imaps_port=_free_port(), cafile=str(root / "cert.pem")
-    )
+    server = Dovecot(plain_port=free_port(), imaps_port=free_port(), cafile=str(root / "cert.pem"))
     conf = root / "dovecot.conf"
     conf.write_text(_config(root, plain_port=server.plain_port, imaps_port=server.imaps_port))
     # In the foreground (-F), so that this process is the server and ends it.
@@ -469,7 +462,7 @@ def test_a_missing_folder_is_said(dovecot, user):
 
 
 def test_a_server_that_is_not_there_is_said():
-    port = _free_port()
+    port = free_port()
     with pytest.raises(CommandError, match=f"cannot talk IMAP with 127.0.0.1:{port}"):
         fetchmail(f"imap://u:p@127.0.0.1:{port}/INBOX?plain=1")
 

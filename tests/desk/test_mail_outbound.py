@@ -4,7 +4,6 @@ back-off when the server is down, flagged on the ticket when they finally fail."
 
 from __future__ import annotations
 
-import socket
 from email import message_from_bytes, policy
 
 import pytest
@@ -18,6 +17,7 @@ from nextorder.desk.mail.outbound import delivery_attempt
 from nextorder.desk.models import Delivery, OutboxMail, Ticket
 from nextorder.desk.services import ticket_open, ticket_reply
 from nextorder.desk.tasks import deliver_reply
+from tests.net import free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -34,16 +34,10 @@ class _Mailbox:
 @pytest.fixture
 def smtp_server():
     mailbox = _Mailbox()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=_free_port())
+    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
     controller.start()
     yield controller, mailbox
     controller.stop()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _smtp(port: int):
@@ -105,7 +99,7 @@ def test_the_worker_sends_the_reply_threaded_over_smtp(ticket, agent, smtp_serve
 def test_a_server_that_is_down_gets_the_reply_later_then_it_fails_for_good(ticket, agent):
     reply = ticket_reply(ticket=ticket, author=agent, body="Hello", expected_version=1)
     delivery = reply.deliveries.get()
-    with _smtp(_free_port()):  # nothing listens there: connection refused
+    with _smtp(free_port()):  # nothing listens there: connection refused
         assert deliver_reply.call(delivery.pk) == Delivery.Status.QUEUED
         delivery.refresh_from_db()
         assert delivery.attempts == 1 and "ConnectionRefusedError" in delivery.last_error

@@ -4,7 +4,6 @@ committed, duplicates and concurrent senders handled, "451" when it cannot be st
 from __future__ import annotations
 
 import smtplib
-import socket
 import threading
 
 import pytest
@@ -13,19 +12,14 @@ from nextorder.desk.mail import smtpd
 from nextorder.desk.mail.smtpd import smtp_server
 from nextorder.desk.models import InboundMail, Message, Ticket
 from tests.desk.mail_factory import customer_email
+from tests.net import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def receiver():
-    server = smtp_server(host="127.0.0.1", port=_free_port(), workers=2)
+    server = smtp_server(host="127.0.0.1", port=free_port(), workers=2)
     server.start()
     yield server
     server.stop()

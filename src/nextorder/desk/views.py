@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
@@ -243,11 +245,21 @@ def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
     inline, everything else as a download, never sniffed into HTML."""
     attachment = get_object_or_404(Attachment, pk=pk)
     inline = attachment.content_type in _INLINE_TYPES
-    response = FileResponse(
-        attachment.file.open("rb"),
-        as_attachment=not inline,
+    return _untrusted_file(
+        attachment.file,
         filename=attachment.filename,
-        content_type=attachment.content_type if inline else "application/octet-stream",
+        inline_as=attachment.content_type if inline else "",
+    )
+
+
+def _untrusted_file(file: Any, *, filename: str, inline_as: str = "") -> FileResponse:
+    """A file a customer sent, as a download (or shown inline as `inline_as`, an image
+    type), never sniffed into HTML and sandboxed should a browser render it anyway."""
+    response = FileResponse(
+        file.open("rb"),
+        as_attachment=not inline_as,
+        filename=filename,
+        content_type=inline_as or "application/octet-stream",
     )
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
@@ -294,14 +306,7 @@ def quarantine_delete(request: HttpRequest, pk: int) -> HttpResponse:
 def quarantine_raw(request: HttpRequest, pk: int) -> FileResponse:
     """The message exactly as it arrived, to open in a mail client (never in the page)."""
     inbound = get_object_or_404(InboundMail, pk=pk, outcome=InboundMail.Outcome.QUARANTINED)
-    response = FileResponse(
-        inbound.raw.open("rb"),
-        as_attachment=True,
-        filename=f"quarantined-{inbound.pk}.eml",
-        content_type="application/octet-stream",
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return _untrusted_file(inbound.raw, filename=f"quarantined-{inbound.pk}.eml")
 
 
 @login_required
