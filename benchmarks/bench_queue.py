@@ -206,6 +206,7 @@ def load_tickets(
         "value_at_risk",
         pl.lit("").alias("priority_reason"),
         pl.lit(1).alias("version"),
+        pl.lit(False).alias("delivery_failed"),
     ).with_columns(
         iso("created_at"),
         iso("updated_at"),

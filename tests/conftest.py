@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
 from hypothesis import settings
 
 from nextorder.core.roles import AGENT, LEAD, MANAGER, SALES
@@ -18,6 +19,14 @@ from nextorder.desk.services import ticket_open
 # so that what lands is what was tested. `.ci/run` sets HYPOTHESIS_PROFILE=ci.
 settings.register_profile("ci", derandomize=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Rate limits count in the cache, which outlives a test: every test starts at zero."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ pytestmark = pytest.mark.django_db
 
 ROLES = ("anonymous", "agent", "lead", "sales", "manager")
 LOGIN = 302  # an anonymous request is sent to the log-in page
+PORTAL = 302  # without a portal session, the portal's pages send to its log-in page
 
 # (url name, method): status for anonymous, agent, lead, sales, manager.
 MATRIX: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
@@ -56,6 +57,21 @@ MATRIX: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("insight:retention", "GET"): (LOGIN, 403, 200, 200, 200),
     ("insight:retention_csv", "GET"): (LOGIN, 403, 200, 200, 200),
     ("insight:value_model", "GET"): (LOGIN, 403, 200, 200, 200),
+    # Public pages: a staff log-in changes nothing; an empty form is a 400 with its errors.
+    ("contact:form", "GET"): (200, 200, 200, 200, 200),
+    ("contact:form", "POST"): (400, 400, 400, 400, 400),
+    ("contact:thanks", "GET"): (200, 200, 200, 200, 200),
+    ("portal:start", "GET"): (200, 200, 200, 200, 200),
+    ("portal:start", "POST"): (400, 400, 400, 400, 400),
+    ("portal:login", "GET"): (400, 400, 400, 400, 400),  # a link that is not valid
+    ("portal:login", "POST"): (400, 400, 400, 400, 400),
+    ("portal:logout", "GET"): (405, 405, 405, 405, 405),
+    ("portal:logout", "POST"): (302, 302, 302, 302, 302),
+    # A staff session is not a portal session.
+    ("portal:tickets", "GET"): (PORTAL, PORTAL, PORTAL, PORTAL, PORTAL),
+    ("portal:ticket", "GET"): (PORTAL, PORTAL, PORTAL, PORTAL, PORTAL),
+    ("portal:reply", "GET"): (405, 405, 405, 405, 405),
+    ("portal:reply", "POST"): (PORTAL, PORTAL, PORTAL, PORTAL, PORTAL),
 }
 
 # Models whose admin pages are read-only: they change through their services only.
@@ -74,6 +90,7 @@ READ_ONLY_IN_ADMIN = {
     "desk.inboundmail",
     "desk.outboxmail",
     "desk.mailboxcursor",
+    "desk.portallogintoken",
     "insight.valuemodelfit",
     "axes.accesslog",
     "axes.accessattempt",
@@ -150,6 +167,9 @@ def _url(name: str, ticket, customer, attachment, mail) -> str:
         "desk:customer": [customer.pk],
         "insight:follow_up": [customer.pk],
         "insight:retention_csv": ["cohorts"],
+        "portal:login": ["not-a-link-we-sent"],
+        "portal:ticket": [ticket.pk],
+        "portal:reply": [ticket.pk],
     }.get(name, [])
     return reverse(name, args=args)
 

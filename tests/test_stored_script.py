@@ -25,7 +25,13 @@ from django.utils.html import escape
 from nextorder.crm.models import Contact, Customer
 from nextorder.crm.services import contact_create, customer_create, orders_import
 from nextorder.desk.models import Message, Ticket
-from nextorder.desk.services import new_message_id, ticket_open, ticket_receive_message
+from nextorder.desk.services import (
+    new_message_id,
+    ticket_open,
+    ticket_receive_message,
+    ticket_reply,
+)
+from tests.portal.conftest import portal_log_in
 
 pytestmark = pytest.mark.django_db
 
@@ -184,6 +190,31 @@ def test_channel_ticket_plain_text_body_shows_as_text(manager, payload_customer,
 
     assert_all_inert(pages)
     assert as_message_text(payload) in pages["ticket"]
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_contact_form_text_is_inert_in_the_console_and_the_portal(manager, agent, payload):
+    """Anyone may post the contact form; what they typed shows as text to agents, and an
+    agent's answer shows as text to the customer in the portal."""
+    Client().post(
+        reverse("contact:form"),
+        {"name": payload, "email": "p@example.org", "subject": payload, "message": payload},
+    )
+    ticket = Ticket.objects.get()
+    ticket_reply(ticket=ticket, author=agent, body=f"Answer {payload}", expected_version=1)
+    portal = Client()
+    portal_log_in(portal, "p@example.org")
+
+    pages = {
+        **console_pages(manager, ticket),
+        "portal tickets": portal.get(reverse("portal:tickets")).content,
+        "portal ticket": portal.get(reverse("portal:ticket", args=[ticket.pk])).content,
+    }
+
+    assert_all_inert(pages)
+    for name in ("ticket", "portal tickets", "portal ticket"):
+        assert as_template_text(payload) in pages[name], name
+    assert as_message_text(f"Answer {payload}") in pages["portal ticket"]
 
 
 @pytest.mark.parametrize("payload", PAYLOADS)

@@ -204,6 +204,14 @@ NEXTORDER_SMTPD_ADDR = os.environ.get("NEXTORDER_SMTPD_ADDR", "127.0.0.1:2525")
 NEXTORDER_IMAP_URL = os.environ.get("NEXTORDER_IMAP_URL", "")
 NEXTORDER_IMAP_PASSWORD = os.environ.get("NEXTORDER_IMAP_PASSWORD", "")
 
+# The public contact form and the portal's log-in links (see nextorder/desk/portal):
+# how many posts one client address, and one email address, may make in a window
+# ("COUNT/WINDOW", the window in s, m or h), counted in Django's cache; and how long a
+# log-in link works.
+NEXTORDER_CONTACT_RATE = os.environ.get("NEXTORDER_CONTACT_RATE", "5/10m")
+NEXTORDER_PORTAL_LINK_RATE = os.environ.get("NEXTORDER_PORTAL_LINK_RATE", "5/10m")
+NEXTORDER_PORTAL_LINK_MINUTES = int(os.environ.get("NEXTORDER_PORTAL_LINK_MINUTES", "30"))
+
 # Log-in throttling (django-axes): after NEXTORDER_LOGIN_FAILURE_LIMIT wrong passwords for
 # one user from one address, that pair is locked out for NEXTORDER_LOGIN_COOLOFF_MINUTES,
 # or until a manager releases it (admin: "Access attempts", or `nextorder axes_reset`).

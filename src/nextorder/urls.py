@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from nextorder.api import api
+from nextorder.desk.portal.urls import contact_patterns, portal_patterns
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="desk:queue", permanent=False), name="home"),
@@ -12,5 +13,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("desk/", include("nextorder.desk.urls")),
     path("insight/", include("nextorder.insight.urls")),
+    path("contact/", include(contact_patterns)),
+    path("portal/", include(portal_patterns)),
     path("api/v1/", api.urls),
 ]

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-from django.db import connections
 from django.utils import timezone
 
 from nextorder.crm.models import Customer
@@ -17,43 +13,17 @@ from nextorder.crm.services import orders_import
 from nextorder.data import CDNOW_SAMPLE
 from nextorder.desk.models import Message
 from nextorder.insight.services import customers_score, value_models_fit
+from tests.browser.conftest import require_chromium
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-if not Path(CHROMIUM).exists():
-    if os.environ.get("NEXTORDER_REQUIRE_BROWSER"):
-        raise RuntimeError("NEXTORDER_REQUIRE_BROWSER is set but Debian's chromium is missing")
-    pytest.skip(
-        "Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True
-    )
+require_chromium()
 
 
 @pytest.fixture
-def page(tmp_path):
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; Django must allow ORM calls.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        yield page
-        page.screenshot(path=str(tmp_path / "last.png"))
-        # ORM calls made while Playwright's loop runs get a connection of that context;
-        # close it there, or it keeps the PostgreSQL test database from being dropped.
-        connections.close_all()
-        browser.close()
+def page(browser, tmp_path):
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    yield page
+    page.screenshot(path=str(tmp_path / "last.png"))
 
 
 def log_in(page, live_server, username: str) -> None:

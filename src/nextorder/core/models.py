@@ -73,6 +73,8 @@ class Verb(models.TextChoices):
     WEBHOOK_SUBSCRIBED = "webhook.subscribed", "Webhook subscription created"
     WEBHOOK_CHANGED = "webhook.changed", "Webhook subscription changed"
     WEBHOOK_DELETED = "webhook.deleted", "Webhook subscription deleted"
+    PORTAL_LINK_SENT = "portal.link_sent", "Portal log-in link sent"
+    PORTAL_LINK_USED = "portal.link_used", "Logged in to the portal"
 
 
 class Event(models.Model):

@@ -15,7 +15,7 @@ def webhooks_emit(
     *, events: list[WebhookEvent], occurred_at: datetime, data: dict[str, Any]
 ) -> list[WebhookDelivery]:
     """Record a delivery per subscriber and enqueue its sending (from a dispatch listener,
-    so after the change committed)."""
+    inside the change's transaction: the deliveries and their tasks commit with it)."""
     deliveries = webhook_deliveries_create(events=events, occurred_at=occurred_at, data=data)
     for delivery in deliveries:
         webhook_deliver.enqueue(delivery.pk)

@@ -60,6 +60,13 @@ def payload(*, event: WebhookEvent, occurred_at: datetime, data: dict[str, Any])
 
 
 @transaction.atomic
+def webhooks_wanted(*, events: list[WebhookEvent]) -> bool:
+    """Whether any active subscription asked for one of these events: one small query,
+    so that a listener reads and serialises nothing when nobody listens."""
+    subscribed = WebhookSubscription.objects.filter(active=True).values_list("events", flat=True)
+    return any(event in wanted for wanted in subscribed for event in events)
+
+
 def webhook_deliveries_create(
     *, events: list[WebhookEvent], occurred_at: datetime, data: dict[str, Any]
 ) -> list[WebhookDelivery]:

@@ -17,6 +17,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, models, transaction
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from nextorder.core.bulk import (
@@ -110,7 +111,9 @@ def contact_create(
     if len(set(addresses)) != len(addresses):
         raise ValidationError("An address is given twice.")
     taken = list(
-        ContactEmail.objects.filter(address__in=addresses).values_list("address", flat=True)
+        ContactEmail.objects.alias(key=Lower("address"))
+        .filter(key__in=addresses)
+        .values_list("address", flat=True)
     )
     if taken:
         raise ValueError(f"address already belongs to another contact: {', '.join(taken)}")
@@ -152,7 +155,13 @@ def contact_for_email(*, address: str, name: str = "", actor: User | None = None
     message) becomes a contact of the company customer whose people write from the same
     domain, or else of a new customer of its own."""
     address = normalise_email(address)
-    known = ContactEmail.objects.select_related("contact").filter(address=address).first()
+    # lower(address) is what the unique index holds: matched on it, the lookup is a seek.
+    known = (
+        ContactEmail.objects.alias(key=Lower("address"))
+        .filter(key=address)
+        .select_related("contact__customer")
+        .first()
+    )
     if known is not None:
         return known.contact
     validate_email(address)

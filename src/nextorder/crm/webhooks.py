@@ -10,12 +10,15 @@ from __future__ import annotations
 from nextorder.core.dispatch import on_event
 from nextorder.core.models import Event, Verb, WebhookEvent
 from nextorder.core.tasks import webhooks_emit
+from nextorder.core.webhooks import webhooks_wanted
 from nextorder.crm.api import OrderOut
 from nextorder.crm.models import Order
 
 
 @on_event(Verb.ORDER_CREATED)
 def order_webhooks(event: Event) -> None:
+    if not webhooks_wanted(events=[WebhookEvent.ORDER_CREATED]):
+        return
     order = Order.objects.filter(pk=event.subject_id or 0).first()
     if order is not None:
         webhooks_emit(

@@ -8,6 +8,7 @@ from nextorder.desk.models import (
     MailboxCursor,
     Message,
     OutboxMail,
+    PortalLoginToken,
     Ticket,
 )
 
@@ -68,3 +69,12 @@ class OutboxMailAdmin(ReadOnlyAdmin):
 @admin.register(MailboxCursor)
 class MailboxCursorAdmin(ReadOnlyAdmin):
     list_display = ["mailbox", "uid_validity", "last_uid", "updated_at"]
+
+
+@admin.register(PortalLoginToken)
+class PortalLoginTokenAdmin(ReadOnlyAdmin):
+    """Who was sent a portal link and whether it was used; the hash is no one's business."""
+
+    list_display = ["contact", "created_at", "expires_at", "used_at"]
+    exclude = ["token_sha256"]
+    list_select_related = ["contact"]

@@ -298,3 +298,21 @@ class MailboxCursor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.mailbox} up to UID {self.last_uid}"
+
+
+class PortalLoginToken(models.Model):
+    """A one-time link that logs a contact in to the customer portal.
+
+    Only the SHA-256 of the link's secret is kept: a copy of the database opens no
+    portal session. The secret carries 256 random bits, so equality on the hash finds
+    it. `used_at` is set by a conditional UPDATE, so two posts of one link log in once.
+    """
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="portal_tokens")
+    token_sha256 = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"portal link for contact {self.contact_id}, expires {self.expires_at}"

@@ -252,6 +252,15 @@ def ticket_conversation(*, ticket: Ticket) -> list[ConversationEntry]:
     return entries
 
 
+def public_conversation(*, ticket: Ticket) -> list[Message]:
+    """What the customer may read of a ticket: every message but the internal notes."""
+    return list(
+        ticket.messages.exclude(direction=Message.Direction.NOTE).select_related(
+            "author_user", "author_contact"
+        )
+    )
+
+
 def customer_tickets(
     *, customer: Customer, exclude: Ticket | None = None, limit: int = 20
 ) -> list[Ticket]:
