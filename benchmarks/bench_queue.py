@@ -60,7 +60,8 @@ def copy_frame(table: str, frame: pl.DataFrame) -> None:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        sql = f"COPY {table} ({', '.join(frame.columns)}) FROM STDIN WITH (FORMAT csv)"
+        columns = ", ".join(connection.ops.quote_name(c) for c in frame.columns)  # "references"
+        sql = f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)"
         with cursor.cursor.copy(sql) as copy:
             for start in range(0, frame.height, 100_000):
                 chunk = frame.slice(start, 100_000)
@@ -236,7 +237,8 @@ def load_messages(rng: np.random.Generator) -> int:
     per_ticket = np.maximum(1, np.round(per_ticket * scale)).astype(np.int64)
     ticket_of = np.repeat(ticket_ids, per_ticket)[:N_MESSAGES]
     count = len(ticket_of)
-    created = np.repeat(np.array([row[1] for row in tickets], dtype="datetime64[us]"), per_ticket)
+    utc = [row[1].astimezone(UTC).replace(tzinfo=None) for row in tickets]
+    created = np.repeat(np.array(utc, dtype="datetime64[us]"), per_ticket)
     first = np.r_[True, ticket_of[1:] != ticket_of[:-1]]
     direction = np.where(first, "in", rng.choice(["out", "in", "note"], count, p=[0.5, 0.4, 0.1]))
     frame = pl.DataFrame(
