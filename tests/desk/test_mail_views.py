@@ -56,3 +56,34 @@ def test_a_lead_releases_a_quarantined_message_from_the_console(client, lead, ag
     assert InboundMail.objects.get().outcome == InboundMail.Outcome.RELEASED
     again = client.post(reverse("desk:quarantine_release", args=[held.pk]), follow=True)
     assert "no longer in quarantine" in again.content.decode()
+
+
+def test_an_address_added_on_the_ticket_lets_a_reply_reach_the_customer(client, lead, customer):
+    from nextorder.crm.services import contact_create, customer_create
+    from nextorder.desk.services import ticket_open
+
+    ticket = ticket_open(
+        customer=customer,
+        subject="Follow-up",
+        body_text="Call them",
+        channel="agent",
+        actor=lead,
+        internal=True,
+    )
+    client.force_login(lead)
+    page = client.get(reverse("desk:ticket", args=[ticket.pk])).content.decode()
+    assert "Nobody can be emailed on this ticket" in page
+    url = reverse("desk:ticket_contact_address", args=[ticket.pk])
+    other = customer_create(name="Someone else")
+    contact_create(customer=other, emails=["taken@example.org"])
+    refused = client.post(url, {"address": "Taken@Example.org", "version": ticket.version})
+    assert refused.status_code == 400
+    assert "belongs to another customer" in refused.content.decode()
+    response = client.post(url, {"address": "ada.b@example.org", "name": "Ada", "version": 1})
+    assert response.status_code == 302
+    ticket.refresh_from_db()
+    assert ticket.contact.customer == customer and ticket.version == 2
+    reply = ticket_reply(ticket=ticket, author=lead, body="Hello Ada", expected_version=2)
+    assert reply.deliveries.get().to_address == "ada.b@example.org"
+    page = client.get(reverse("desk:ticket", args=[ticket.pk])).content.decode()
+    assert "Replies go to ada.b@example.org." in page

@@ -124,6 +124,18 @@ def contact_create(
     return contact
 
 
+@transaction.atomic
+def contact_email_add(*, contact: Contact, address: str) -> ContactEmail:
+    """Another address of a contact (the first one they have becomes their primary)."""
+    address = normalise_email(address)
+    validate_email(address)
+    if ContactEmail.objects.alias(key=Lower("address")).filter(key=address).exists():
+        raise ValidationError(f"{address} already belongs to a contact.")
+    return ContactEmail.objects.create(
+        contact=contact, address=address, is_primary=not contact.emails.exists()
+    )
+
+
 # Addresses at these domains belong to people, not to the company that owns the domain.
 PUBLIC_MAIL_DOMAINS = frozenset(
     {

@@ -52,3 +52,11 @@ class TicketUpdateForm(forms.Form):
             assignee.queryset = ticket_workers().filter(pk__in=[user.pk, ticket.assignee_id])
             self.fields["team"].disabled = True
             self.fields["team"].initial = ticket.team_id
+
+
+class ContactAddressForm(forms.Form):
+    """The customer's address, for a ticket that has none to reply to."""
+
+    address = forms.EmailField(max_length=254, label="Customer's email address")
+    name = forms.CharField(max_length=200, required=False, label="Name (optional)")
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1, max_value=2**31 - 1)

@@ -17,12 +17,14 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.db.models import F
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from nextorder.core.html import html_from_text, sanitise_html
 from nextorder.core.models import Event, Team, Verb
 from nextorder.core.services import event_record
 from nextorder.crm.models import Contact, ContactEmail, Customer
+from nextorder.crm.services import contact_create, contact_email_add
 from nextorder.desk.mail.parse import MAX_BODY_CHARS
 from nextorder.desk.models import Delivery, Message, Ticket
 from nextorder.desk.priority import PriorityDecision, PriorityRule, decide_priority
@@ -211,7 +213,7 @@ def ticket_reply(
     body = checked_body(body)
     to_address = ""
     if not internal and sent_at is None:
-        to_address = _reply_address(ticket)
+        to_address = ticket_reply_address(ticket)
         if not to_address:
             raise ValidationError(
                 "This ticket has no contact with an email address, so a reply would reach "
@@ -271,7 +273,7 @@ def ticket_reply(
     return message
 
 
-def _reply_address(ticket: Ticket) -> str:
+def ticket_reply_address(ticket: Ticket) -> str:
     """The ticket contact's primary address (or any of theirs)."""
     if ticket.contact_id is None:
         return ""
@@ -293,6 +295,42 @@ def _status_stamps(*, new_status: str, now: datetime) -> dict[str, Any]:
 
 
 _UNSET: Any = object()
+
+
+@transaction.atomic
+def ticket_contact_address_add(
+    *, ticket: Ticket, actor: User, address: str, name: str = "", expected_version: int
+) -> Ticket:
+    """Give a ticket that nobody can be emailed on (a follow-up opened for a customer
+    without an address) the customer's address, so that a reply can reach them: added to
+    the ticket's contact, or to a new contact of the ticket's customer."""
+    address = address.strip().lower()
+    owner = (
+        ContactEmail.objects.alias(key=Lower("address"))
+        .filter(key=address)
+        .select_related("contact")
+        .first()
+    )
+    if owner is not None and owner.contact.customer_id != ticket.customer_id:
+        raise ValidationError(f"{address} belongs to another customer's contact.")
+    if owner is not None:
+        contact = owner.contact
+    elif ticket.contact is not None:
+        contact = ticket.contact
+        contact_email_add(contact=contact, address=address)
+    else:
+        contact = contact_create(customer=ticket.customer, name=name.strip(), emails=[address])
+    before_contact = ticket.contact_id
+    _bump_version(ticket=ticket, expected_version=expected_version, contact=contact)
+    event_record(
+        verb=Verb.TICKET_UPDATED,
+        subject=ticket,
+        actor=actor,
+        customer_id=ticket.customer_id,
+        before={"contact": before_contact},
+        after={"contact": contact.pk, "address": address},
+    )
+    return ticket
 
 
 @transaction.atomic

@@ -8,6 +8,11 @@ urlpatterns = [
     path("tickets/<int:pk>/", views.ticket_detail, name="ticket"),
     path("tickets/<int:pk>/reply/", views.ticket_reply_view, name="ticket_reply"),
     path("tickets/<int:pk>/update/", views.ticket_update_view, name="ticket_update"),
+    path(
+        "tickets/<int:pk>/contact-address/",
+        views.ticket_contact_address,
+        name="ticket_contact_address",
+    ),
     path("customers/<int:pk>/", views.customer_detail, name="customer"),
     path("attachments/<int:pk>/", views.attachment_download, name="attachment"),
     path("mail/quarantine/", views.quarantine, name="quarantine"),

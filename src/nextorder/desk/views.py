@@ -17,7 +17,7 @@ from nextorder.core import params
 from nextorder.core.models import Team
 from nextorder.crm.models import Customer
 from nextorder.crm.selectors import customer_orders, customer_summary, customer_timeline
-from nextorder.desk.forms import ReplyForm, TicketUpdateForm
+from nextorder.desk.forms import ContactAddressForm, ReplyForm, TicketUpdateForm
 from nextorder.desk.mail.inbound import quarantined_mail_delete, quarantined_mail_release
 from nextorder.desk.models import Attachment, InboundMail, OutboxMail, Ticket
 from nextorder.desk.selectors import (
@@ -32,7 +32,13 @@ from nextorder.desk.selectors import (
     ticket_conversation,
     tickets_for_queue,
 )
-from nextorder.desk.services import TicketConflict, ticket_reply, ticket_update
+from nextorder.desk.services import (
+    TicketConflict,
+    ticket_contact_address_add,
+    ticket_reply,
+    ticket_reply_address,
+    ticket_update,
+)
 
 
 def _queue_filters(request: HttpRequest) -> QueueFilters:
@@ -94,6 +100,9 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **extra: object) -> di
         "orders": customer_orders(customer=ticket.customer, limit=10),
         "other_tickets": customer_tickets(customer=ticket.customer, exclude=ticket, limit=10),
         "timeline": customer_timeline(customer=ticket.customer, limit=15),
+        "reply_address": ticket_reply_address(ticket),
+        "address_form": extra.pop("address_form", None)
+        or ContactAddressForm(initial={"version": ticket.version}),
         "reply_form": extra.pop("reply_form", None)
         or ReplyForm(initial={"version": ticket.version, "status": Ticket.Status.PENDING}),
         "update_form": extra.pop("update_form", None)
@@ -213,6 +222,46 @@ def ticket_update_view(request: HttpRequest, pk: int) -> HttpResponse:
             status=400,
         )
     messages.success(request, "Ticket saved.")
+    return redirect("desk:ticket", pk=pk)
+
+
+@require_POST
+@login_required
+@permission_required(["desk.change_ticket", "crm.add_contact"], raise_exception=True)
+def ticket_contact_address(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket = _load_ticket(pk)
+    form = ContactAddressForm(request.POST)
+    if not form.is_valid():
+        return render(
+            request,
+            "desk/ticket.html",
+            _ticket_context(request, ticket, address_form=form),
+            status=400,
+        )
+    try:
+        ticket_contact_address_add(
+            ticket=ticket,
+            actor=request.user,  # type: ignore[arg-type]
+            address=form.cleaned_data["address"],
+            name=form.cleaned_data["name"],
+            expected_version=form.cleaned_data["version"],
+        )
+    except TicketConflict as conflict:
+        return render(
+            request,
+            "desk/ticket.html",
+            _ticket_context(request, conflict.ticket, conflict=str(conflict)),
+            status=409,
+        )
+    except ValidationError as exc:
+        form.add_error("address", exc)
+        return render(
+            request,
+            "desk/ticket.html",
+            _ticket_context(request, ticket, address_form=form),
+            status=400,
+        )
+    messages.success(request, "Address added: replies on this ticket now reach the customer.")
     return redirect("desk:ticket", pk=pk)
 
 
