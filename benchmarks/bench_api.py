@@ -36,7 +36,6 @@ import json
 import os
 import pstats
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -44,6 +43,8 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from tests.net import free_port
 
 from benchmarks.postgres_db import (
     BENCH_DATABASE,
@@ -127,12 +128,6 @@ def create_integration_user() -> str:
     user = user_create(username=TOKEN_USER, role=AGENT)
     _token, secret = api_token_create(user=user, name="bench load", actor=None)
     return secret
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def start_gunicorn(port: int, log: Any) -> subprocess.Popen[bytes]:
@@ -440,7 +435,7 @@ def main() -> None:
     contacts_before = Contact.objects.count()
     load_s = time.perf_counter() - started
 
-    port = _free_port()
+    port = free_port()
     with tempfile.TemporaryFile() as log:
         server = start_gunicorn(port, log)
         try:

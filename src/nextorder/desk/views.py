@@ -121,6 +121,15 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **extra: object) -> di
     }
 
 
+def _ticket_page(
+    request: HttpRequest, ticket: Ticket, *, status: int = 200, **extra: object
+) -> HttpResponse:
+    """The ticket page, also as the answer to a form that failed (with the form, its
+    errors or the conflict in `extra`)."""
+    context = _ticket_context(request, ticket, **extra)
+    return render(request, "desk/ticket.html", context, status=status)
+
+
 def _load_ticket(pk: int) -> Ticket:
     return get_object_or_404(
         Ticket.objects.select_related("customer", "contact", "assignee", "team"), pk=pk
@@ -130,7 +139,7 @@ def _load_ticket(pk: int) -> Ticket:
 @login_required
 @permission_required("desk.view_ticket", raise_exception=True)
 def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    return render(request, "desk/ticket.html", _ticket_context(request, _load_ticket(pk)))
+    return _ticket_page(request, _load_ticket(pk))
 
 
 @require_POST
@@ -140,12 +149,7 @@ def ticket_reply_view(request: HttpRequest, pk: int) -> HttpResponse:
     ticket = _load_ticket(pk)
     form = ReplyForm(request.POST)
     if not form.is_valid():
-        return render(
-            request,
-            "desk/ticket.html",
-            _ticket_context(request, ticket, reply_form=form),
-            status=400,
-        )
+        return _ticket_page(request, ticket, reply_form=form, status=400)
     try:
         ticket_reply(
             ticket=ticket,
@@ -158,20 +162,12 @@ def ticket_reply_view(request: HttpRequest, pk: int) -> HttpResponse:
     except TicketConflict as conflict:
         # Keep the draft: the agent reads what changed and sends it again if still right.
         form = ReplyForm(initial={**form.cleaned_data, "version": conflict.ticket.version})
-        return render(
-            request,
-            "desk/ticket.html",
-            _ticket_context(request, conflict.ticket, reply_form=form, conflict=str(conflict)),
-            status=409,
+        return _ticket_page(
+            request, conflict.ticket, reply_form=form, conflict=str(conflict), status=409
         )
     except ValidationError as exc:
         form.add_error("body", exc)
-        return render(
-            request,
-            "desk/ticket.html",
-            _ticket_context(request, ticket, reply_form=form),
-            status=400,
-        )
+        return _ticket_page(request, ticket, reply_form=form, status=400)
     messages.success(request, "Note added." if form.cleaned_data["internal"] else "Reply sent.")
     return redirect("desk:ticket", pk=pk)
 
@@ -183,12 +179,7 @@ def ticket_update_view(request: HttpRequest, pk: int) -> HttpResponse:
     ticket = _load_ticket(pk)
     form = TicketUpdateForm(request.POST, user=request.user, ticket=ticket)  # type: ignore[arg-type]
     if not form.is_valid():
-        return render(
-            request,
-            "desk/ticket.html",
-            _ticket_context(request, ticket, update_form=form),
-            status=400,
-        )
+        return _ticket_page(request, ticket, update_form=form, status=400)
     data = form.cleaned_data
     try:
         ticket_update(
@@ -201,25 +192,12 @@ def ticket_update_view(request: HttpRequest, pk: int) -> HttpResponse:
             team=data["team"],
         )
     except TicketConflict as conflict:
-        return render(
-            request,
-            "desk/ticket.html",
-            _ticket_context(request, conflict.ticket, conflict=str(conflict)),
-            status=409,
-        )
+        return _ticket_page(request, conflict.ticket, conflict=str(conflict), status=409)
     except PermissionDenied as exc:
-        return render(
-            request,
-            "desk/ticket.html",
-            _ticket_context(request, ticket, update_form=form, error=str(exc)),
-            status=403,
-        )
+        return _ticket_page(request, ticket, update_form=form, error=str(exc), status=403)
     except ValidationError as exc:
-        return render(
-            request,
-            "desk/ticket.html",
-            _ticket_context(request, ticket, update_form=form, error=" ".join(exc.messages)),
-            status=400,
+        return _ticket_page(
+            request, ticket, update_form=form, error=" ".join(exc.messages), status=400
         )
     messages.success(request, "Ticket saved.")
     return redirect("desk:ticket", pk=pk)
@@ -232,12 +210,7 @@ def ticket_contact_address(request: HttpRequest, pk: int) -> HttpResponse:
     ticket = _load_ticket(pk)
     form = ContactAddressForm(request.POST)
     if not form.is_valid():
-        return render(
-            request,
-            "desk/ticket.html",
-            _ticket_context(request, ticket, address_form=form),
-            status=400,
-        )
+        return _ticket_page(request, ticket, address_form=form, status=400)
     try:
         ticket_contact_address_add(
             ticket=ticket,
@@ -247,20 +220,10 @@ def ticket_contact_address(request: HttpRequest, pk: int) -> HttpResponse:
             expected_version=form.cleaned_data["version"],
         )
     except TicketConflict as conflict:
-        return render(
-            request,
-            "desk/ticket.html",
-            _ticket_context(request, conflict.ticket, conflict=str(conflict)),
-            status=409,
-        )
+        return _ticket_page(request, conflict.ticket, conflict=str(conflict), status=409)
     except ValidationError as exc:
         form.add_error("address", exc)
-        return render(
-            request,
-            "desk/ticket.html",
-            _ticket_context(request, ticket, address_form=form),
-            status=400,
-        )
+        return _ticket_page(request, ticket, address_form=form, status=400)
     messages.success(request, "Address added: replies on this ticket now reach the customer.")
     return redirect("desk:ticket", pk=pk)
 

@@ -132,19 +132,12 @@ def _delivery_failed_attempt(*, delivery: Delivery, error: str) -> Delivery:
         next_attempt_at=None if final else now + _retry_delay(attempts),
     )
     if final:
-        ticket = delivery.message.ticket
-        Ticket.objects.filter(pk=ticket.pk).update(delivery_failed=True)
-        event_record(
+        _ticket_flag_undelivered(
+            delivery=delivery,
             verb=Verb.REPLY_FAILED,
-            subject=ticket,
-            actor_label="system:mail",
-            customer_id=ticket.customer_id,
-            after={
-                "message": delivery.message_id,
-                "to": delivery.to_address,
-                "attempts": attempts,
-                "error": error[:200],
-            },
+            to=delivery.to_address,
+            attempts=attempts,
+            error=error[:200],
         )
     delivery.refresh_from_db()
     return delivery
@@ -158,14 +151,21 @@ def delivery_bounced(*, delivery: Delivery, recipient: str = "", reason: str = "
         failed_at=timezone.now(),
         last_error=(reason or f"returned for {recipient or delivery.to_address}")[:500],
     )
-    ticket = delivery.message.ticket
-    Ticket.objects.filter(pk=ticket.pk).update(delivery_failed=True)
-    event_record(
-        verb=Verb.REPLY_BOUNCED,
-        subject=ticket,
-        actor_label="system:mail",
-        customer_id=ticket.customer_id,
-        after={"message": delivery.message_id, "to": recipient or delivery.to_address},
+    _ticket_flag_undelivered(
+        delivery=delivery, verb=Verb.REPLY_BOUNCED, to=recipient or delivery.to_address
     )
     delivery.refresh_from_db()
     return delivery
+
+
+def _ticket_flag_undelivered(*, delivery: Delivery, verb: Verb, **facts: object) -> None:
+    """A reply that will not arrive: the ticket is flagged in the queue, and says why."""
+    ticket = delivery.message.ticket
+    Ticket.objects.filter(pk=ticket.pk).update(delivery_failed=True)
+    event_record(
+        verb=verb,
+        subject=ticket,
+        actor_label="system:mail",
+        customer_id=ticket.customer_id,
+        after={"message": delivery.message_id, **facts},
+    )
