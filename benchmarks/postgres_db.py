@@ -13,7 +13,8 @@ import psycopg
 from psycopg import sql
 
 SERVER_URL = os.environ.get("NEXTORDER_BENCH_PG", "postgres://postgres@127.0.0.1:5432")
-BENCH_DATABASE = "nextorder_bench"
+# A second checkout benchmarking beside this one names a database of its own.
+BENCH_DATABASE = os.environ.get("NEXTORDER_BENCH_DATABASE", "nextorder_bench")
 BENCH_URL = f"{SERVER_URL}/{BENCH_DATABASE}"
 
 
