@@ -1,6 +1,6 @@
 """Email into the desk on PostgreSQL: SMTP sustained rate and mailbox import rate.
 
-SMTP: `nextorder smtpd` runs as its own process (4 database threads) against the bench
+SMTP: `nextorder smtpd` runs as its own process (2 database threads, group commit) against the bench
 database; 8 client connections on loopback send messages for DURATION seconds (each
 connection keeps its session and sends one message after another). Every "250" comes
 after the message is committed, so messages accepted per second is the figure; the
@@ -57,7 +57,7 @@ def bench_smtp() -> dict[str, float]:
     port = free_port()
     nextorder = str(Path(sys.executable).with_name("nextorder"))
     server = subprocess.Popen(
-        [nextorder, "smtpd", "--addr", f"127.0.0.1:{port}", "--workers", "4"],
+        [nextorder, "smtpd", "--addr", f"127.0.0.1:{port}", "--workers", "2"],
         env={**os.environ, "DATABASE_URL": BENCH_URL},
         stdout=subprocess.DEVNULL,
     )

@@ -7,17 +7,22 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 from django.urls import reverse
+from django.utils import timezone
 
+from nextorder.core.models import Event, Verb
 from nextorder.crm.models import Contact, Customer
 from nextorder.crm.services import contact_create, customer_create
 from nextorder.desk.mail.inbound import (
     MailOutcome,
+    mail_limits,
     mail_receive,
+    mail_receive_many,
     quarantined_mail_delete,
     quarantined_mail_release,
 )
+from nextorder.desk.mail.parse import read_letter
 from nextorder.desk.models import Attachment, Delivery, InboundMail, Message, Ticket
-from nextorder.desk.services import ticket_reply
+from nextorder.desk.services import CustomerMessage, customer_messages_receive, ticket_reply
 from tests.desk.mail_factory import customer_email
 
 pytestmark = pytest.mark.django_db
@@ -39,6 +44,76 @@ def test_a_new_sender_opens_a_ticket_as_a_new_customer_and_contact():
     assert ticket.customer.name == "Bea Lund"
     assert ticket.messages.get().body_text.startswith("It has not arrived yet.")
     assert InboundMail.objects.get().ticket == ticket
+
+
+def test_a_batch_is_taken_in_order_as_one_message_at_a_time_would_be(ticket, contact):
+    """A mailbox batch or a group commit of SMTP: a stranger writing twice is one
+    contact, a reply threads onto the ticket opened earlier in the same batch, a message
+    twice in the batch is stored once, and what must be quarantined is, beside the rest."""
+    first = customer_email(sender="Cy <cy@shop.example>", message_id="<cy-1@shop.example>")
+    letters = [
+        read_letter(raw, limits=mail_limits())
+        for raw in (
+            first,
+            customer_email(
+                sender="CY@shop.example",
+                subject="Re: Where is my order?",
+                text="Still nothing, this is unacceptable!!",
+                message_id="<cy-2@shop.example>",
+                in_reply_to="<cy-1@shop.example>",
+            ),
+            first,
+            b"not an email at all",
+            customer_email(sender="ADA@example.com", subject=f"Re: [#{ticket.pk}] Lid"),
+        )
+    ]
+    outcomes = mail_receive_many(letters=letters, source=InboundMail.Source.SMTP)
+    assert [o.outcome for o in outcomes] == [
+        InboundMail.Outcome.OPENED,
+        InboundMail.Outcome.ADDED,
+        MailOutcome.DUPLICATE,
+        InboundMail.Outcome.QUARANTINED,
+        InboundMail.Outcome.ADDED,
+    ]
+    opened = outcomes[0].ticket
+    assert outcomes[1].ticket == opened and opened.messages.count() == 2
+    assert Contact.objects.filter(emails__address="cy@shop.example").count() == 1
+    opened.refresh_from_db()
+    assert opened.priority > Ticket.Priority.NORMAL and opened.version == 2
+    assert outcomes[4].ticket == ticket and outcomes[4].message.author_contact == contact
+    verbs = Event.objects.filter(subject_id=opened.pk, subject_type__model="ticket")
+    assert sorted(verbs.values_list("verb", flat=True)) == [
+        Verb.TICKET_MESSAGE_RECEIVED,
+        Verb.TICKET_OPENED,
+    ]
+    assert InboundMail.objects.count() == 4  # the duplicate has no row of its own
+
+
+def test_two_replies_to_one_ticket_in_a_batch_are_applied_in_turn(ticket, agent):
+    """The second reply sees the first one's changes; the caller's copy is brought up
+    to date, as a refresh would."""
+    ticket_reply(
+        ticket=ticket,
+        author=agent,
+        body="Shipped.",
+        expected_version=ticket.version,
+        status=Ticket.Status.SOLVED,
+    )
+    stale_version = ticket.version
+    replies = [
+        CustomerMessage(
+            contact=ticket.contact,
+            body_text=text,
+            sent_at=timezone.now(),
+            message_id=f"<r{n}@example.com>",
+            ticket=ticket,
+        )
+        for n, text in enumerate(["Thanks, but it is broken.", "Photo attached."])
+    ]
+    first, second = customer_messages_receive(messages=replies)
+    assert first.reopened and not second.reopened
+    assert ticket.status == Ticket.Status.OPEN and ticket.version == stale_version + 2
+    assert Ticket.objects.get(pk=ticket.pk).version == stale_version + 2
 
 
 def test_a_known_address_in_other_capitals_is_the_same_contact(ticket, contact):

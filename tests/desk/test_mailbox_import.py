@@ -9,13 +9,23 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import Count
 
+from nextorder.desk.mail import mailbox as desk_mailbox
 from nextorder.desk.models import InboundMail, Message, Ticket
 from tests.desk.mail_factory import customer_email, realistic_mailbox
 
 pytestmark = pytest.mark.django_db
 
 
-def test_an_mbox_comes_in_counted_and_threaded_and_once(tmp_path, capsys):
+@pytest.mark.parametrize(
+    ("batch", "parallel_from"),
+    [(500, 10**9), (40, 1)],
+    ids=["one batch, read here", "threads across batches, read by worker processes"],
+)
+def test_an_mbox_comes_in_counted_and_threaded_and_once(
+    tmp_path, capsys, monkeypatch, batch, parallel_from
+):
+    monkeypatch.setattr(desk_mailbox, "BATCH", batch)
+    monkeypatch.setattr(desk_mailbox, "PARALLEL_FROM", parallel_from)
     path = tmp_path / "support.mbox"
     kinds = realistic_mailbox(path, count=300)
     call_command("import", "mailbox", str(path), verbosity=0)

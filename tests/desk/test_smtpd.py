@@ -64,7 +64,36 @@ def test_a_message_that_cannot_be_stored_is_refused_for_now(receiver, monkeypatc
     def broken(**_):
         raise ConnectionError("database unreachable")
 
-    monkeypatch.setattr(smtpd, "mail_receive", broken)
+    monkeypatch.setattr(smtpd, "mail_receive_many", broken)
     code, reply = _send(receiver, customer_email())
     assert code == 451 and b"try again later" in reply
     assert Ticket.objects.count() == 0
+
+
+def test_a_message_that_breaks_its_batch_is_refused_alone(receiver, monkeypatch):
+    """Group commit: the messages that waited together are stored one by one when their
+    batch fails, so only the one at fault hears "451"."""
+    receive_many = smtpd.mail_receive_many
+
+    def fragile(*, letters, **options):
+        if any(b"POISON" in letter.raw for letter in letters):
+            raise RuntimeError("a bug this message sets off")
+        return receive_many(letters=letters, **options)
+
+    monkeypatch.setattr(smtpd, "mail_receive_many", fragile)
+    codes: dict[int, int] = {}
+
+    def send(number: int) -> None:
+        text = "POISON" if number == 3 else "Where is it?"
+        mail = customer_email(sender=f"b{number}@shop.example", subject=f"n{number}", text=text)
+        codes[number] = _send(receiver, mail, sender=f"b{number}@shop.example")[0]
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert codes == {n: 451 if n == 3 else 250 for n in range(8)}
+    assert sorted(Ticket.objects.values_list("subject", flat=True)) == [
+        f"n{n}" for n in range(8) if n != 3
+    ]

@@ -16,11 +16,14 @@ imports a higher one (desk) to notify it.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from nextorder.core.models import Event, Verb
 
-Listener = Callable[[Event], None]
+# A listener takes the events of one change of one verb: usually one, a whole batch when
+# a bulk service (a mailbox import, a burst of SMTP) records many at once, so that what
+# it checks once per change (is anybody subscribed?) it checks once per batch.
+Listener = Callable[[Sequence[Event]], None]
 _listeners: dict[str, list[Listener]] = defaultdict(list)
 
 
@@ -36,8 +39,12 @@ def on_event(*verbs: Verb) -> Callable[[Listener], Listener]:
     return register
 
 
-def dispatch(event: Event) -> None:
-    """Run the verb's listeners in the caller's transaction: one that fails, fails the
+def dispatch(events: Sequence[Event]) -> None:
+    """Run each verb's listeners in the caller's transaction: one that fails, fails the
     change, so that nothing happens without what must follow it."""
-    for listener in _listeners.get(event.verb, ()):
-        listener(event)
+    by_verb: dict[str, list[Event]] = defaultdict(list)
+    for event in events:
+        by_verb[event.verb].append(event)
+    for verb, of_verb in by_verb.items():
+        for listener in _listeners.get(verb, ()):
+            listener(of_verb)

@@ -36,7 +36,7 @@ def staff_actor(actor: User | None) -> User | None:
     return actor if actor is not None and actor.is_authenticated else None
 
 
-def event_record(
+def event_build(
     *,
     verb: Verb,
     subject: models.Model | None,
@@ -47,11 +47,11 @@ def event_record(
     after: dict[str, Any] | None = None,
     occurred_at: datetime | None = None,
 ) -> Event:
-    """`occurred_at` is for history brought in from elsewhere; live changes use now.
+    """An event row not yet written, for `events_record`.
 
-    Listeners of the verb (core/dispatch.py) run in the caller's transaction.
+    `occurred_at` is for history brought in from elsewhere; live changes use now.
     """
-    event = Event.objects.create(
+    return Event(
         occurred_at=occurred_at or timezone.now(),
         actor=staff_actor(actor),
         actor_label=actor_label,
@@ -62,8 +62,21 @@ def event_record(
         before=before or {},
         after=after or {},
     )
-    dispatch(event)
-    return event
+
+
+def events_record(*, events: list[Event]) -> list[Event]:
+    """Write the events of one change (or of a batch of changes) in one INSERT.
+
+    Listeners of their verbs (core/dispatch.py) run in the caller's transaction.
+    """
+    Event.objects.bulk_create(events)
+    dispatch(events)
+    return events
+
+
+def event_record(**fields: Any) -> Event:
+    """One event: the fields of `event_build`."""
+    return events_record(events=[event_build(**fields)])[0]
 
 
 @transaction.atomic

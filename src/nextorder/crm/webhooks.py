@@ -7,6 +7,8 @@ API shows it (`OrderOut`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from nextorder.core.dispatch import on_event
 from nextorder.core.models import Event, Verb, WebhookEvent
 from nextorder.core.tasks import webhooks_emit
@@ -16,13 +18,14 @@ from nextorder.crm.models import Order
 
 
 @on_event(Verb.ORDER_CREATED)
-def order_webhooks(event: Event) -> None:
+def order_webhooks(events: Sequence[Event]) -> None:
     if not webhooks_wanted(events=[WebhookEvent.ORDER_CREATED]):
         return
-    order = Order.objects.filter(pk=event.subject_id or 0).first()
-    if order is not None:
-        webhooks_emit(
-            events=[WebhookEvent.ORDER_CREATED],
-            occurred_at=event.occurred_at,
-            data=OrderOut.model_validate(order).model_dump(mode="json"),
-        )
+    orders = Order.objects.in_bulk([event.subject_id for event in events if event.subject_id])
+    for event in events:
+        if (order := orders.get(event.subject_id or 0)) is not None:
+            webhooks_emit(
+                events=[WebhookEvent.ORDER_CREATED],
+                occurred_at=event.occurred_at,
+                data=OrderOut.model_validate(order).model_dump(mode="json"),
+            )

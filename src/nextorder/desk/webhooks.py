@@ -7,6 +7,8 @@ as the API shows it (`TicketOut`), so a subscriber parses one shape.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from nextorder.core.dispatch import on_event
 from nextorder.core.models import Event, Verb, WebhookEvent
 from nextorder.core.tasks import webhooks_emit
@@ -18,16 +20,20 @@ from nextorder.desk.models import Ticket
 @on_event(
     Verb.TICKET_OPENED, Verb.TICKET_UPDATED, Verb.TICKET_REPLIED, Verb.TICKET_MESSAGE_RECEIVED
 )
-def ticket_webhooks(event: Event) -> None:
-    events = [WebhookEvent.TICKET_CREATED]
-    if event.verb != Verb.TICKET_OPENED:
-        events = [WebhookEvent.TICKET_UPDATED]
-        if event.after.get("status") == Ticket.Status.SOLVED:
-            events.append(WebhookEvent.TICKET_SOLVED)
-    if not webhooks_wanted(events=events):
+def ticket_webhooks(events: Sequence[Event]) -> None:
+    announced = [(event, _webhook_events(event)) for event in events]
+    if not webhooks_wanted(events=sorted({e for _, wanted in announced for e in wanted})):
         return
-    ticket = Ticket.objects.filter(pk=event.subject_id or 0).first()
-    if ticket is None:
-        return
-    data = TicketOut.model_validate(ticket).model_dump(mode="json")
-    webhooks_emit(events=events, occurred_at=event.occurred_at, data=data)
+    tickets = Ticket.objects.in_bulk([event.subject_id for event in events if event.subject_id])
+    for event, webhook_events in announced:
+        if (ticket := tickets.get(event.subject_id or 0)) is not None:
+            data = TicketOut.model_validate(ticket).model_dump(mode="json")
+            webhooks_emit(events=webhook_events, occurred_at=event.occurred_at, data=data)
+
+
+def _webhook_events(event: Event) -> list[WebhookEvent]:
+    if event.verb == Verb.TICKET_OPENED:
+        return [WebhookEvent.TICKET_CREATED]
+    if event.after.get("status") == Ticket.Status.SOLVED:
+        return [WebhookEvent.TICKET_UPDATED, WebhookEvent.TICKET_SOLVED]
+    return [WebhookEvent.TICKET_UPDATED]

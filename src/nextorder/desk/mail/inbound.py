@@ -11,12 +11,12 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.urls import reverse
@@ -26,18 +26,20 @@ from nextorder.core.html import sanitise_html
 from nextorder.core.models import Verb
 from nextorder.core.services import event_record
 from nextorder.crm.models import Contact, Customer
-from nextorder.crm.services import contact_for_email, customer_create
+from nextorder.crm.services import contacts_for_emails, customer_create
 from nextorder.desk.mail.outbound import TICKET_TOKEN, delivery_bounced
 from nextorder.desk.mail.parse import (
     Kind,
+    Letter,
     MailLimits,
     MailRejected,
     ParsedAttachment,
     ParsedMail,
     parse_mail,
+    read_letter,
 )
 from nextorder.desk.models import Attachment, Delivery, InboundMail, Message, Ticket
-from nextorder.desk.services import ticket_open, ticket_receive_message
+from nextorder.desk.services import CustomerMessage, ReceivedMessage, customer_messages_receive
 
 UNKNOWN_SENDER_ID = "nextorder:unknown-sender"
 
@@ -69,26 +71,46 @@ def mail_receive(
     received_at: datetime | None = None,
     history: bool = False,
 ) -> MailOutcome:
-    """Take one message into the desk.
+    """Take one message into the desk (see `mail_receive_many`)."""
+    return mail_receive_many(
+        letters=[read_letter(raw, limits=mail_limits())],
+        source=source,
+        received_at=received_at,
+        history=history,
+    )[0]
 
-    `history` is for a mailbox brought from another tool: the message's own Date dates
+
+def mail_receive_many(
+    *,
+    letters: Sequence[Letter],
+    source: str,
+    received_at: datetime | None = None,
+    history: bool = False,
+) -> list[MailOutcome]:
+    """Take messages into the desk in one transaction, in order: the one way in for
+    SMTP, IMAP and mailbox imports.
+
+    `history` is for a mailbox brought from another tool: each message's own Date dates
     it. Two deliveries of one message (same Message-ID, or the same bytes when it has
-    none) make one ticket message; a race between two of them, or two first messages
-    from one new sender, is settled by the database's unique keys and one retry.
+    none) make one ticket message. A race with a concurrent writer (two first messages
+    from one new sender through two channels) is settled by the database's unique keys:
+    the batch is tried again, then message by message, so one bad message never holds
+    back the others.
     """
-    for attempt in (1, 2):
+    received_at = received_at or timezone.now()
+    for _attempt in (1, 2):
         try:
             with transaction.atomic():
-                return _receive(
-                    raw=raw,
-                    source=source,
-                    received_at=received_at or timezone.now(),
-                    history=history,
-                )
+                return _receive(letters, source=source, received_at=received_at, history=history)
         except IntegrityError:
-            if attempt == 2:
+            if len(letters) == 1 and _attempt == 2:
                 raise
-    raise AssertionError("unreachable")
+    return [
+        mail_receive_many(
+            letters=[letter], source=source, received_at=received_at, history=history
+        )[0]
+        for letter in letters
+    ]
 
 
 def synthetic_message_id(raw: bytes) -> str:
@@ -96,92 +118,176 @@ def synthetic_message_id(raw: bytes) -> str:
     return f"<{hashlib.sha256(raw).hexdigest()[:40]}@no-message-id.nextorder>"
 
 
-def _already_received(message_id: str) -> bool:
-    return (
-        Message.objects.filter(message_id=message_id).exists()
-        or InboundMail.objects.filter(message_id=message_id).exists()
-    )
+def _received_ids(message_ids: set[str]) -> set[str]:
+    """Which of these Message-IDs the desk holds already (as a ticket message or a ledger row)."""
+    ids = list(message_ids)
+    return {
+        *Message.objects.filter(message_id__in=ids).values_list("message_id", flat=True),
+        *InboundMail.objects.filter(message_id__in=ids).values_list("message_id", flat=True),
+    }
 
 
-def _receive(*, raw: bytes, source: str, received_at: datetime, history: bool) -> MailOutcome:
-    try:
-        parsed = parse_mail(raw, limits=mail_limits())
-    except MailRejected as rejected:
-        return _quarantine(raw=raw, source=source, received_at=received_at, reason=rejected.reason)
-    message_id = parsed.message_id or synthetic_message_id(raw)
-    if _already_received(message_id):
-        return MailOutcome(MailOutcome.DUPLICATE)
-    ledger = InboundMail(
-        received_at=received_at,
-        source=source,
-        message_id=message_id,
-        from_address=parsed.from_address[:254],
-        subject=parsed.subject,
-        size=len(raw),
-    )
-    if parsed.kind == Kind.BOUNCE:
-        return _bounce(parsed=parsed, ledger=ledger)
-    if parsed.kind == Kind.AUTO_REPLY:
-        ledger.outcome = InboundMail.Outcome.AUTO_REPLY
-        ledger.save()
-        return MailOutcome(ledger.outcome, inbound=ledger)
-    if not parsed.from_address:
-        return _quarantine(
-            raw=raw,
-            source=source,
+@dataclass(frozen=True)
+class _Filing:
+    """A customer's message on its way into a ticket."""
+
+    parsed: ParsedMail
+    message_id: str
+    contact: Contact
+    sent_at: datetime
+
+
+def _receive(
+    letters: Sequence[Letter], *, source: str, received_at: datetime, history: bool
+) -> list[MailOutcome]:
+    outcomes: list[MailOutcome | None] = [None] * len(letters)
+    ids = [
+        (letter.parsed.message_id if letter.parsed else "") or synthetic_message_id(letter.raw)
+        for letter in letters
+    ]
+    seen = _received_ids(set(ids))
+    ledger: dict[int, InboundMail] = {}
+    from_customers: list[int] = []
+    for n, (letter, message_id) in enumerate(zip(letters, ids, strict=True)):
+        parsed = letter.parsed
+        if message_id in seen:
+            outcomes[n] = MailOutcome(MailOutcome.DUPLICATE)
+            continue
+        seen.add(message_id)
+        if parsed is None:
+            outcomes[n] = _quarantine(
+                letter, reason=letter.rejected, message_id=message_id, source=source, at=received_at
+            )
+            continue
+        row = InboundMail(
             received_at=received_at,
-            reason="no sender address (From): nobody to answer",
-            message_id=message_id,
-        )
-    try:
-        contact = sender_contact(parsed)
-    except ValidationError:
-        return _quarantine(
-            raw=raw,
             source=source,
-            received_at=received_at,
-            reason=f"the sender address {parsed.from_address[:100]!r} is not valid",
             message_id=message_id,
+            from_address=parsed.from_address[:254],
+            subject=parsed.subject,
+            size=len(letter.raw),
         )
-    sent_at = (parsed.sent_at or received_at) if history else received_at
-    ticket, message, opened = _file_message(
-        parsed=parsed, message_id=message_id, contact=contact, sent_at=sent_at
+        if parsed.kind == Kind.BOUNCE:
+            outcomes[n] = _bounce(parsed=parsed, ledger=row)
+        elif parsed.kind == Kind.AUTO_REPLY:
+            row.outcome = InboundMail.Outcome.AUTO_REPLY
+            ledger[n] = row
+        elif not parsed.from_address:
+            reason = "no sender address (From): nobody to answer"
+            outcomes[n] = _quarantine(
+                letter, reason=reason, message_id=message_id, source=source, at=received_at
+            )
+        else:
+            ledger[n] = row
+            from_customers.append(n)
+    contacts = sender_contacts([letters[n].parsed for n in from_customers])  # type: ignore[misc]
+    filings: dict[int, _Filing] = {}
+    for n in from_customers:
+        parsed = letters[n].parsed
+        assert parsed is not None
+        contact = contacts.get(parsed.from_address)
+        if contact is None:
+            reason = f"the sender address {parsed.from_address[:100]!r} is not valid"
+            outcomes[n] = _quarantine(
+                letters[n], reason=reason, message_id=ids[n], source=source, at=received_at
+            )
+            del ledger[n]
+            continue
+        sent_at = (parsed.sent_at or received_at) if history else received_at
+        filings[n] = _Filing(parsed=parsed, message_id=ids[n], contact=contact, sent_at=sent_at)
+    for n, received in zip(filings, _file_messages(list(filings.values())), strict=True):
+        row = ledger[n]
+        row.outcome = InboundMail.Outcome.OPENED if received.opened else InboundMail.Outcome.ADDED
+        row.ticket, row.ticket_message = received.ticket, received.message
+    InboundMail.objects.bulk_create(ledger.values())
+    for n, row in ledger.items():
+        outcomes[n] = MailOutcome(
+            row.outcome, inbound=row, ticket=row.ticket, message=row.ticket_message
+        )
+    assert all(outcome is not None for outcome in outcomes)
+    return outcomes  # type: ignore[return-value]
+
+
+def sender_contacts(parsed: Sequence[ParsedMail]) -> dict[str, Contact]:
+    """The senders' contacts by address (crm.contacts_for_emails makes them for strangers);
+    an address that is not valid has none."""
+    senders: dict[str, str] = {}
+    for mail in parsed:
+        senders.setdefault(mail.from_address, mail.from_name)
+    return contacts_for_emails(senders=senders)
+
+
+def _file_messages(filings: list[_Filing]) -> list[ReceivedMessage]:
+    """Each message into the ticket it continues, or a new one, with its attachments."""
+    continues = _threads(filings)
+    received = customer_messages_receive(
+        messages=[
+            CustomerMessage(
+                contact=filing.contact,
+                subject=filing.parsed.subject,
+                body_text=_body_text(filing.parsed),
+                body_html=filing.parsed.body_html,
+                sent_at=filing.sent_at,
+                message_id=filing.message_id,
+                in_reply_to=filing.parsed.in_reply_to,
+                references=" ".join(filing.parsed.references),
+                ticket=ticket if isinstance(ticket, Ticket) else None,
+                continues=ticket if isinstance(ticket, int) else None,
+            )
+            for filing, ticket in zip(filings, continues, strict=True)
+        ]
     )
-    ledger.outcome = InboundMail.Outcome.OPENED if opened else InboundMail.Outcome.ADDED
-    ledger.ticket, ledger.ticket_message = ticket, message
-    ledger.save()
-    return MailOutcome(ledger.outcome, inbound=ledger, ticket=ticket, message=message)
+    _store_attachments(
+        [
+            (r.message, f.parsed.attachments, f.parsed.body_html)
+            for f, r in zip(filings, received, strict=True)
+        ]
+    )
+    return received
 
 
-def sender_contact(parsed: ParsedMail) -> Contact:
-    """The sender's contact (crm.contact_for_email makes one for a stranger)."""
-    try:
-        return contact_for_email(address=parsed.from_address, name=parsed.from_name)
-    except ValueError as taken:  # written meanwhile by a concurrent message: retry
-        raise IntegrityError(str(taken)) from taken
+def _threads(filings: list[_Filing]) -> list[Ticket | int | None]:
+    """The ticket each message continues: a ticket, the index of an earlier message of the
+    batch whose ticket it continues, or None for a new ticket.
 
-
-def _thread(parsed: ParsedMail, contact: Contact) -> Ticket | None:
-    """The ticket this message continues: by our Message-IDs in its headers, then by the
-    [#id] token in the subject (only the sender's own customer's ticket). A closed
-    ticket is not reopened: the customer's new message starts a new one."""
-    ids = [i for i in (parsed.in_reply_to, *reversed(parsed.references)) if i]
-    ticket: Ticket | None = None
-    if ids:
-        earlier = (
-            Message.objects.filter(message_id__in=ids[:50])
-            .select_related("ticket")
-            .order_by("-sent_at")
-            .first()
-        )
-        ticket = earlier.ticket if earlier else None
-    if ticket is None and (token := TICKET_TOKEN.search(parsed.subject)):
-        ticket = Ticket.objects.filter(
-            pk=int(token.group(1)), customer_id=contact.customer_id
-        ).first()
-    if ticket is not None and ticket.status == Ticket.Status.CLOSED:
-        return None
-    return ticket
+    By our Message-IDs in In-Reply-To and References (the latest message among them),
+    then by the [#id] token in the subject (only the sender's own customer's ticket). A
+    closed ticket is not reopened: the customer's new message starts a new one.
+    """
+    referenced = {
+        i for f in filings for i in (f.parsed.in_reply_to, *f.parsed.references[-50:]) if i
+    }
+    earlier: dict[str, tuple[datetime, int]] = {
+        message_id: (sent_at, ticket_id)
+        for message_id, sent_at, ticket_id in Message.objects.filter(
+            message_id__in=list(referenced)
+        ).values_list("message_id", "sent_at", "ticket_id")
+    }
+    tokens = {
+        n: int(token.group(1))
+        for n, f in enumerate(filings)
+        if (token := TICKET_TOKEN.search(f.parsed.subject))
+    }
+    wanted = {ticket_id for _, ticket_id in earlier.values()} | set(tokens.values())
+    tickets = Ticket.objects.in_bulk(list(wanted))
+    in_batch: dict[str, tuple[datetime, Ticket | int | None]] = {}
+    continues: list[Ticket | int | None] = []
+    for n, filing in enumerate(filings):
+        ids = [i for i in (filing.parsed.in_reply_to, *filing.parsed.references[-50:]) if i]
+        candidates: list[tuple[datetime, Ticket | int | None]] = [
+            *(in_batch[i] for i in ids if i in in_batch),
+            *((earlier[i][0], tickets.get(earlier[i][1])) for i in ids if i in earlier),
+        ]
+        target = max(candidates, key=lambda c: c[0])[1] if candidates else None
+        if target is None and n in tokens:
+            ticket = tickets.get(tokens[n])
+            if ticket is not None and ticket.customer_id == filing.contact.customer_id:
+                target = ticket
+        if isinstance(target, Ticket) and target.status == Ticket.Status.CLOSED:
+            target = None
+        continues.append(target)
+        in_batch[filing.message_id] = (filing.sent_at, n)
+    return continues
 
 
 def _body_text(parsed: ParsedMail) -> str:
@@ -191,60 +297,40 @@ def _body_text(parsed: ParsedMail) -> str:
     return f"(no text; {files} attachment{'s' if files != 1 else ''})" if files else "(no text)"
 
 
-def _file_message(
-    *, parsed: ParsedMail, message_id: str, contact: Contact, sent_at: datetime
-) -> tuple[Ticket, Message, bool]:
-    ticket = _thread(parsed, contact)
-    if ticket is None:
-        ticket = ticket_open(
-            customer=contact.customer,
-            contact=contact,
-            subject=parsed.subject,
-            body_text=_body_text(parsed),
-            body_html=parsed.body_html,
-            channel=Ticket.Channel.EMAIL,
-            sent_at=sent_at,
-            message_id=message_id,
-        )
-        message = ticket.messages.get()
-        opened = True
-    else:
-        received = ticket_receive_message(
-            ticket=ticket,
-            contact=contact,
-            body_text=_body_text(parsed),
-            body_html=parsed.body_html,
-            sent_at=sent_at,
-            message_id=message_id,
-            in_reply_to=parsed.in_reply_to,
-            references=" ".join(parsed.references),
-        )
-        ticket, message, opened = received.ticket, received.message, False
-    _store_attachments(message=message, attachments=parsed.attachments, html=parsed.body_html)
-    return ticket, message, opened
-
-
 _CID = re.compile(r"""(["'])cid:([^"']{1,250})\1""", re.IGNORECASE)
 
 
-def _store_attachments(*, message: Message, attachments: list[ParsedAttachment], html: str) -> None:
-    """Files through Django's storage; inline images are then linked from the HTML."""
-    by_cid: dict[str, int] = {}
-    for part in attachments:
-        attachment = Attachment(
-            message=message,
-            filename=part.filename,
-            content_type=part.content_type[:100],
-            size=len(part.content),
-            content_id=part.content_id[:250],
-            inline=part.inline,
+def _store_attachments(messages: list[tuple[Message, list[ParsedAttachment], str]]) -> None:
+    """Files through Django's storage, rows in one INSERT; inline images are then linked
+    from their message's HTML."""
+    rows = [
+        (
+            html,
+            Attachment(
+                message=message,
+                filename=part.filename,
+                content_type=part.content_type[:100],
+                size=len(part.content),
+                content_id=part.content_id[:250],
+                inline=part.inline,
+            ),
+            part,
         )
-        attachment.file.save(part.filename, ContentFile(part.content), save=True)
-        if part.content_id:
-            by_cid[part.content_id] = attachment.pk
-    if by_cid and html:
+        for message, parts, html in messages
+        for part in parts
+    ]
+    for _html, attachment, part in rows:
+        attachment.file.save(part.filename, ContentFile(part.content), save=False)
+    Attachment.objects.bulk_create([attachment for _html, attachment, _part in rows])
+    by_message: dict[Message, tuple[str, dict[str, int]]] = {}
+    for html, attachment, part in rows:
+        if part.content_id and html:
+            by_message.setdefault(attachment.message, (html, {}))[1][part.content_id] = (
+                attachment.pk
+            )
+    for message, (html, by_cid) in by_message.items():
 
-        def link(match: re.Match[str]) -> str:
+        def link(match: re.Match[str], by_cid: dict[str, int] = by_cid) -> str:
             pk = by_cid.get(match.group(2))
             url = reverse("desk:attachment", args=[pk]) if pk else ""
             return f"{match.group(1)}{url}{match.group(1)}"
@@ -276,26 +362,23 @@ def _bounce(*, parsed: ParsedMail, ledger: InboundMail) -> MailOutcome:
 
 
 def _quarantine(
-    *, raw: bytes, source: str, received_at: datetime, reason: str, message_id: str = ""
+    letter: Letter, *, reason: str, message_id: str, source: str, at: datetime
 ) -> MailOutcome:
-    message_id = message_id or synthetic_message_id(raw)
-    if InboundMail.objects.filter(message_id=message_id).exists():
-        return MailOutcome(MailOutcome.DUPLICATE)
     ledger = InboundMail(
-        received_at=received_at,
+        received_at=at,
         source=source,
         message_id=message_id,
-        size=len(raw),
+        size=len(letter.raw),
         outcome=InboundMail.Outcome.QUARANTINED,
         reason=reason[:500],
     )
-    ledger.raw.save(f"{uuid.uuid4().hex}.eml", ContentFile(raw), save=False)
+    ledger.raw.save(f"{uuid.uuid4().hex}.eml", ContentFile(letter.raw), save=False)
     ledger.save()
     event_record(
         verb=Verb.MAIL_QUARANTINED,
         subject=ledger,
         actor_label=f"system:{source}",
-        after={"reason": ledger.reason, "size": len(raw)},
+        after={"reason": ledger.reason, "size": len(letter.raw)},
     )
     return MailOutcome(ledger.outcome, inbound=ledger)
 
@@ -325,9 +408,12 @@ def quarantined_mail_release(*, inbound: InboundMail, actor: User) -> Ticket:
         parsed: ParsedMail | None = parse_mail(raw, limits=unbounded)
     except MailRejected:
         parsed = None
-    if parsed is not None and parsed.kind == Kind.MESSAGE and parsed.from_address:
-        contact = sender_contact(parsed)
-    else:
+    contact = (
+        sender_contacts([parsed]).get(parsed.from_address)
+        if parsed is not None and parsed.kind == Kind.MESSAGE
+        else None
+    )
+    if contact is None:
         contact = _unknown_sender_contact()
         parsed = ParsedMail(
             kind=Kind.MESSAGE,
@@ -342,9 +428,18 @@ def quarantined_mail_release(*, inbound: InboundMail, actor: User) -> Ticket:
                 )
             ],
         )
-    ticket, message, _opened = _file_message(
-        parsed=parsed, message_id=inbound.message_id, contact=contact, sent_at=timezone.now()
+    assert parsed is not None
+    [received] = _file_messages(
+        [
+            _Filing(
+                parsed=parsed,
+                message_id=inbound.message_id,
+                contact=contact,
+                sent_at=timezone.now(),
+            )
+        ]
     )
+    ticket, message = received.ticket, received.message
     InboundMail.objects.filter(pk=inbound.pk).update(
         outcome=InboundMail.Outcome.RELEASED,
         handled_by=actor,

@@ -1,26 +1,34 @@
 """A mailbox brought from another tool (mbox file or Maildir folder) into the desk.
 
-Each message goes through `mail_receive`, as live mail does, dated by its own Date
+Each message goes through `mail_receive_many`, as live mail does, dated by its own Date
 header (`history`), so threads, contacts, bounces and quarantine come out as they would
-have. Messages are committed in batches (one savepoint each): a crash loses at most the
-batch in flight, and running the import again skips what is there (by Message-ID).
+have. Messages are read in worker processes and committed in batches of BATCH: a crash
+loses at most the batch in flight, and running the import again skips what is there
+(by Message-ID).
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 import mailbox
+import multiprocessing
+import os
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from django.db import transaction
 from django.utils import timezone
 
-from nextorder.desk.mail.inbound import mail_receive
+from nextorder.desk.mail.inbound import mail_limits, mail_receive_many
+from nextorder.desk.mail.parse import Letter, read_letter
 from nextorder.desk.models import InboundMail
 
-BATCH = 200
+BATCH = 500
+# Below this many messages, starting worker processes costs more than it saves.
+PARALLEL_FROM = 1_000
 
 
 @dataclass(frozen=True)
@@ -45,29 +53,46 @@ def _messages(path: Path) -> tuple[int, Iterator[bytes]]:
     return len(keys), (box.get_bytes(key) for key in keys)
 
 
+@contextmanager
+def _reader(workers: int) -> Iterator[Callable[[Iterator[bytes]], Iterator[Letter]]]:
+    """Read letters in `workers` processes (in order), or here when there are none.
+
+    The workers are spawned, not forked: a forked child would share this process's
+    database connection, and its exit would close it under us.
+    """
+    read = functools.partial(read_letter, limits=mail_limits())
+    if workers < 1:
+        yield lambda raws: map(read, raws)
+        return
+    with multiprocessing.get_context("spawn").Pool(processes=workers) as pool:
+        yield lambda raws: pool.imap(read, raws, chunksize=16)
+
+
 def mailbox_import(
-    *, path: Path, progress: Callable[[int, int], None] | None = None
+    *,
+    path: Path,
+    progress: Callable[[int, int], None] | None = None,
+    workers: int | None = None,
 ) -> MailboxReport:
+    """`workers`: processes that read the messages (default: one per core for a mailbox
+    of PARALLEL_FROM messages or more, else none)."""
     total, messages = _messages(path)
+    if workers is None:
+        workers = (os.cpu_count() or 1) if total >= PARALLEL_FROM else 0
     outcomes: Counter[str] = Counter()
     done = 0
     received_at = timezone.now()
-    while True:
-        with transaction.atomic():
-            batch = 0
-            for raw in messages:
-                outcome = mail_receive(
-                    raw=raw,
-                    source=InboundMail.Source.MAILBOX,
-                    received_at=received_at,
-                    history=True,
-                )
+    with _reader(workers) as read:
+        letters = read(messages)
+        while batch := list(itertools.islice(letters, BATCH)):
+            for outcome in mail_receive_many(
+                letters=batch,
+                source=InboundMail.Source.MAILBOX,
+                received_at=received_at,
+                history=True,
+            ):
                 outcomes[outcome.outcome] += 1
-                batch += 1
-                if batch == BATCH:
-                    break
-        done += batch
-        if progress is not None:
-            progress(done, total)
-        if batch < BATCH:
-            return MailboxReport(messages=done, outcomes=dict(outcomes))
+            done += len(batch)
+            if progress is not None:
+                progress(done, total)
+    return MailboxReport(messages=done, outcomes=dict(outcomes))

@@ -3,49 +3,124 @@
 A message is answered "250" only once `mail_receive` has committed it (a ticket
 message, a bounce record, an ignored auto-reply or a quarantined row); a database that
 is down gets "451" so the relaying server keeps the message and tries again. Nothing
-accepted is ever lost. The protocol runs on asyncio; the database work runs on a small
-pool of threads, each with its own connection, so slow commits do not stall the others.
+accepted is ever lost. The protocol runs on asyncio; the database work runs on a few
+threads, each with its own connection, each committing whatever messages are waiting
+(group commit, see `DeskHandler`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from concurrent.futures import ThreadPoolExecutor
+import queue
+import threading
+from dataclasses import dataclass
 from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 
-from nextorder.desk.mail.inbound import mail_limits, mail_receive
+from nextorder.desk.mail.inbound import mail_limits, mail_receive_many
+from nextorder.desk.mail.parse import read_letter
 from nextorder.desk.models import InboundMail
 
 log = logging.getLogger(__name__)
 
 
-def _receive(raw: bytes) -> str:
-    close_old_connections()
-    try:
-        return mail_receive(raw=raw, source=InboundMail.Source.SMTP).outcome
-    finally:
-        close_old_connections()
+# The most messages committed together; with eight busy connections a batch holds eight.
+MOST_IN_ONE_COMMIT = 64
 
 
 class DeskHandler:
+    """Group commit: messages that arrive while a commit is under way wait for the next
+    one together, so eight busy connections cost one transaction, not eight, and each
+    still hears "250" only once its message is committed."""
+
     def __init__(self, *, workers: int) -> None:
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="smtpd-db")
+        self.waiting: queue.SimpleQueue[_Waiting | None] = queue.SimpleQueue()
+        self.committers = [
+            threading.Thread(target=self._commit_until_closed, name=f"smtpd-db-{n}", daemon=True)
+            for n in range(workers)
+        ]
+        for committer in self.committers:
+            committer.start()
+
+    def close(self) -> None:
+        """Let the committers finish what waits, then end them and their connections."""
+        for _committer in self.committers:
+            self.waiting.put(None)
+        for committer in self.committers:
+            committer.join(timeout=30)
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or envelope.content or b""
         # A str only with decode_data, which the controller leaves off.
         raw = content.encode("utf-8", "surrogateescape") if isinstance(content, str) else content
+        loop = asyncio.get_running_loop()
+        stored = loop.create_future()
+        self.waiting.put(_Waiting(raw=raw, stored=stored, loop=loop))
         try:
-            outcome = await asyncio.get_running_loop().run_in_executor(self.pool, _receive, raw)
+            outcome = await stored
         except Exception:
             log.exception("could not store a message from %s", envelope.mail_from)
             return "451 4.3.0 Temporary failure storing the message; please try again later"
         return f"250 2.0.0 Accepted ({outcome})"
+
+    def _commit_until_closed(self) -> None:
+        while (first := self.waiting.get()) is not None:
+            batch = [first]
+            while len(batch) < MOST_IN_ONE_COMMIT:
+                try:
+                    waiting = self.waiting.get_nowait()
+                except queue.Empty:
+                    break
+                if waiting is None:  # closing: the next committer's turn to see it
+                    self.waiting.put(None)
+                    break
+                batch.append(waiting)
+            close_old_connections()
+            try:
+                results: list[str | Exception] = list(_receive([w.raw for w in batch]))
+            except Exception:
+                # One message that breaks the batch must not take the others with it.
+                results = [_receive_or_error(w.raw) for w in batch]
+            for waiting, result in zip(batch, results, strict=True):
+                waiting.loop.call_soon_threadsafe(_settle, waiting.stored, result)
+        connection.close()
+
+
+@dataclass(frozen=True)
+class _Waiting:
+    raw: bytes
+    stored: asyncio.Future[str]
+    loop: asyncio.AbstractEventLoop
+
+
+def _receive(raws: list[bytes]) -> list[str]:
+    limits = mail_limits()
+    outcomes = mail_receive_many(
+        letters=[read_letter(raw, limits=limits) for raw in raws],
+        source=InboundMail.Source.SMTP,
+    )
+    return [outcome.outcome for outcome in outcomes]
+
+
+def _receive_or_error(raw: bytes) -> str | Exception:
+    close_old_connections()
+    try:
+        return _receive([raw])[0]
+    except Exception as error:
+        return error
+
+
+def _settle(stored: asyncio.Future[str], result: str | Exception) -> None:
+    if stored.done():  # the client went away meanwhile
+        return
+    if isinstance(result, Exception):
+        stored.set_exception(result)
+    else:
+        stored.set_result(result)
 
 
 def smtp_server(*, host: str, port: int, workers: int = 4) -> Controller:
@@ -54,7 +129,7 @@ def smtp_server(*, host: str, port: int, workers: int = 4) -> Controller:
     at the door (552), so their sender hears of it."""
     limit = mail_limits().max_message_bytes * 4
     handler: Any = DeskHandler(workers=workers)
-    return Controller(
+    return _DeskController(
         handler,
         hostname=host,
         port=port,
@@ -62,6 +137,12 @@ def smtp_server(*, host: str, port: int, workers: int = 4) -> Controller:
         server_hostname="nextorder",
         ready_timeout=10,
     )
+
+
+class _DeskController(Controller):
+    def stop(self, no_assert: bool = False) -> None:
+        super().stop(no_assert=no_assert)
+        self.handler.close()
 
 
 def parse_address(addr: str) -> tuple[str, int]:

@@ -21,7 +21,9 @@ class Command(BaseCommand):
             default=settings.NEXTORDER_SMTPD_ADDR,
             help="HOST:PORT to listen on (default NEXTORDER_SMTPD_ADDR)",
         )
-        parser.add_argument("--workers", type=int, default=4, help="database threads")
+        parser.add_argument(
+            "--workers", type=int, default=2, help="database threads, each committing a batch"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
