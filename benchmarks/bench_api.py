@@ -52,7 +52,7 @@ from benchmarks.postgres_db import (
     fresh_bench_database,
     server_settings,
 )
-from benchmarks.results_io import print_goals, write_result
+from benchmarks.results_io import cpu_seconds, print_goals, write_result
 
 N_CUSTOMERS = 10_000
 CLIENTS = 16
@@ -169,15 +169,6 @@ def wait_until_answering(port: int, server: subprocess.Popen[bytes], timeout: fl
     raise RuntimeError(f"gunicorn did not answer on {port}")
 
 
-def _cpu_seconds(pid: int) -> float:
-    """utime + stime of a process from /proc (0 if it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
 def _children(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
@@ -216,8 +207,8 @@ def cpu_snapshot(server: subprocess.Popen[bytes]) -> dict[str, Any]:
     busy, total = _machine_busy()
     return {
         "client": time.process_time(),
-        "gunicorn": {pid: _cpu_seconds(pid) for pid in workers},
-        "postgres": {pid: _cpu_seconds(pid) for pid in backends},
+        "gunicorn": {pid: cpu_seconds(pid) for pid in workers},
+        "postgres": {pid: cpu_seconds(pid) for pid in backends},
         "machine_busy": busy,
         "machine_total": total,
     }

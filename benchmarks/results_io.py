@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,3 +32,12 @@ def print_goals(*, goals: dict[str, bool], path: Path) -> None:
     for goal, met in goals.items():
         print(f"  {'PASS' if met else 'FAIL'} {goal}")
     print(f"-> {path}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process from /proc (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

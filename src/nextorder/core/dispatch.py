@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 
 from nextorder.core.models import Event, Verb
 
-# A listener takes the events of one change of one verb: usually one, a whole batch when
+# A listener takes the events of one change that it listens to: usually one, a batch when
 # a bulk service (a mailbox import, a burst of SMTP) records many at once, so that what
 # it checks once per change (is anybody subscribed?) it checks once per batch.
 Listener = Callable[[Sequence[Event]], None]
@@ -40,11 +40,12 @@ def on_event(*verbs: Verb) -> Callable[[Listener], Listener]:
 
 
 def dispatch(events: Sequence[Event]) -> None:
-    """Run each verb's listeners in the caller's transaction: one that fails, fails the
-    change, so that nothing happens without what must follow it."""
-    by_verb: dict[str, list[Event]] = defaultdict(list)
+    """Run the listeners of the events' verbs in the caller's transaction, each once with
+    all its events: one that fails, fails the change, so that nothing happens without
+    what must follow it."""
+    by_listener: dict[Listener, list[Event]] = {}
     for event in events:
-        by_verb[event.verb].append(event)
-    for verb, of_verb in by_verb.items():
-        for listener in _listeners.get(verb, ()):
-            listener(of_verb)
+        for listener in _listeners.get(event.verb, ()):
+            by_listener.setdefault(listener, []).append(event)
+    for listener, of_listener in by_listener.items():
+        listener(of_listener)

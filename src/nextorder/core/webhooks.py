@@ -19,7 +19,6 @@ import urllib.request
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
 from nextorder.core.models import WebhookDelivery, WebhookEvent, WebhookSubscription
@@ -59,7 +58,6 @@ def payload(*, event: WebhookEvent, occurred_at: datetime, data: dict[str, Any])
     return {"event": event.value, "occurred_at": occurred_at.isoformat(), "data": data}
 
 
-@transaction.atomic
 def webhooks_wanted(*, events: list[WebhookEvent]) -> bool:
     """Whether any active subscription asked for one of these events: one small query,
     so that a listener reads and serialises nothing when nobody listens."""

@@ -85,8 +85,12 @@ class Contact(TimeStampedModel):
         ordering = ["name", "id"]
 
     def __str__(self) -> str:
-        primary = self.emails.filter(is_primary=True).first()
-        return self.name or (primary.address if primary else f"contact #{self.pk}")
+        if self.name:
+            return self.name
+        # .all(), not a filter: a list of messages that prefetched the emails asks nothing.
+        emails = list(self.emails.all())
+        primary = next((e for e in emails if e.is_primary), emails[0] if emails else None)
+        return primary.address if primary else f"contact #{self.pk}"
 
 
 class ContactEmail(models.Model):

@@ -172,7 +172,10 @@ def contact_for_email(*, address: str, name: str = "", actor: User | None = None
     return found[address]
 
 
-@transaction.atomic
+# No savepoint of its own: a clash with a concurrent writer (IntegrityError) fails the
+# caller's transaction, which tries again (desk.mail.inbound), and a savepoint would cost
+# two more round trips on every message of every channel.
+@transaction.atomic(savepoint=False)
 def contacts_for_emails(
     *, senders: Mapping[str, str], actor: User | None = None
 ) -> dict[str, Contact]:

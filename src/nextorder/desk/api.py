@@ -23,7 +23,6 @@ from nextorder.desk.selectors import (
     ASSIGNEE_NOBODY,
     QueueFilters,
     QueueSort,
-    ticket_conversation,
     tickets_for_queue,
 )
 from nextorder.desk.services import ticket_open, ticket_reply, ticket_update
@@ -181,10 +180,10 @@ def ticket_create(request: HttpRequest, data: TicketIn) -> Any:
 
 
 def _detail(ticket: Ticket) -> dict[str, Any]:
-    return {
-        **TicketOut.model_validate(ticket).model_dump(),
-        "messages": [entry.message for entry in ticket_conversation(ticket=ticket)],
-    }
+    messages = ticket.messages.select_related("author_user", "author_contact").prefetch_related(
+        "author_contact__emails"
+    )
+    return {**TicketOut.model_validate(ticket).model_dump(), "messages": list(messages)}
 
 
 @router.get("/{ticket_id}", response={200: TicketDetailOut, **ERRORS})

@@ -474,7 +474,7 @@ _WRITTEN_WHEN_THE_CUSTOMER_WRITES = (
 )
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # as crm.contacts_for_emails: nothing to catch inside
 def customer_messages_receive(*, messages: Sequence[CustomerMessage]) -> list[ReceivedMessage]:
     """Customers' messages into their tickets, in order: the one way in for every channel
     a customer writes through, from one portal reply to a batch of a mailbox import.

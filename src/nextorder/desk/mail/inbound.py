@@ -121,10 +121,11 @@ def synthetic_message_id(raw: bytes) -> str:
 def _received_ids(message_ids: set[str]) -> set[str]:
     """Which of these Message-IDs the desk holds already (as a ticket message or a ledger row)."""
     ids = list(message_ids)
-    return {
-        *Message.objects.filter(message_id__in=ids).values_list("message_id", flat=True),
-        *InboundMail.objects.filter(message_id__in=ids).values_list("message_id", flat=True),
-    }
+    found = [
+        model.objects.filter(message_id__in=ids).order_by().values_list("message_id", flat=True)
+        for model in (Message, InboundMail)
+    ]
+    return set(found[0].union(found[1]))
 
 
 @dataclass(frozen=True)
