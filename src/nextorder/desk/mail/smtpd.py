@@ -123,7 +123,7 @@ def _settle(stored: asyncio.Future[str], result: str | Exception) -> None:
         stored.set_result(result)
 
 
-def smtp_server(*, host: str, port: int, workers: int = 4) -> Controller:
+def smtp_server(*, host: str, port: int, workers: int = 1) -> Controller:
     """An SMTP server for the desk (start() it; stop() it). Messages up to four times the
     desk's size limit are taken (and quarantined when over it); larger ones are refused
     at the door (552), so their sender hears of it."""

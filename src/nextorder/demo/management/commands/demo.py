@@ -69,7 +69,7 @@ class Command(BaseCommand):
             smtp_host, smtp_port = parse_address(smtp)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
-        receiver = smtp_server(host=smtp_host, port=smtp_port, workers=2)
+        receiver = smtp_server(host=smtp_host, port=smtp_port)
         try:
             receiver.start()
         except (OSError, RuntimeError) as exc:

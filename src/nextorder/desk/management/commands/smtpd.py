@@ -22,7 +22,13 @@ class Command(BaseCommand):
             help="HOST:PORT to listen on (default NEXTORDER_SMTPD_ADDR)",
         )
         parser.add_argument(
-            "--workers", type=int, default=2, help="database threads, each committing a batch"
+            "--workers",
+            type=int,
+            default=1,
+            help=(
+                "database threads, each committing whatever messages wait (one makes the "
+                "biggest batches; more help only when the database is far away)"
+            ),
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
