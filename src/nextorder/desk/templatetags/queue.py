@@ -1,0 +1,68 @@
+"""The queue's rows, written in Python: the page agents load most.
+
+Fifty rows through the template engine cost three times the page's SQL (every variable
+resolved, escaped and localised one by one, `naturaltime` and `intcomma` per cell);
+here each row is one `format_html`, which escapes every value just the same.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import template
+from django.contrib.humanize.templatetags.humanize import naturaltime
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html_join
+from django.utils.safestring import SafeString, mark_safe
+
+from nextorder.desk.models import Ticket
+
+register = template.Library()
+
+_ROW = (
+    '<tr data-ticket="{}"><td class="muted">{}</td>'
+    '<td><a href="{}">{}</a>{}</td>'
+    '<td><a href="{}">{}</a></td>'
+    '<td class="num">{}</td><td class="num">{}</td><td class="num">{}</td>'
+    '<td><span class="badge status-{}">{}</span></td>'
+    '<td><span class="badge prio-{}" title="{}">{}</span></td>'
+    '<td>{}</td><td class="small" title="{}">{}</td></tr>\n'
+)
+_UNDELIVERED = mark_safe(  # constant markup: nothing in it comes from outside
+    ' <span class="badge prio-3" title="A reply could not be delivered">reply not delivered</span>'
+)
+_NONE = mark_safe('<span class="muted">—</span>')
+
+
+def _money(amount: Decimal | None) -> str:
+    return f"{amount:,.2f}" if amount is not None else "—"
+
+
+def _row(ticket: Ticket) -> tuple[object, ...]:
+    customer = ticket.customer
+    return (
+        ticket.pk,
+        ticket.pk,
+        reverse("desk:ticket", args=[ticket.pk]),
+        ticket.subject,
+        _UNDELIVERED if ticket.delivery_failed else "",
+        reverse("desk:customer", args=[ticket.customer_id]),
+        customer.name,
+        customer.order_count,
+        _money(customer.total_spend),
+        _money(ticket.value_at_risk) if ticket.value_at_risk else _NONE,
+        ticket.status,
+        Ticket.Status(ticket.status).label,
+        ticket.priority,
+        ticket.priority_reason,
+        Ticket.Priority(ticket.priority).label,
+        ticket.assignee.username if ticket.assignee else "—",
+        timezone.localtime(ticket.created_at).strftime("%Y-%m-%d %H:%M"),
+        naturaltime(ticket.created_at),
+    )
+
+
+@register.simple_tag
+def queue_rows(tickets: list[Ticket]) -> SafeString:
+    return format_html_join("", _ROW, (_row(ticket) for ticket in tickets))
