@@ -18,7 +18,7 @@ from django.db import connection, transaction
 from django.db.models import Count, DateField, F, FloatField, Max, Q, Sum
 from django.db.models.functions import Cast, TruncDate, TruncMonth
 
-from nextorder.crm.models import Customer, Order
+from nextorder.crm.models import NET_AMOUNT, Customer, Order
 from nextorder.desk.models import Ticket
 from nextorder.insight.models import ValueModelFit
 from nextorder.insight.rfm import DAYS_PER_WEEK, summary_from_aggregates
@@ -26,17 +26,18 @@ from nextorder.insight.rfm import DAYS_PER_WEEK, summary_from_aggregates
 
 def _daily_transactions_sql(*, until: date) -> tuple[str, list[Any]]:
     """One row per customer and day (in the shop's time zone), amounts summed: the
-    published models count at most one transaction a day.
+    published models count at most one transaction a day. Sales only, net of refunds.
 
     Summed as floats, which is what the models read (the file path sums Float64 too): on
     PostgreSQL a parallel SUM over numeric ships serialised partial states between the
     workers, and on 10M orders that cost 3 s of 11 (benchmarks/bench_rfm_database.py).
     """
     days = (
-        Order.objects.annotate(day=TruncDate("placed_at"))
+        Order.objects.sales()
+        .annotate(day=TruncDate("placed_at"))
         .filter(day__lte=until)
         .values("customer_id", "day")
-        .annotate(amount=Sum(Cast("amount", FloatField())))
+        .annotate(amount=Sum(Cast(NET_AMOUNT, FloatField())))
         .order_by()
     )
     sql, params = days.query.sql_with_params()
@@ -209,12 +210,13 @@ def acquisition_cohorts() -> list[Cohort]:
     """Customers grouped by the month of their first order, with how many of each
     cohort ordered, and how much they spent, in every month after: one GROUP BY."""
     rows = (
-        Order.objects.annotate(
+        Order.objects.sales()
+        .annotate(
             cohort=TruncMonth("customer__first_order_at", output_field=DateField()),
             month=TruncMonth("placed_at", output_field=DateField()),
         )
         .values("cohort", "month")
-        .annotate(customers=Count("customer_id", distinct=True), revenue=Sum("amount"))
+        .annotate(customers=Count("customer_id", distinct=True), revenue=Sum(NET_AMOUNT))
         .order_by("cohort", "month")
     )
     cohorts: dict[date, list[CohortCell]] = {}
@@ -260,17 +262,19 @@ def leaky_bucket(*, inactive_months: int = 6, until: date) -> list[BucketMonth]:
     month = TruncMonth("placed_at", output_field=DateField())
     orders = dict(
         (_month_start(row["month"]), row)
-        for row in Order.objects.annotate(month=month)
+        for row in Order.objects.sales()
+        .annotate(month=month)
         .values("month")
-        .annotate(active=Count("customer_id", distinct=True), revenue=Sum("amount"))
+        .annotate(active=Count("customer_id", distinct=True), revenue=Sum(NET_AMOUNT))
         .order_by("month")
     )
     first_revenue = {
         _month_start(row["month"]): float(row["revenue"])
-        for row in Order.objects.filter(placed_at=F("customer__first_order_at"))
+        for row in Order.objects.sales()
+        .filter(placed_at=F("customer__first_order_at"))
         .annotate(month=month)
         .values("month")
-        .annotate(revenue=Sum("amount"))
+        .annotate(revenue=Sum(NET_AMOUNT))
         .order_by("month")
     }
     gained = _customers_by_month("first_order_at")
