@@ -11,13 +11,17 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 import polars as pl
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, DateField, F, FloatField, Max, Q, Sum
 from django.db.models.functions import Cast, TruncDate, TruncMonth
 
+from nextorder.core.files import DataFormat
+from nextorder.crm.importers import ColumnMapping, lines_as_in_editor, read_order_file
 from nextorder.crm.models import NET_AMOUNT, Customer, Order
 from nextorder.desk.models import Ticket
 from nextorder.insight.models import ValueModelFit
@@ -42,6 +46,51 @@ def _daily_transactions_sql(*, until: date) -> tuple[str, list[Any]]:
     )
     sql, params = days.query.sql_with_params()
     return sql, list(params)
+
+
+class MixedCurrencies(ValueError):
+    """Sales in several currencies, which the models must not add together."""
+
+
+def transactions_from_file(
+    *,
+    path: Path,
+    file_format: DataFormat,
+    mapping: ColumnMapping | None = None,
+    layout: str | None = None,
+    currency: str | None = None,
+    time_zone: str | None = None,
+) -> pl.DataFrame:
+    """A file's sales as the models read them (customer_id, date, amount), read by the
+    order import's reader: the same formats and refusals, the same customers (guests
+    keyed by email), only paid orders net of refunds, and days in the shop's zone, as
+    `_daily_transactions_sql` reads the database. So a fit on a file and a fit on the
+    database after importing it agree.
+
+    Raises OrderFileError for a bad file, MixedCurrencies when `currency` is needed.
+    """
+    zone = time_zone or settings.TIME_ZONE
+    with lines_as_in_editor(path=path, file_format=file_format):
+        orders = read_order_file(
+            path=path, file_format=file_format, mapping=mapping, layout=layout, time_zone=zone
+        ).orders
+    sales = orders.filter(pl.col("status") == "paid")
+    currencies = sorted(sales["currency"].unique().to_list())
+    if currency is None and len(currencies) > 1:
+        raise MixedCurrencies(
+            f"the sales are in {', '.join(currencies)}: fit one currency at a time"
+        )
+    if currency is not None:
+        sales = sales.filter(pl.col("currency") == currency)
+    return sales.select(
+        pl.col("customer_external_id").alias("customer_id"),
+        pl.col("placed_at")
+        .dt.replace_time_zone("UTC")
+        .dt.convert_time_zone(zone)
+        .dt.date()
+        .alias("date"),
+        pl.col("net_amount").cast(pl.Float64).alias("amount"),
+    )
 
 
 def _fetch_sorting_not_hashing(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
