@@ -443,7 +443,8 @@ def test_columns_are_matched_without_regard_to_case_and_names_join_columns(tmp_p
     assert list(ContactEmail.objects.values_list("address", flat=True)) == ["zoe@example.com"]
 
 
-def test_a_generic_file_reads_status_and_refunds(tmp_path):
+def test_a_generic_file_reads_status_and_refunds(tmp_path, settings):
+    settings.NEXTORDER_CURRENCY = "EUR"
     path = write_csv(
         tmp_path,
         "customer_id,order_id,placed_at,amount,currency,status,refunded\n"

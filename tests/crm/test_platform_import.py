@@ -14,7 +14,7 @@ from django.core.management import CommandError, call_command
 from django.db.models import Count, Sum
 
 from nextorder.crm.importers import OrderFileError
-from nextorder.crm.models import Customer, Order, OrderLine, Product
+from nextorder.crm.models import CurrencyRate, Customer, Order, OrderLine, Product
 from nextorder.crm.services import contact_create, customer_create, orders_import
 
 from .exports import SHOPIFY_COLUMNS, Expected, generate, write_shopify, write_woocommerce
@@ -22,6 +22,15 @@ from .exports import SHOPIFY_COLUMNS, Expected, generate, write_shopify, write_w
 pytestmark = pytest.mark.django_db
 
 WRITERS = {"shopify": write_shopify, "woocommerce": write_woocommerce}
+# The generated shops sell in EUR, USD and GBP; their own currency is EUR.
+RATES = {"EUR": Decimal(1), "USD": Decimal(3), "GBP": Decimal(2)}  # no half cents
+
+
+@pytest.fixture(autouse=True)
+def shop_rates(settings):
+    settings.NEXTORDER_CURRENCY = "EUR"
+    for currency in ("USD", "GBP"):
+        CurrencyRate.objects.create(currency=currency, rate=RATES[currency])
 
 
 def export(tmp_path: Path, layout: str, expected: Expected, name: str = "") -> Path:
@@ -57,9 +66,9 @@ def test_an_export_imports_as_the_generator_says(tmp_path, layout):
         assert order.refunded_amount == generated.refunded
         assert order.line_count == len(generated.items)
         assert order.item_count == sum(qty for *_, qty in generated.items)
-    # The customers' figures count sales only, net of refunds: summed, the file's net.
+    # The customers' figures count sales only, net of refunds, in the shop's currency.
     spend = Customer.objects.aggregate(total=Sum("total_spend"))["total"]
-    assert spend == sum(expected.net_sales.values())
+    assert spend == sum(net * RATES[currency] for currency, net in expected.net_sales.items())
     assert Customer.objects.aggregate(n=Sum("order_count"))["n"] == sum(
         1 for o in expected.orders if o.status == "paid"
     )
@@ -99,7 +108,7 @@ def test_an_order_refunded_since_is_updated_not_added(tmp_path, layout):
     order = Order.objects.get(external_id__endswith=str(changed.number))
     assert (order.status, order.refunded_amount) == ("refunded", changed.total)
     customer.refresh_from_db()
-    assert customer.total_spend == spend_before - changed.total
+    assert customer.total_spend == spend_before - changed.total * RATES[changed.currency]
 
 
 def test_a_guest_with_a_known_address_is_that_customer(tmp_path):
@@ -113,7 +122,9 @@ def test_a_guest_with_a_known_address_is_that_customer(tmp_path):
     mine = Order.objects.filter(customer=known)
     assert mine.count() == sum(1 for o in expected.orders if o.person is guest.person)
     known.refresh_from_db()
-    assert known.total_spend == sum(o.net for o in expected.orders if o.person is guest.person)
+    assert known.total_spend == sum(
+        o.net * RATES[o.currency] for o in expected.orders if o.person is guest.person
+    )
 
 
 def test_command_prints_the_summary_as_json(tmp_path):

@@ -391,7 +391,8 @@ def test_a_fit_that_does_not_converge_is_said_to_be_unreliable(tmp_path):
     assert unconverged_models(report={"converged": {"bgnbd": True, "pareto_nbd": None}}) == []
 
 
-def test_a_fit_on_a_platform_export_agrees_with_a_fit_after_importing_it(tmp_path):
+def test_a_fit_on_a_platform_export_agrees_with_a_fit_after_importing_it(tmp_path, settings):
+    settings.NEXTORDER_CURRENCY = "EUR"
     expected = generate(orders=400)
     for order in expected.orders:
         order.currency = "EUR"

@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
+from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
@@ -800,3 +801,38 @@ def mapping_from_options(*, base: ColumnMapping, options: list[str]) -> ColumnMa
         column = match["column"]
         changes[match["field"]] = "" if column == "-" else column
     return ColumnMapping(**{**base.__dict__, **changes})
+
+
+_RATE_PATTERN = re.compile(r"^\d{1,10}(\.\d{1,8})?$")
+
+
+def read_rates_file(path: Path) -> dict[str, Decimal]:
+    """A shop's exchange rates: a CSV with the columns currency and rate (what one unit
+    of the currency is worth in the shop's own), names in any case."""
+    if not path.is_file():
+        raise OrderFileError(f"no such file: {path}")
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle, delimiter=_csv_separator(path))
+        header = [name.strip().lower() for name in next(reader, [])]
+        if "currency" not in header or "rate" not in header:
+            raise OrderFileError(f"the header needs the columns currency and rate; it has {header}")
+        at, rate_at = header.index("currency"), header.index("rate")
+        rates: dict[str, Decimal] = {}
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue
+            currency = row[at].strip().upper() if len(row) > at else ""
+            rate = row[rate_at].strip() if len(row) > rate_at else ""
+            line = reader.line_num
+            if not re.fullmatch(_CURRENCY_PATTERN[1:-1], currency):
+                raise OrderFileError(f"currency is not a 3-letter code ({currency!r})", line=line)
+            if not _RATE_PATTERN.match(rate) or Decimal(rate) == 0:
+                raise OrderFileError(
+                    f"rate is not a number above 0 with at most 8 decimals ({rate!r})", line=line
+                )
+            if currency in rates:
+                raise OrderFileError(f"{currency} is given twice", line=line)
+            rates[currency] = Decimal(rate)
+    if not rates:
+        raise OrderFileError("the file has no rates")
+    return rates

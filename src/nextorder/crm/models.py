@@ -247,6 +247,22 @@ class OrderLine(models.Model):
         return f"{self.quantity} x {self.description or self.product}"
 
 
+class CurrencyRate(models.Model):
+    """What one unit of `currency` is worth in the shop's currency (NEXTORDER_CURRENCY),
+    as the shop states it (`nextorder rates import`): customers' spend and value add
+    orders of several currencies only through these."""
+
+    currency = models.CharField(max_length=3, unique=True)
+    rate = models.DecimalField(max_digits=18, decimal_places=8)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["currency"]
+
+    def __str__(self) -> str:
+        return f"1 {self.currency} = {self.rate}"
+
+
 class OrderImport(models.Model):
     """One successful import of an order file: what was read, what it added, by whom."""
 

@@ -36,8 +36,18 @@ from nextorder.crm.importers import (
     OrderFileError,
     lines_as_in_editor,
     read_order_file,
+    read_rates_file,
 )
-from nextorder.crm.models import Contact, ContactEmail, Customer, Order, OrderImport, Product
+from nextorder.crm.models import (
+    Contact,
+    ContactEmail,
+    CurrencyRate,
+    Customer,
+    Order,
+    OrderImport,
+    Product,
+)
+from nextorder.crm.selectors import rates_to_shop_currency
 
 
 def normalise_email(address: str) -> str:
@@ -194,10 +204,13 @@ def contact_for_email(*, address: str, name: str = "", actor: User | None = None
     return contact_create(customer=customer, name=name.strip(), emails=[address])
 
 
-def customers_refresh_order_stats(*, customer_ids_sql: str, params: Sequence[int] = ()) -> int:
+def customers_refresh_order_stats(
+    *, customer_ids_sql: str, params: Sequence[int | str] = ()
+) -> int:
     """Recompute order count, spend and first/last order for the customers the SQL selects.
 
-    Only sales count (`Order.objects.sales()`: paid orders, less what was refunded).
+    Only sales count (`Order.objects.sales()`: paid orders, less what was refunded); the
+    spend is in the shop's currency, from the orders whose currency has a rate.
 
     One UPDATE ... FROM (aggregate) on both SQLite and PostgreSQL, so an import of a
     million orders refreshes its customers in one statement. Only customers whose figures
@@ -206,6 +219,8 @@ def customers_refresh_order_stats(*, customer_ids_sql: str, params: Sequence[int
     Returns how many customers changed.
     """
     differs = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
+    rates = rates_to_shop_currency()
+    rate = f"CASE o.currency {' '.join(['WHEN %s THEN %s'] * len(rates))} END"
     figures = ("order_count", "total_spend", "first_order_at", "last_order_at")
     sql = f"""
         UPDATE crm_customer SET
@@ -215,7 +230,8 @@ def customers_refresh_order_stats(*, customer_ids_sql: str, params: Sequence[int
             last_order_at = stats.last_order_at
         FROM (
             SELECT chosen.id AS customer_id, COUNT(o.id) AS order_count,
-                   COALESCE(SUM(o.amount - o.refunded_amount), 0) AS total_spend,
+                   ROUND(COALESCE(SUM((o.amount - o.refunded_amount) * {rate}), 0), 2)
+                       AS total_spend,
                    MIN(o.placed_at) AS first_order_at, MAX(o.placed_at) AS last_order_at
             FROM crm_customer AS chosen
             LEFT JOIN crm_order AS o ON o.customer_id = chosen.id AND o.status = %s
@@ -226,7 +242,8 @@ def customers_refresh_order_stats(*, customer_ids_sql: str, params: Sequence[int
           AND ({" OR ".join(f"crm_customer.{f} {differs} stats.{f}" for f in figures)})
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [Order.Status.PAID, *params])
+        rate_params = [value for pair in rates.items() for value in pair]
+        cursor.execute(sql, [*rate_params, Order.Status.PAID, *params])
         return cursor.rowcount
 
 
@@ -484,6 +501,16 @@ def _owners_by_email(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _net_in_shop_currency(rates: dict[str, Decimal]) -> pl.Expr:
+    """`crm.selectors.net_in_shop_currency` for a frame of orders: null without a rate."""
+    rate = pl.col("currency").replace_strict(
+        {currency: float(value) for currency, value in rates.items()},
+        default=None,
+        return_dtype=pl.Float64,
+    )
+    return pl.col("net_amount").cast(pl.Float64) * rate
+
+
 def _resolve_customers(frame: pl.DataFrame, progress: PhaseProgress) -> tuple[pl.DataFrame, int]:
     """Create the customers the file names that we do not know yet; map ids to keys.
 
@@ -500,11 +527,12 @@ def _resolve_customers(frame: pl.DataFrame, progress: PhaseProgress) -> tuple[pl
     sale = pl.col("status") == "paid"
     new = (
         unowned.filter(~pl.col("customer_external_id").is_in(list(known)))
+        .with_columns(_net_in_shop_currency(rates_to_shop_currency()).alias("net_converted"))
         .group_by("customer_external_id", maintain_order=True)
         .agg(
             pl.col("customer_name").drop_nulls().first().alias("name"),
             sale.sum().cast(pl.Int64).alias("order_count"),
-            pl.col("net_amount").sum().alias("total_spend"),
+            pl.col("net_converted").sum().round(2).cast(pl.Decimal(14, 2)).alias("total_spend"),
             # Orders keep whole seconds (see _load_staging); so do their figures.
             pl.col("placed_at").filter(sale).dt.truncate("1s").min().alias("first_order_at"),
             pl.col("placed_at").filter(sale).dt.truncate("1s").max().alias("last_order_at"),
@@ -862,6 +890,19 @@ def _insert_lines(lines: pl.DataFrame, progress: PhaseProgress) -> int:
     return added
 
 
+def _unconverted_warning(frame: pl.DataFrame) -> list[str]:
+    """Say so when sales are in a currency without a rate: they add nothing to spend."""
+    sales = frame.filter(pl.col("status") == Order.Status.PAID)
+    missing = sorted(set(sales["currency"].unique()) - set(rates_to_shop_currency()))
+    if not missing:
+        return []
+    return [
+        f"sales in {', '.join(missing)} have no rate to {settings.NEXTORDER_CURRENCY} (the "
+        "shop's currency): they are kept, but add to customers' spend and value only after "
+        "`nextorder rates import`"
+    ]
+
+
 def _add_up(*parts: dict[str, Decimal]) -> dict[str, Decimal]:
     total: dict[str, Decimal] = {}
     for part in parts:
@@ -960,7 +1001,7 @@ def orders_import(
         not_counted=dict(sorted(not_counted.items())),
         net_sales_added=_add_up(new_net, changed_net),
         layout=read.layout,
-        warnings=read.warnings,
+        warnings=(*read.warnings, *_unconverted_warning(frame)),
         import_record=record,
     )
     event_record(
@@ -983,3 +1024,34 @@ def orders_import(
 
 # An import's event lists this many of the orders whose status it changed.
 _STATUS_CHANGES_LISTED = 1000
+
+
+@dataclass(frozen=True)
+class RatesImportResult:
+    rates: int
+    changed: list[str]
+    customers_updated: int
+
+
+@transaction.atomic
+def currency_rates_import(*, path: Path) -> RatesImportResult:
+    """Set the rates of the currencies a file names (others keep theirs), then refresh
+    the spend of the customers with sales in a currency whose rate changed."""
+    rates = read_rates_file(path)
+    if settings.NEXTORDER_CURRENCY in rates and rates[settings.NEXTORDER_CURRENCY] != 1:
+        raise OrderFileError(
+            f"{settings.NEXTORDER_CURRENCY} is the shop's currency (NEXTORDER_CURRENCY): its "
+            "rate is 1"
+        )
+    stored = dict(CurrencyRate.objects.values_list("currency", "rate"))
+    changed = sorted(c for c, rate in rates.items() if stored.get(c) != rate)
+    for currency in changed:
+        CurrencyRate.objects.update_or_create(currency=currency, defaults={"rate": rates[currency]})
+    updated = 0
+    if changed:
+        updated = customers_refresh_order_stats(
+            customer_ids_sql="SELECT DISTINCT customer_id FROM crm_order WHERE status = %s "
+            f"AND currency IN ({', '.join(['%s'] * len(changed))})",
+            params=[Order.Status.PAID, *changed],
+        )
+    return RatesImportResult(rates=len(rates), changed=changed, customers_updated=updated)

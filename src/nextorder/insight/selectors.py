@@ -17,31 +17,39 @@ from typing import Any
 import polars as pl
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, DateField, F, FloatField, Max, Q, Sum
+from django.db.models import Count, DateField, F, FloatField, Max, Q, QuerySet, Sum
 from django.db.models.functions import Cast, TruncDate, TruncMonth
 
 from nextorder.core.files import DataFormat
 from nextorder.crm.importers import ColumnMapping, lines_as_in_editor, read_order_file
-from nextorder.crm.models import NET_AMOUNT, Customer, Order
+from nextorder.crm.models import Customer, Order
+from nextorder.crm.selectors import net_in_shop_currency, rates_to_shop_currency
 from nextorder.desk.models import Ticket
 from nextorder.insight.models import ValueModelFit
 from nextorder.insight.rfm import DAYS_PER_WEEK, summary_from_aggregates
 
 
+def _sales_in_shop_currency(rates: dict[str, Decimal]) -> QuerySet[Order]:
+    """The sales the value figures add up: those whose currency converts."""
+    return Order.objects.sales().filter(currency__in=list(rates))
+
+
 def _daily_transactions_sql(*, until: date) -> tuple[str, list[Any]]:
     """One row per customer and day (in the shop's time zone), amounts summed: the
-    published models count at most one transaction a day. Sales only, net of refunds.
+    published models count at most one transaction a day. Sales only, net of refunds,
+    in the shop's currency (orders in a currency without a rate are left out).
 
     Summed as floats, which is what the models read (the file path sums Float64 too): on
     PostgreSQL a parallel SUM over numeric ships serialised partial states between the
     workers, and on 10M orders that cost 3 s of 11 (benchmarks/bench_rfm_database.py).
     """
+    rates = rates_to_shop_currency()
     days = (
-        Order.objects.sales()
+        _sales_in_shop_currency(rates)
         .annotate(day=TruncDate("placed_at"))
         .filter(day__lte=until)
         .values("customer_id", "day")
-        .annotate(amount=Sum(Cast(NET_AMOUNT, FloatField())))
+        .annotate(amount=Sum(Cast(net_in_shop_currency(rates), FloatField())))
         .order_by()
     )
     sql, params = days.query.sql_with_params()
@@ -258,14 +266,18 @@ def _months_between(start: date, end: date) -> int:
 def acquisition_cohorts() -> list[Cohort]:
     """Customers grouped by the month of their first order, with how many of each
     cohort ordered, and how much they spent, in every month after: one GROUP BY."""
+    rates = rates_to_shop_currency()
     rows = (
-        Order.objects.sales()
+        _sales_in_shop_currency(rates)
         .annotate(
             cohort=TruncMonth("customer__first_order_at", output_field=DateField()),
             month=TruncMonth("placed_at", output_field=DateField()),
         )
         .values("cohort", "month")
-        .annotate(customers=Count("customer_id", distinct=True), revenue=Sum(NET_AMOUNT))
+        .annotate(
+            customers=Count("customer_id", distinct=True),
+            revenue=Sum(net_in_shop_currency(rates)),
+        )
         .order_by("cohort", "month")
     )
     cohorts: dict[date, list[CohortCell]] = {}
@@ -309,21 +321,23 @@ def leaky_bucket(*, inactive_months: int = 6, until: date) -> list[BucketMonth]:
     a customer who comes back has a later last order and so was never lost.
     """
     month = TruncMonth("placed_at", output_field=DateField())
+    rates = rates_to_shop_currency()
+    net = net_in_shop_currency(rates)
     orders = dict(
         (_month_start(row["month"]), row)
-        for row in Order.objects.sales()
+        for row in _sales_in_shop_currency(rates)
         .annotate(month=month)
         .values("month")
-        .annotate(active=Count("customer_id", distinct=True), revenue=Sum(NET_AMOUNT))
+        .annotate(active=Count("customer_id", distinct=True), revenue=Sum(net))
         .order_by("month")
     )
     first_revenue = {
         _month_start(row["month"]): float(row["revenue"])
-        for row in Order.objects.sales()
+        for row in _sales_in_shop_currency(rates)
         .filter(placed_at=F("customer__first_order_at"))
         .annotate(month=month)
         .values("month")
-        .annotate(revenue=Sum(NET_AMOUNT))
+        .annotate(revenue=Sum(net))
         .order_by("month")
     }
     gained = _customers_by_month("first_order_at")
