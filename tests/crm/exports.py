@@ -6,6 +6,13 @@ Columns as each platform documents its export:
   order's columns only on its first row; Financial Status paid, pending, authorized,
   partially_paid, partially_refunded, refunded, voided; "Cancelled at" on cancelled
   orders; times as "2026-11-15 15:16:58 +0100".
+- Magento 2, the order grid's CSV export (Sales > Orders > Export; Adobe's "Orders
+  workspace" lists its columns): one row per order, Purchase Date as the admin shows it
+  in the store's zone, amounts with their currency's symbol, Status labels (Complete,
+  Pending, Canceled, Closed for a full refund), Total Refunded.
+- Etsy, the "Orders" CSV of Shop Manager > Download Data (EtsySoldOrders): one row per
+  order, Sale Date as MM/DD/YY, Buyer User ID (no email), Order Total and Adjusted Order
+  Total (after refunds); an Etsy sale is paid, a cancelled one refunded in full.
 - WooCommerce, "Advanced Order Export For WooCommerce" (AlgolPlus, woo-order-export-lite)
   default labels, one row per product with the order's columns repeated; statuses as
   WooCommerce names them (Completed, Processing, On hold, Pending payment, Cancelled,
@@ -21,7 +28,7 @@ from __future__ import annotations
 import csv
 import random
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -73,6 +80,7 @@ class Person:
     last: str
     email: str | None
     account: int | None  # WooCommerce customer id; None for someone who never registered
+    etsy_id: int  # every Etsy buyer has an account
 
 
 @dataclass
@@ -128,6 +136,18 @@ class Expected:
                 net[order.currency] = net.get(order.currency, Decimal(0)) + order.net
         return dict(sorted(net.items()))
 
+    def as_etsy(self) -> Expected:
+        """The same sales as an Etsy shop has them: no pending orders, and a cancelled
+        order refunded in full."""
+        orders = []
+        for order in self.orders:
+            if order.status == "pending":
+                continue
+            if order.status == "cancelled":
+                order = replace(order, status="refunded", refunded=order.total)
+            orders.append(order)
+        return Expected(orders=orders)
+
     def customers(self, layout: str) -> int:
         return len({customer_key(order, layout, self.orders) for order in self.orders})
 
@@ -137,6 +157,8 @@ def customer_key(order: GeneratedOrder, layout: str, orders: list[GeneratedOrder
     the file shows it (a guest checkout with the account's email is that customer too),
     else the email, else a customer of the order's own."""
     person = order.person
+    if layout == "etsy":
+        return f"etsy:{person.etsy_id}"
     if layout == "woocommerce" and person.account is not None:
         shown = any(o.person is person and not o.guest_checkout for o in orders)
         if shown and (not order.guest_checkout or person.email):
@@ -152,7 +174,7 @@ def generate(*, orders: int = 60, seed: int = 15) -> Expected:
     for i in range(max(orders // 3, 4)):
         first, last = rng.choice(_FIRST), rng.choice(_LAST)
         email = None if i % 7 == 6 else f"buyer.{i}@example.com"
-        people.append(Person(first, last, email, 100 + i if i % 3 else None))
+        people.append(Person(first, last, email, 100 + i if i % 3 else None, 9000 + i))
     statuses = ["paid"] * 6 + ["partial", "refunded", "cancelled", "pending"]
     # Around the change to summer time in 2026 (29 March) and through the summer.
     start = datetime(2026, 3, 20, 9, 0, tzinfo=SHOP_ZONE)
@@ -287,4 +309,104 @@ def write_woocommerce(expected: Expected, path: Path) -> Path:
                         "Item Cost": str(price),
                     }
                 )
+    return path
+
+
+MAGENTO_COLUMNS = (
+    "ID", "Purchase Point", "Purchase Date", "Bill-to Name", "Ship-to Name",
+    "Grand Total (Base)", "Grand Total (Purchased)", "Status", "Billing Address",
+    "Shipping Address", "Shipping Information", "Customer Email", "Customer Group",
+    "Subtotal", "Shipping and Handling", "Customer Name", "Payment Method", "Total Refunded",
+)  # fmt: skip
+_MAGENTO_STATUS = {
+    "paid": "Complete",
+    "pending": "Pending",
+    "cancelled": "Canceled",
+    "refunded": "Closed",
+}
+_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£"}
+
+
+def _shown_money(amount: Decimal, currency: str) -> str:
+    return f"{_SYMBOLS[currency]}{amount:,.2f}"
+
+
+def write_magento(expected: Expected, path: Path) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=MAGENTO_COLUMNS)
+        writer.writeheader()
+        for order in expected.orders:
+            name = f"{order.person.first} {order.person.last}"
+            total = _shown_money(order.total, order.currency)
+            writer.writerow(
+                {
+                    "ID": f"{order.number:09d}",
+                    "Purchase Point": "Main Website\nMain Website Store\nDefault Store View",
+                    "Purchase Date": order.placed_local.strftime("%b %-d, %Y %-I:%M:%S %p"),
+                    "Bill-to Name": name,
+                    "Ship-to Name": name,
+                    "Grand Total (Base)": total,
+                    "Grand Total (Purchased)": total,
+                    "Status": _MAGENTO_STATUS[order.status],
+                    "Billing Address": "Hauptstraße 1, Köln, 50667",
+                    "Customer Email": order.email_as_typed or "",
+                    "Customer Group": "NOT LOGGED IN" if not order.person.email else "General",
+                    "Subtotal": _shown_money(order.total - order.shipping, order.currency),
+                    "Shipping and Handling": _shown_money(order.shipping, order.currency),
+                    "Customer Name": name,
+                    "Payment Method": "Check / Money order",
+                    "Total Refunded": _shown_money(order.refunded, order.currency)
+                    if order.refunded
+                    else "",
+                }
+            )
+    return path
+
+
+ETSY_COLUMNS = (
+    "Sale Date", "Order ID", "Buyer User ID", "Full Name", "First Name", "Last Name",
+    "Number of Items", "Payment Method", "Date Shipped", "Street 1", "Street 2",
+    "Ship City", "Ship State", "Ship Zipcode", "Ship Country", "Currency", "Order Value",
+    "Coupon Code", "Coupon Details", "Discount Amount", "Shipping Discount", "Shipping",
+    "Sales Tax", "Order Total", "Status", "Card Processing Fees", "Order Net",
+    "Adjusted Order Total", "Adjusted Card Processing Fees", "Adjusted Net Order Amount",
+    "Buyer", "Order Type", "Payment Type", "InPerson Discount", "InPerson Location", "SKU",
+)  # fmt: skip
+
+
+def write_etsy(expected: Expected, path: Path) -> Path:
+    """`expected` as `Expected.as_etsy` gives it: Etsy has no pending or cancelled sales."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=ETSY_COLUMNS)
+        writer.writeheader()
+        for order in expected.orders:
+            assert order.status in ("paid", "refunded")
+            person = order.person
+            writer.writerow(
+                {
+                    "Sale Date": order.placed_local.strftime("%m/%d/%y"),
+                    "Order ID": str(3_100_000_000 + order.number),
+                    "Buyer User ID": str(person.etsy_id),
+                    "Full Name": f"{person.first} {person.last}",
+                    "First Name": person.first,
+                    "Last Name": person.last,
+                    "Number of Items": str(sum(qty for *_, qty in order.items)),
+                    "Payment Method": "Etsy Payments",
+                    "Ship City": "Lyon",
+                    "Ship Country": "France",
+                    "Currency": order.currency,
+                    "Order Value": str(order.total - order.shipping),
+                    "Shipping": str(order.shipping),
+                    "Sales Tax": "0.00",
+                    "Order Total": str(order.total),
+                    "Order Net": str(order.total),
+                    "Adjusted Order Total": str(order.total - order.refunded)
+                    if order.refunded
+                    else "",
+                    "Buyer": f"buyer{person.etsy_id}",
+                    "Order Type": "online",
+                    "Payment Type": "online_cc",
+                    "SKU": ",".join(sku for sku, *_ in order.items if sku),
+                }
+            )
     return path

@@ -8,7 +8,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from nextorder.crm.models import Customer, CurrencyRate
+from nextorder.crm.models import CurrencyRate, Customer
 from nextorder.crm.services import orders_import
 from nextorder.insight.selectors import acquisition_cohorts
 

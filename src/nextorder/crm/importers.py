@@ -15,7 +15,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields
 from decimal import Decimal
 from pathlib import Path
 
@@ -88,6 +88,7 @@ class ColumnMapping:
     status: str | None = None
     cancelled_at: str | None = None
     refunded: str | None = None
+    amount_after_refunds: str | None = None
     sku: str | None = None
     product_name: str | None = None
     quantity: str | None = None
@@ -168,8 +169,10 @@ class Layout:
     # Customer ids that mean "no account" (WooCommerce writes 0 for a guest).
     guest_ids: tuple[str, ...] = ()
     channel: str = "web"
-    how_to_export: str = ""
-    extra_statuses: Mapping[str, str] = field(default_factory=dict)
+    # Date formats of the platform's own, tried before the usual ones.
+    date_formats: tuple[str, ...] = ()
+    # Amounts written with a currency symbol ("€1,094.83"), which also gives the currency.
+    money_symbols: bool = False
 
 
 # Columns as each platform documents its export; the test generator
@@ -208,7 +211,6 @@ SHOPIFY = Layout(
         "refunded": "refunded",
         "voided": "cancelled",
     },
-    how_to_export="Shopify admin: Orders > Export > All orders, CSV for Excel or plain CSV",
 )
 
 # WooCommerce through "Advanced Order Export For WooCommerce" (AlgolPlus,
@@ -247,11 +249,70 @@ WOOCOMMERCE = Layout(
         "refunded": "refunded",
     },
     guest_ids=("0",),
-    how_to_export="WordPress admin: WooCommerce > Export Orders (Advanced Order Export "
-    'plugin), format CSV, "Output column titles as first line", one row per product',
 )
 
-LAYOUTS: dict[str, Layout] = {layout.name: layout for layout in (SHOPIFY, WOOCOMMERCE)}
+# Magento 2, Admin > Sales > Orders > Export > CSV: the order grid as shown, one row per
+# order (experienceleague.adobe.com, "Orders workspace": ID, Purchase Point, Purchase
+# Date, Bill-to Name, Ship-to Name, Grand Total (Base), Grand Total (Purchased), Status,
+# Customer Email, Total Refunded, ...). Purchase Date is in the store's time zone as the
+# admin shows it ("Nov 15, 2026 3:16:58 PM"); amounts carry their currency's symbol;
+# Status is the label (Pending, Processing, Complete, Closed = refunded, Canceled, On
+# Hold, Suspected Fraud, Payment Review). The grid has no line items.
+MAGENTO = Layout(
+    name="magento",
+    mapping=ColumnMapping(
+        customer_id="",
+        order_id="ID",
+        placed_at="Purchase Date",
+        amount="Grand Total (Purchased)",
+        email="Customer Email",
+        customer_name="Bill-to Name",
+        status="Status",
+        refunded="Total Refunded",
+    ),
+    signature=frozenset({"id", "purchase date", "bill-to name", "grand total (purchased)"}),
+    statuses={
+        "pending": "pending",
+        "processing": "paid",
+        "complete": "paid",
+        "closed": "refunded",
+        "canceled": "cancelled",
+        "on hold": "pending",
+        "suspected fraud": "pending",
+        "payment review": "pending",
+        "pending payment": "pending",
+    },
+    date_formats=("%b %d, %Y %I:%M:%S %p",),
+    money_symbols=True,
+)
+
+# Etsy, Shop Manager > Settings > Options > Download Data > "Orders" CSV
+# (help.etsy.com, "How to Download Your Shop's Data": EtsySoldOrders.csv), one row per
+# order: Sale Date (MM/DD/YY), Order ID, Buyer User ID, Full Name, First Name, Last Name,
+# Number of Items, ..., Currency, Order Value, ..., Order Total, ..., Adjusted Order
+# Total (after refunds), ..., Buyer. Etsy gives sellers no buyer email; every buyer has an
+# account. Its line items are in the separate "Order Items" CSV, not read here.
+ETSY = Layout(
+    name="etsy",
+    mapping=ColumnMapping(
+        customer_id="Buyer User ID",
+        order_id="Order ID",
+        placed_at="Sale Date",
+        amount="Order Total",
+        amount_after_refunds="Adjusted Order Total",
+        currency="Currency",
+        customer_name="Full Name",
+        item_count="Number of Items",
+    ),
+    signature=frozenset({"sale date", "order id", "buyer user id", "adjusted order total"}),
+    statuses={},
+    channel="marketplace",
+    date_formats=("%m/%d/%y",),
+)
+
+LAYOUTS: dict[str, Layout] = {
+    layout.name: layout for layout in (SHOPIFY, WOOCOMMERCE, MAGENTO, ETSY)
+}
 
 
 def layout_of_header(columns: list[str]) -> Layout | None:
@@ -401,7 +462,9 @@ class OrderTimes:
     local_clock_times: int
 
 
-def parse_times(text: pl.Series, *, time_zone: str) -> OrderTimes:
+def parse_times(
+    text: pl.Series, *, time_zone: str, local_formats: tuple[str, ...] = ()
+) -> OrderTimes:
     """Read times with an offset (+0100, +01:00, Z) as given, the others in `time_zone`.
 
     A time that does not exist in the zone (the hour skipped in spring) is null; one that
@@ -418,7 +481,7 @@ def parse_times(text: pl.Series, *, time_zone: str) -> OrderTimes:
         pl.Datetime("us", "UTC"),
     ).dt.replace_time_zone(None)
     local_text = text.zip_with(~offset, pl.Series([None], dtype=pl.Utf8))
-    naive = _first_of(local_text, _LOCAL_FORMATS, pl.Datetime("us"))
+    naive = _first_of(local_text, (*local_formats, *_LOCAL_FORMATS), pl.Datetime("us"))
     local = (
         naive.dt.replace_time_zone(time_zone, ambiguous="earliest", non_existent="null")
         .dt.convert_time_zone("UTC")
@@ -490,6 +553,29 @@ def _select_fields(raw: pl.DataFrame, wanted: dict[str, list[str]]) -> pl.DataFr
         return _blank_is_null(pl.concat_str(parts, separator=" ")).alias(name)
 
     return raw.select("line", *(column(spec.name) for spec in fields(ColumnMapping)))
+
+
+# The symbols an amount may be written with, and the currency each one means.
+_CURRENCY_SYMBOLS = {"$": "USD", "US$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "CHF": "CHF"}
+_MONEY_COLUMNS = ("amount", "refunded", "amount_after_refunds", "unit_price")
+
+
+def _money_with_symbols(rows: pl.DataFrame) -> pl.DataFrame:
+    """Amounts as an admin screen shows them ("€1,094.83"): the symbol gives the order's
+    currency where the file names none, and goes, with the thousands separators."""
+    symbol = pl.col("amount").str.extract(r"^\s*([^\d\s.,-]+)\s*\d")
+    unknown = symbol.is_not_null() & ~symbol.is_in(list(_CURRENCY_SYMBOLS))
+    if (line := _first_line_failing(rows, unknown)) is not None:
+        raise OrderFileError(
+            f"amount has a currency symbol that is not one of {', '.join(_CURRENCY_SYMBOLS)}",
+            line=line,
+        )
+    return rows.with_columns(
+        pl.coalesce("currency", symbol.replace_strict(_CURRENCY_SYMBOLS, default=None)).alias(
+            "currency"
+        ),
+        *(pl.col(name).str.replace_all(r"^[^\d-]+|,", "").alias(name) for name in _MONEY_COLUMNS),
+    )
 
 
 def _lines_of(rows: pl.DataFrame) -> pl.DataFrame:
@@ -568,6 +654,7 @@ def _statuses(orders: pl.DataFrame, table: Mapping[str, str]) -> pl.DataFrame:
                 f"status is not one of {', '.join(sorted(table))}",
             ),
             *_amount_checks("refunded", "refunded amount"),
+            *_amount_checks("amount_after_refunds", "amount after refunds"),
         ],
     )
     status = (
@@ -576,18 +663,32 @@ def _statuses(orders: pl.DataFrame, table: Mapping[str, str]) -> pl.DataFrame:
         .otherwise(known.fill_null("paid"))
     )
     amount = pl.col("amount").cast(pl.Decimal(14, 2))
-    refunded = pl.col("refunded").fill_null("0").cast(pl.Decimal(14, 2))
+    after_refunds = amount - pl.col("amount_after_refunds").cast(pl.Decimal(14, 2))
+    refunded = pl.coalesce(
+        pl.col("refunded").cast(pl.Decimal(14, 2)), after_refunds, pl.lit(0)
+    ).cast(pl.Decimal(14, 2))
     orders = orders.with_columns(status.alias("status")).with_columns(
         pl.when(pl.col("status") == "refunded")
         .then(amount)
         .otherwise(refunded)
         .alias("refunded_amount")
     )
+    # A paid order refunded in full is a refunded one, whatever the platform calls it.
+    orders = orders.with_columns(
+        pl.when(
+            (pl.col("status") == "paid")
+            & (pl.col("refunded_amount") == amount)
+            & (pl.col("refunded_amount") > 0)
+        )
+        .then(pl.lit("refunded"))
+        .otherwise(pl.col("status"))
+        .alias("status")
+    )
     _raise_first(
         orders,
         [
             (
-                pl.col("refunded_amount") > amount,
+                (pl.col("refunded_amount") > amount) | (pl.col("refunded_amount") < 0),
                 "refunded amount is more than the order's total",
             )
         ],
@@ -686,7 +787,10 @@ def read_order_file(
         overrides = {
             k: v for k, v in (mapping or ColumnMapping()).__dict__.items() if v is not None
         }
-        mapping = replace(chosen.mapping, **overrides)
+        # A layout's columns are its own: a field it does not map is not in the file,
+        # even where a column is named like it (Etsy's SKU column lists an order's SKUs).
+        own = {k: "" if v is None else v for k, v in chosen.mapping.__dict__.items()}
+        mapping = ColumnMapping(**{**own, **overrides})
     required = REQUIRED_FIELDS if chosen is None else ("placed_at", "amount", "order_id")
     wanted = (mapping or ColumnMapping()).resolve(available=raw.columns, required=required)
     first_line = 2 if file_format == "csv" else 1
@@ -695,10 +799,13 @@ def read_order_file(
         raise OrderFileError("the file has no order rows")
 
     rows = _select_fields(raw, wanted).with_columns(
-        pl.col("currency").str.to_uppercase().fill_null(default_currency),
+        pl.col("currency").str.to_uppercase(),
         pl.col("channel").str.to_lowercase().fill_null(chosen.channel if chosen else "web"),
         pl.col("email").str.to_lowercase(),
     )
+    if chosen is not None and chosen.money_symbols:
+        rows = _money_with_symbols(rows)
+    rows = rows.with_columns(pl.col("currency").fill_null(default_currency))
     has_lines = any(wanted[name] for name in LINE_FIELDS)
     has_order_id = bool(wanted["order_id"])
     if has_lines:
@@ -712,7 +819,11 @@ def read_order_file(
     else:
         lines = _lines_of(rows.clear())
         orders = rows.drop(*LINE_FIELDS)
-    times = parse_times(orders["placed_at"], time_zone=time_zone)
+    times = parse_times(
+        orders["placed_at"],
+        time_zone=time_zone,
+        local_formats=chosen.date_formats if chosen else (),
+    )
     text_times = orders["placed_at"]
     orders = orders.with_columns(times.utc.alias("placed_at"))
     _raise_first(
@@ -759,7 +870,7 @@ def read_order_file(
     currencies = orders.select("order_id", "currency").rename({"order_id": "order_external_id"})
     return OrderFile(
         orders=orders.rename({"order_id": "order_external_id"}).drop(
-            "customer_id", "status_text", "cancelled_at", "refunded", strict=False
+            "customer_id", "cancelled_at", "refunded", "amount_after_refunds"
         ),
         lines=lines.join(currencies, on="order_external_id", how="left"),
         layout=chosen.name if chosen else "generic",
