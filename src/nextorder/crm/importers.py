@@ -472,15 +472,19 @@ def parse_times(
     """
     text = text.str.strip_chars()
     offset = text.str.contains(_OFFSET_PATTERN).fill_null(False)
-    normal = text.str.replace(r"\s*Z$", " +0000").str.replace(
-        r"\s*([+-]\d\d):?(\d\d)$", " ${1}${2}"
-    )
-    with_offset = _first_of(
-        normal.zip_with(offset, pl.Series([None], dtype=pl.Utf8)),
-        _OFFSET_FORMATS,
-        pl.Datetime("us", "UTC"),
-    ).dt.replace_time_zone(None)
-    local_text = text.zip_with(~offset, pl.Series([None], dtype=pl.Utf8))
+    nothing = pl.Series([None], dtype=pl.Utf8)
+    with_offset = pl.Series(text.name, [None] * text.len(), dtype=pl.Datetime("us"))
+    if offset.any():  # most files keep to one kind: the other is not looked at
+        normal = text.zip_with(offset, nothing)
+        normal = normal.str.replace(r"\s*Z$", " +0000").str.replace(
+            r"\s*([+-]\d\d):?(\d\d)$", " ${1}${2}"
+        )
+        with_offset = _first_of(
+            normal, _OFFSET_FORMATS, pl.Datetime("us", "UTC")
+        ).dt.replace_time_zone(None)
+    if offset.all():
+        return OrderTimes(utc=with_offset, skipped=~offset, local_clock_times=0)
+    local_text = text.zip_with(~offset, nothing)
     naive = _first_of(local_text, (*local_formats, *_LOCAL_FORMATS), pl.Datetime("us"))
     local = (
         naive.dt.replace_time_zone(time_zone, ambiguous="earliest", non_existent="null")
@@ -713,6 +717,11 @@ def _customer_keys(orders: pl.DataFrame, layout: Layout | None) -> pl.DataFrame:
     if layout is not None and layout.guest_ids:
         customer = pl.when(customer.is_in(layout.guest_ids)).then(None).otherwise(customer)
     orders = orders.with_columns(customer.alias("customer_id"))
+    if orders["customer_id"].null_count() == 0:
+        return orders.with_columns(
+            pl.lit(False).alias("keyed_by_email"),
+            pl.col("customer_id").alias("customer_external_id"),
+        )
     registered = (
         orders.filter(pl.col("customer_id").is_not_null() & pl.col("email").is_not_null())
         .group_by("email")

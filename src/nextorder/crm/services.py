@@ -486,13 +486,10 @@ def _owners_by_email(frame: pl.DataFrame) -> pl.DataFrame:
     """For orders keyed by email (no customer id in the file), the customer who already
     has a contact with that address: a guest's later order is that customer's."""
     emails = frame.filter(pl.col("keyed_by_email"))["email"].unique().to_list()
-    owners = (
-        _contact_owners(emails)
-        if emails
-        else pl.DataFrame(schema={"email": pl.Utf8, "owner_id": pl.Int64})
-    )
+    if not emails:
+        return frame.with_columns(pl.lit(None, dtype=pl.Int64).alias("email_owner_id"))
     return frame.join(
-        owners.select("email", pl.col("owner_id").alias("email_owner_id")),
+        _contact_owners(emails).select("email", pl.col("owner_id").alias("email_owner_id")),
         on="email",
         how="left",
         maintain_order="left",
@@ -515,9 +512,9 @@ def _resolve_customers(frame: pl.DataFrame, progress: PhaseProgress) -> tuple[pl
     """Create the customers the file names that we do not know yet; map ids to keys.
 
     New customers are written with their order figures from the file (sales only, net
-    of refunds), so that the statistics refresh after the orders finds them right and
-    rewrites nothing (it still corrects them should some of their rows be orders we
-    already had).
+    of refunds, in the shop's currency), so that the statistics refresh after the orders
+    finds them right and rewrites nothing (it still corrects them should some of their
+    rows be orders we already had).
     """
     external_ids = frame["customer_external_id"].unique(maintain_order=True).to_list()
     progress("customers", 0, len(external_ids))
@@ -536,6 +533,7 @@ def _resolve_customers(frame: pl.DataFrame, progress: PhaseProgress) -> tuple[pl
             # Orders keep whole seconds (see _load_staging); so do their figures.
             pl.col("placed_at").filter(sale).dt.truncate("1s").min().alias("first_order_at"),
             pl.col("placed_at").filter(sale).dt.truncate("1s").max().alias("last_order_at"),
+            (sale & (pl.col("currency") != settings.NEXTORDER_CURRENCY)).any().alias("converted"),
         )
         .select(
             pl.col("customer_external_id").alias("external_id"),
@@ -547,15 +545,19 @@ def _resolve_customers(frame: pl.DataFrame, progress: PhaseProgress) -> tuple[pl
             "total_spend",
             "first_order_at",
             "last_order_at",
+            "converted",
         )
     )
-    created = _create_rows(Customer, new)
+    created = _create_rows(Customer, new.drop("converted"))
     progress("customers", len(external_ids), len(external_ids))
     ids = pl.DataFrame(
         {
             "customer_external_id": [*known, *new["external_id"]],
             "known_customer_id": [*known.values(), *created],
-            "new_customer": [False] * len(known) + [True] * len(created),
+            # Spend converted from other currencies is left to the database to add up
+            # (its rounding of exact decimals is the one that counts): those new
+            # customers are refreshed with the customers we knew.
+            "new_customer": [False] * len(known) + (~new["converted"]).to_list(),
         },
         schema={
             "customer_external_id": pl.Utf8,
@@ -716,17 +718,27 @@ def _load_staging(frame: pl.DataFrame, progress: PhaseProgress) -> None:
             cursor.execute(f"ANALYZE {_STAGING_TABLE}")
 
 
-def _insert_orders() -> int:
-    """Insert the staged orders whose id we do not know yet; returns how many.
+# Of the orders an INSERT added: how many, and their net, per status and currency.
+_ADDED_BY_STATUS = "SELECT status, currency, COUNT(*), SUM(amount - refunded_amount) FROM {}"
+
+
+def _insert_orders() -> tuple[int, list[tuple[Any, ...]]]:
+    """Insert the staged orders whose id we do not know yet; returns how many, and per
+    status and currency how many and their net amount (for the import's summary).
 
     An anti-join finds the new ones in one pass, and the plain INSERT that follows is
     much cheaper per row than ON CONFLICT's probe of the unique index. Should another
     import commit one of these order ids in between, the INSERT fails on the unique
-    constraint and ON CONFLICT DO NOTHING runs instead, which waits and skips them.
+    constraint and ON CONFLICT DO NOTHING runs instead, which waits and skips them. On
+    PostgreSQL the figures come from the INSERT's own RETURNING rows, in the same pass;
+    SQLite (one writer at a time) counts the new ones just before.
     """
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     order_columns = ", ".join(
         c.name for c in _STAGING_COLUMNS if c.name not in {"line", "new_customer"}
+    )
+    new_only = (
+        "NOT EXISTS (SELECT 1 FROM crm_order AS known WHERE known.external_id = staged.external_id)"
     )
     insert = f"""
         INSERT INTO crm_order (created_at, updated_at, {order_columns})
@@ -735,39 +747,38 @@ def _insert_orders() -> int:
         WHERE {{condition}}
         {{on_conflict}}
     """
-    try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(
-                insert.format(
-                    condition="NOT EXISTS (SELECT 1 FROM crm_order AS known "
-                    "WHERE known.external_id = staged.external_id)",
-                    on_conflict="",
-                ),
-                [now, now],
-            )
-            return cursor.rowcount
-    except IntegrityError:
+
+    def run(sql: str) -> tuple[int, list[tuple[Any, ...]]]:
         with connection.cursor() as cursor:
-            # "WHERE true": SQLite's parser needs a WHERE before an upsert's ON CONFLICT.
+            if connection.vendor == "postgresql":
+                cursor.execute(
+                    f"WITH added AS ({sql} RETURNING status, currency, amount, refunded_amount) "
+                    f"{_ADDED_BY_STATUS.format('added')} GROUP BY status, currency",
+                    [now, now],
+                )
+                rows = cursor.fetchall()
+                return sum(int(row[2]) for row in rows), rows
             cursor.execute(
-                insert.format(condition="true", on_conflict="ON CONFLICT (external_id) DO NOTHING"),
-                [now, now],
+                f"{_ADDED_BY_STATUS.format(_STAGING_TABLE + ' AS staged')} "
+                f"WHERE {new_only} GROUP BY status, currency"
             )
-            return cursor.rowcount
+            rows = cursor.fetchall()
+            cursor.execute(sql, [now, now])
+            return cursor.rowcount, rows
 
-
-def _new_orders_by_status() -> tuple[dict[str, int], dict[str, Decimal]]:
-    """Of the staged orders not recorded yet: how many are not sales, by status, and
-    the net sales of the others, by currency. Read before they are inserted."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""SELECT status, currency, COUNT(*), SUM(amount - refunded_amount)
-                FROM {_STAGING_TABLE} AS staged
-                WHERE NOT EXISTS (SELECT 1 FROM crm_order AS known
-                                  WHERE known.external_id = staged.external_id)
-                GROUP BY status, currency"""
+    try:
+        with transaction.atomic():
+            return run(insert.format(condition=new_only, on_conflict=""))
+    except IntegrityError:
+        # "WHERE true": SQLite's parser needs a WHERE before an upsert's ON CONFLICT.
+        return run(
+            insert.format(condition="true", on_conflict="ON CONFLICT (external_id) DO NOTHING")
         )
-        rows = cursor.fetchall()
+
+
+def _by_status(rows: list[tuple[Any, ...]]) -> tuple[dict[str, int], dict[str, Decimal]]:
+    """From `_insert_orders`' figures: how many new orders are not sales, by status, and
+    the net sales of the others, by currency."""
     not_counted: dict[str, int] = {}
     net: dict[str, Decimal] = {}
     for status, currency, count, amount in rows:
@@ -953,8 +964,8 @@ def orders_import(
         frame = _resolve_sales_reps(frame)
     _load_staging(frame, progress)
 
-    not_counted, new_net = _new_orders_by_status()
-    orders_created = _insert_orders()
+    orders_created, added = _insert_orders()
+    not_counted, new_net = _by_status(added)
     updated, changed_net = _update_known_orders()
     products_created = _create_products(read.lines)
     lines_created = _insert_lines(read.lines, progress) if read.lines.height else 0
