@@ -386,7 +386,7 @@ def _editor_line(path: Path, record: int) -> int:
 CDNOW_COLUMNS = ("cohort_id", "customer_id", "placed_at", "item_count", "amount")
 
 
-def read_raw(path: Path, file_format: DataFormat) -> pl.DataFrame:
+def _read_raw(path: Path, file_format: DataFormat) -> pl.DataFrame:
     """Every column as text, so that validation, not the reader, decides what is wrong."""
     if not path.is_file():
         raise OrderFileError(f"no such file: {path}")
@@ -788,7 +788,7 @@ def read_order_file(
         raise OrderFileError(f"unknown format {file_format!r}; use one of {DATA_FORMATS}")
     if layout is not None and layout not in LAYOUTS:
         raise OrderFileError(f"unknown layout {layout!r}; use one of {sorted(LAYOUTS)}")
-    raw = read_raw(path, file_format)
+    raw = _read_raw(path, file_format)
     chosen = LAYOUTS[layout] if layout else None
     if chosen is None and mapping in (None, ColumnMapping()):
         chosen = layout_of_header(raw.columns)
