@@ -81,3 +81,13 @@ def test_a_bad_rates_file_changes_nothing(tmp_path, shop_in_euro, text, message)
     with pytest.raises(CommandError, match=message):
         call_command("rates", "import", str(path), stdout=StringIO())
     assert not CurrencyRate.objects.exists()
+
+
+def test_rows_without_a_currency_are_in_the_shops(tmp_path, shop_in_euro):
+    path = tmp_path / "orders.csv"
+    path.write_text("customer_id,order_id,placed_at,amount\nK1,A-1,2026-01-05,10.00\n")
+
+    result = orders_import(path=path, file_format="csv")
+
+    assert result.net_sales_added == {"EUR": Decimal("10.00")} and not result.warnings
+    assert Customer.objects.get().total_spend == Decimal("10.00")

@@ -929,7 +929,7 @@ def orders_import(
     file_format: DataFormat,
     mapping: ColumnMapping | None = None,
     layout: str | None = None,
-    default_currency: str = "USD",
+    default_currency: str | None = None,
     time_zone: str | None = None,
     shift_days: int = 0,
     actor: User | None = None,
@@ -941,7 +941,8 @@ def orders_import(
     amount and lines, so running the same file twice changes nothing; only its status
     and refunds follow the file (an order refunded since is updated, not added again).
     `layout` names a platform's export (read from the header when not given); times
-    without an offset are read in `time_zone` (default TIME_ZONE). `shift_days` moves
+    without an offset are read in `time_zone` (default TIME_ZONE), amounts without a
+    currency in `default_currency` (default NEXTORDER_CURRENCY). `shift_days` moves
     every date (the demo uses it to bring a historic data set up to today, keeping the
     intervals).
     """
@@ -952,7 +953,7 @@ def orders_import(
             file_format=file_format,
             mapping=mapping,
             layout=layout,
-            default_currency=default_currency,
+            default_currency=default_currency or settings.NEXTORDER_CURRENCY,
             time_zone=time_zone or settings.TIME_ZONE,
         )
         frame = read.orders

@@ -54,7 +54,9 @@ class Command(BaseCommand):
             "(FIELD=- for a field the file lacks)",
         )
         parser.add_argument("--mapping", type=Path, help="JSON file of FIELD: COLUMN pairs")
-        parser.add_argument("--currency", default="USD", help="currency of rows without one")
+        parser.add_argument(
+            "--currency", help="currency of rows without one (default: NEXTORDER_CURRENCY)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["kind"] == "mailbox":
@@ -84,7 +86,7 @@ class Command(BaseCommand):
                     file_format=file_format,
                     mapping=mapping,
                     layout=layout,
-                    default_currency=options["currency"].upper(),
+                    default_currency=(options["currency"] or "").upper() or None,
                     time_zone=options["time_zone"],
                     progress=report,
                 )
