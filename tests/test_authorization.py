@@ -85,6 +85,7 @@ READ_ONLY_IN_ADMIN = {
     "crm.order",
     "crm.orderline",
     "crm.orderimport",
+    "crm.currencyrate",
     "desk.ticket",
     "desk.message",
     "desk.attachment",

@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from nextorder.crm.models import Customer, Order
+from nextorder.crm.models import Customer, Order, OrderLine
 from nextorder.demo.data import CDNOW_LAST_DAY, cdnow_shift_days
 from nextorder.desk.models import Message, Ticket
 
@@ -30,7 +30,9 @@ def test_demo_loads_once_and_rerunning_adds_nothing():
 
     call_command("demo", "--no-serve", "--tickets", "60", verbosity=0)
 
-    assert counts[:3] == (2357, 6919, 60)
+    # CDNOW's customers and orders, and the Shopify sample's (tests/crm/exports.py).
+    assert counts[:3] == (2357 + 42, 6919 + 120, 60)
+    assert OrderLine.objects.count() == 246
     assert (
         Customer.objects.count(),
         Order.objects.count(),

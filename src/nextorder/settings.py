@@ -164,6 +164,9 @@ NEXTORDER_CLV_MONTHLY_DISCOUNT_RATE = float(
 )
 NEXTORDER_SCORING_TIME = os.environ.get("NEXTORDER_SCORING_TIME", "02:30")
 NEXTORDER_HOLDOUT_WEEKS = int(os.environ.get("NEXTORDER_HOLDOUT_WEEKS", "26"))
+# The shop's own currency: customers' spend and value are in it; orders in another one
+# count once `nextorder rates import` gave its rate.
+NEXTORDER_CURRENCY = os.environ.get("NEXTORDER_CURRENCY", "USD").upper()
 # The purchase model scores come from: "bgnbd" (default) or "pareto_nbd".
 NEXTORDER_PURCHASE_MODEL = os.environ.get("NEXTORDER_PURCHASE_MODEL", "bgnbd")
 

@@ -416,3 +416,48 @@ def test_an_error_shows_a_long_header_and_long_values_cut_short(tmp_path):
         orders_import(path=path, file_format="csv")
 
     assert "and 18 more" in caught.value.reason and len(caught.value.reason) < 1000
+
+
+def test_columns_are_matched_without_regard_to_case_and_names_join_columns(tmp_path):
+    path = write_csv(
+        tmp_path,
+        "Customer_ID,ORDER_ID,Placed_At,Amount,First Name,Last Name,EMAIL\n"
+        'K1,A-1,2026-01-05,10.00,Zoë,"Müller, Jr.",Zoe@Example.com\n'
+        "K1,A-2,2026-02-05,5.00,Zoë,Müller,ZOE@example.COM\n",
+    )
+
+    call_command(
+        "import",
+        "orders",
+        str(path),
+        "--column",
+        "customer_name=first name+LAST NAME",
+        "--column",
+        "amount=AMOUNT",
+        verbosity=0,
+    )
+
+    customer = Customer.objects.get()
+    assert customer.name == "Zoë Müller, Jr."
+    assert customer.order_count == 2 and customer.total_spend == Decimal("15.00")
+    assert list(ContactEmail.objects.values_list("address", flat=True)) == ["zoe@example.com"]
+
+
+def test_a_generic_file_reads_status_and_refunds(tmp_path, settings):
+    settings.NEXTORDER_CURRENCY = "EUR"
+    path = write_csv(
+        tmp_path,
+        "customer_id,order_id,placed_at,amount,currency,status,refunded\n"
+        "K1,A-1,2026-01-05,10.00,EUR,completed,2.50\n"
+        "K1,A-2,2026-01-06,20.00,EUR,cancelled,\n"
+        "K1,A-3,2026-01-07,30.00,GBP,pending,\n"
+        "K1,A-4,2026-01-08,40.00,EUR,refunded,\n",
+    )
+
+    result = orders_import(path=path, file_format="csv")
+
+    assert result.not_counted == {"cancelled": 1, "pending": 1, "refunded": 1}
+    assert result.net_sales_added == {"EUR": Decimal("7.50")}
+    customer = Customer.objects.get()
+    assert (customer.order_count, customer.total_spend) == (1, Decimal("7.50"))
+    assert Order.objects.get(external_id="A-4").refunded_amount == Decimal("40.00")

@@ -3,6 +3,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from nextorder.crm.models import Customer
+from nextorder.crm.services import orders_import
 from nextorder.desk.models import Message, Ticket
 from nextorder.desk.services import ticket_update
 
@@ -141,3 +143,17 @@ def test_an_agent_saving_the_form_keeps_the_team(client, agent, ticket):
     assert response.status_code == 302
     ticket.refresh_from_db()
     assert (ticket.team, ticket.assignee, ticket.status) == (team, agent, "open")
+
+
+def test_the_customer_page_says_which_orders_are_not_sales(client, agent, tmp_path):
+    path = tmp_path / "orders.csv"
+    path.write_text(
+        "customer_id,order_id,placed_at,amount,status,refunded\n"
+        "K1,A-1,2026-01-05,10.00,paid,2.50\nK1,A-2,2026-01-06,20.00,cancelled,\n"
+    )
+    orders_import(path=path, file_format="csv")
+    client.force_login(agent)
+
+    html = client.get(reverse("desk:customer", args=[Customer.objects.get().pk])).content.decode()
+
+    assert "2.50 refunded" in html and "cancelled</span>" in html

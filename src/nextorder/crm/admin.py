@@ -8,6 +8,7 @@ from nextorder.core.admin_site import ReadOnlyAdmin, ReadOnlyInline
 from nextorder.crm.models import (
     Contact,
     ContactEmail,
+    CurrencyRate,
     Customer,
     Order,
     OrderImport,
@@ -101,8 +102,17 @@ class OrderAdmin(ReadOnlyAdmin):
     """Orders come from the shop (import, and later the API), which keeps the customer's
     figures and events right; here they are read."""
 
-    list_display = ["external_id", "customer", "placed_at", "amount", "currency", "channel"]
-    list_filter = ["channel", "currency"]
+    list_display = [
+        "external_id",
+        "customer",
+        "placed_at",
+        "amount",
+        "refunded_amount",
+        "currency",
+        "status",
+        "channel",
+    ]
+    list_filter = ["status", "channel", "currency"]
     search_fields = ["external_id", "customer__name"]
     date_hierarchy = "placed_at"
     list_select_related = ["customer"]
@@ -113,7 +123,15 @@ class OrderAdmin(ReadOnlyAdmin):
 class OrderImportAdmin(ReadOnlyAdmin):
     """A record of what happened; imports are made with `nextorder import`."""
 
-    list_display = ["file_name", "rows", "orders_created", "customers_created", "created_at"]
+    list_display = [
+        "file_name",
+        "rows",
+        "orders_created",
+        "orders_updated",
+        "lines_created",
+        "customers_created",
+        "created_at",
+    ]
     search_fields = ["file_name", "file_sha256"]
     date_hierarchy = "created_at"
 
@@ -129,3 +147,11 @@ class ProductComponentAdmin(admin.ModelAdmin):
 class OrderLineAdmin(ReadOnlyAdmin):
     list_display = ["order", "product", "description", "quantity", "unit_price", "amount"]
     search_fields = ["order__external_id", "product__sku", "description"]
+
+
+@admin.register(CurrencyRate)
+class CurrencyRateAdmin(ReadOnlyAdmin):
+    """Rates are set with `nextorder rates import`, which also recomputes the spend of
+    the customers who bought in a changed currency; here they are read."""
+
+    list_display = ["currency", "rate", "updated_at"]

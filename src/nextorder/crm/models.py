@@ -151,11 +151,29 @@ class ProductComponent(models.Model):
         return f"{self.quantity} x {self.component_id} in {self.product_id}"
 
 
+class OrderQuerySet(models.QuerySet["Order"]):
+    def sales(self) -> OrderQuerySet:
+        """The orders that count as sales: paid ones (refunded in part or not at all).
+
+        Cancelled, refunded and pending orders stay visible to agents but add nothing to
+        a customer's spend or value; sum `NET_AMOUNT` over these for what was sold.
+        """
+        return self.filter(status=Order.Status.PAID)
+
+
 class Order(TimeStampedModel):
     """One purchase. Imports write orders by the million, so the table carries only the
     indexes something reads: the order id, the customer's history, and the foreign keys
     rows are deleted through.
+
+    `amount` is what the customer was charged; `refunded_amount` what was paid back of it.
     """
+
+    class Status(models.TextChoices):
+        PAID = "paid", "Paid"
+        PENDING = "pending", "Pending payment"
+        CANCELLED = "cancelled", "Cancelled"
+        REFUNDED = "refunded", "Refunded"
 
     class Channel(models.TextChoices):
         WEB = "web", "Web shop"
@@ -179,6 +197,8 @@ class Order(TimeStampedModel):
     placed_at = models.DateTimeField()
     amount = models.DecimalField(max_digits=12, decimal_places=2)
     currency = models.CharField(max_length=3, default="USD")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PAID)
+    refunded_amount = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
     channel = models.CharField(max_length=20, choices=Channel.choices, default=Channel.WEB)
     item_count = models.PositiveIntegerField(null=True, blank=True)
     # Few orders have a sales rep: a partial index (below) finds them when a user goes.
@@ -192,6 +212,8 @@ class Order(TimeStampedModel):
     )
     # Orders are read by when they were placed, never by when the row was written.
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = OrderQuerySet.as_manager()
 
     class Meta:
         ordering = ["-placed_at", "-id"]
@@ -211,6 +233,10 @@ class Order(TimeStampedModel):
         return f"order {self.external_id or self.pk} ({self.amount} {self.currency})"
 
 
+# What an order adds to sales, for `Order.objects.sales()`.
+NET_AMOUNT = models.F("amount") - models.F("refunded_amount")
+
+
 class OrderLine(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
     product = models.ForeignKey(
@@ -225,6 +251,22 @@ class OrderLine(models.Model):
         return f"{self.quantity} x {self.description or self.product}"
 
 
+class CurrencyRate(models.Model):
+    """What one unit of `currency` is worth in the shop's currency (NEXTORDER_CURRENCY),
+    as the shop states it (`nextorder rates import`): customers' spend and value add
+    orders of several currencies only through these."""
+
+    currency = models.CharField(max_length=3, unique=True)
+    rate = models.DecimalField(max_digits=18, decimal_places=8)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["currency"]
+
+    def __str__(self) -> str:
+        return f"1 {self.currency} = {self.rate}"
+
+
 class OrderImport(models.Model):
     """One successful import of an order file: what was read, what it added, by whom."""
 
@@ -233,6 +275,9 @@ class OrderImport(models.Model):
     file_format = models.CharField(max_length=10)
     rows = models.PositiveIntegerField()
     orders_created = models.PositiveIntegerField()
+    orders_updated = models.PositiveIntegerField(default=0)
+    lines_created = models.PositiveIntegerField(default=0)
+    products_created = models.PositiveIntegerField(default=0)
     customers_created = models.PositiveIntegerField()
     contacts_created = models.PositiveIntegerField()
     imported_by = models.ForeignKey(

@@ -7,11 +7,34 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Q, QuerySet
+from django.conf import settings
+from django.db.models import Case, DecimalField, Q, QuerySet, Value, When
 from django.template.defaultfilters import pluralize
 
 from nextorder.core.models import Event
-from nextorder.crm.models import Contact, Customer, Order
+from nextorder.crm.models import NET_AMOUNT, Contact, CurrencyRate, Customer, Order
+
+
+def rates_to_shop_currency() -> dict[str, Decimal]:
+    """What one unit of each currency we can convert is worth in the shop's currency
+    (NEXTORDER_CURRENCY, worth 1). An order in a currency missing here adds nothing to
+    any total: amounts are never added across currencies unconverted."""
+    rates = dict(CurrencyRate.objects.values_list("currency", "rate"))
+    rates[settings.NEXTORDER_CURRENCY] = Decimal(1)
+    return rates
+
+
+def net_in_shop_currency(rates: dict[str, Decimal]) -> Case:
+    """An order's net amount in the shop's currency; NULL when its currency has no rate,
+    so that sums leave it out (filter on `currency__in=rates` to leave it out of counts)."""
+    return Case(
+        *(
+            When(currency=currency, then=NET_AMOUNT * Value(rate))
+            for currency, rate in rates.items()
+        ),
+        default=None,
+        output_field=DecimalField(max_digits=20, decimal_places=2),
+    )
 
 
 def customer_orders(*, customer: Customer, limit: int = 20, offset: int = 0) -> list[Order]:

@@ -32,8 +32,23 @@ from nextorder.core.bulk import (
 from nextorder.core.files import DataFormat
 from nextorder.core.models import Verb
 from nextorder.core.services import event_build, event_record, events_record, staff_actor
-from nextorder.crm.importers import ColumnMapping, OrderFileError, read_order_file
-from nextorder.crm.models import Contact, ContactEmail, Customer, Order, OrderImport
+from nextorder.crm.importers import (
+    ColumnMapping,
+    OrderFileError,
+    lines_as_in_editor,
+    read_order_file,
+    read_rates_file,
+)
+from nextorder.crm.models import (
+    Contact,
+    ContactEmail,
+    CurrencyRate,
+    Customer,
+    Order,
+    OrderImport,
+    Product,
+)
+from nextorder.crm.selectors import rates_to_shop_currency
 
 
 def normalise_email(address: str) -> str:
@@ -258,8 +273,13 @@ def _company_customers(domains: set[str]) -> dict[str, Customer]:
     return companies
 
 
-def customers_refresh_order_stats(*, customer_ids_sql: str, params: Sequence[int] = ()) -> int:
+def customers_refresh_order_stats(
+    *, customer_ids_sql: str, params: Sequence[int | str] = ()
+) -> int:
     """Recompute order count, spend and first/last order for the customers the SQL selects.
+
+    Only sales count (`Order.objects.sales()`: paid orders, less what was refunded); the
+    spend is in the shop's currency, from the orders whose currency has a rate.
 
     One UPDATE ... FROM (aggregate) on both SQLite and PostgreSQL, so an import of a
     million orders refreshes its customers in one statement. Only customers whose figures
@@ -268,6 +288,8 @@ def customers_refresh_order_stats(*, customer_ids_sql: str, params: Sequence[int
     Returns how many customers changed.
     """
     differs = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
+    rates = rates_to_shop_currency()
+    rate = f"CASE o.currency {' '.join(['WHEN %s THEN %s'] * len(rates))} END"
     figures = ("order_count", "total_spend", "first_order_at", "last_order_at")
     sql = f"""
         UPDATE crm_customer SET
@@ -277,10 +299,11 @@ def customers_refresh_order_stats(*, customer_ids_sql: str, params: Sequence[int
             last_order_at = stats.last_order_at
         FROM (
             SELECT chosen.id AS customer_id, COUNT(o.id) AS order_count,
-                   COALESCE(SUM(o.amount), 0) AS total_spend,
+                   ROUND(COALESCE(SUM((o.amount - o.refunded_amount) * {rate}), 0), 2)
+                       AS total_spend,
                    MIN(o.placed_at) AS first_order_at, MAX(o.placed_at) AS last_order_at
             FROM crm_customer AS chosen
-            LEFT JOIN crm_order AS o ON o.customer_id = chosen.id
+            LEFT JOIN crm_order AS o ON o.customer_id = chosen.id AND o.status = %s
             WHERE chosen.id IN ({customer_ids_sql})
             GROUP BY chosen.id
         ) AS stats
@@ -288,7 +311,8 @@ def customers_refresh_order_stats(*, customer_ids_sql: str, params: Sequence[int
           AND ({" OR ".join(f"crm_customer.{f} {differs} stats.{f}" for f in figures)})
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, list(params))
+        rate_params = [value for pair in rates.items() for value in pair]
+        cursor.execute(sql, [*rate_params, Order.Status.PAID, *params])
         return cursor.rowcount
 
 
@@ -356,12 +380,43 @@ def order_create_once(*, external_id: str, customer: Customer, **fields: Any) ->
 
 @dataclass(frozen=True)
 class ImportResult:
+    """What an import read and changed: the summary the command prints (`summary()`).
+
+    `not_counted` counts the new orders kept but not counted as sales, by status;
+    `net_sales_added` is per currency what the new orders and the changed ones (say,
+    refunded since the last import) added to sales, negative when refunds took away.
+    """
+
     rows: int
     orders_created: int
     orders_existing: int
+    orders_updated: int
+    lines_created: int
+    products_created: int
     customers_created: int
     contacts_created: int
+    not_counted: dict[str, int]
+    net_sales_added: dict[str, Decimal]
+    layout: str
+    warnings: tuple[str, ...]
     import_record: OrderImport
+
+    def summary(self) -> dict[str, Any]:
+        """The figures as JSON-ready values (amounts as exact decimal text)."""
+        return {
+            "layout": self.layout,
+            "orders": self.rows,
+            "orders_new": self.orders_created,
+            "orders_known": self.orders_existing,
+            "orders_updated": self.orders_updated,
+            "order_lines_new": self.lines_created,
+            "products_new": self.products_created,
+            "customers_new": self.customers_created,
+            "contacts_new": self.contacts_created,
+            "not_counted_as_sales": self.not_counted,
+            "net_sales_added": {k: str(v) for k, v in self.net_sales_added.items()},
+            "warnings": list(self.warnings),
+        }
 
 
 def _file_sha256(path: Path) -> str:
@@ -485,55 +540,105 @@ def _create_rows(model: type[models.Model], rows: pl.DataFrame) -> list[int]:
     return [int(obj.pk) for obj in objects]
 
 
+def _guest_name(external_id: pl.Expr) -> pl.Expr:
+    """A customer's name when the file gives none: the address, or what the key says."""
+    return (
+        pl.when(external_id.str.starts_with("guest:"))
+        .then(pl.format("Guest (order {})", external_id.str.strip_prefix("guest:")))
+        .when(external_id.str.contains("@"))
+        .then(external_id)
+        .otherwise(pl.format("Customer {}", external_id))
+    )
+
+
+def _owners_by_email(frame: pl.DataFrame) -> pl.DataFrame:
+    """For orders keyed by email (no customer id in the file), the customer who already
+    has a contact with that address: a guest's later order is that customer's."""
+    emails = frame.filter(pl.col("keyed_by_email"))["email"].unique().to_list()
+    if not emails:
+        return frame.with_columns(pl.lit(None, dtype=pl.Int64).alias("email_owner_id"))
+    return frame.join(
+        _contact_owners(emails).select("email", pl.col("owner_id").alias("email_owner_id")),
+        on="email",
+        how="left",
+        maintain_order="left",
+    ).with_columns(
+        pl.when(pl.col("keyed_by_email")).then(pl.col("email_owner_id")).alias("email_owner_id")
+    )
+
+
+def _net_in_shop_currency(rates: dict[str, Decimal]) -> pl.Expr:
+    """`crm.selectors.net_in_shop_currency` for a frame of orders: null without a rate."""
+    rate = pl.col("currency").replace_strict(
+        {currency: float(value) for currency, value in rates.items()},
+        default=None,
+        return_dtype=pl.Float64,
+    )
+    return pl.col("net_amount").cast(pl.Float64) * rate
+
+
 def _resolve_customers(frame: pl.DataFrame, progress: PhaseProgress) -> tuple[pl.DataFrame, int]:
     """Create the customers the file names that we do not know yet; map ids to keys.
 
-    New customers are written with their order figures from the file, so that the
-    statistics refresh after the orders finds them right and rewrites nothing (it still
-    corrects them should some of their rows be orders we already had).
+    New customers are written with their order figures from the file (sales only, net
+    of refunds, in the shop's currency), so that the statistics refresh after the orders
+    finds them right and rewrites nothing (it still corrects them should some of their
+    rows be orders we already had).
     """
     external_ids = frame["customer_external_id"].unique(maintain_order=True).to_list()
     progress("customers", 0, len(external_ids))
-    known = _customer_ids(external_ids)
-    name = pl.col("customer_name").drop_nulls().first()
+    frame = _owners_by_email(frame)
+    unowned = frame.filter(pl.col("email_owner_id").is_null())
+    known = _customer_ids(unowned["customer_external_id"].unique().to_list())
+    sale = pl.col("status") == "paid"
     new = (
-        frame.filter(~pl.col("customer_external_id").is_in(list(known)))
+        unowned.filter(~pl.col("customer_external_id").is_in(list(known)))
+        .with_columns(_net_in_shop_currency(rates_to_shop_currency()).alias("net_converted"))
         .group_by("customer_external_id", maintain_order=True)
         .agg(
-            name.alias("name"),
-            pl.len().cast(pl.Int64).alias("order_count"),
-            pl.col("amount").cast(pl.Decimal(14, 2)).sum().alias("total_spend"),
+            pl.col("customer_name").drop_nulls().first().alias("name"),
+            sale.sum().cast(pl.Int64).alias("order_count"),
+            pl.col("net_converted").sum().round(2).cast(pl.Decimal(14, 2)).alias("total_spend"),
             # Orders keep whole seconds (see _load_staging); so do their figures.
-            pl.col("placed_at").dt.truncate("1s").min().alias("first_order_at"),
-            pl.col("placed_at").dt.truncate("1s").max().alias("last_order_at"),
+            pl.col("placed_at").filter(sale).dt.truncate("1s").min().alias("first_order_at"),
+            pl.col("placed_at").filter(sale).dt.truncate("1s").max().alias("last_order_at"),
+            (sale & (pl.col("currency") != settings.NEXTORDER_CURRENCY)).any().alias("converted"),
         )
         .select(
             pl.col("customer_external_id").alias("external_id"),
-            pl.when(pl.col("name").fill_null("") == "")
-            .then(pl.format("Customer {}", pl.col("customer_external_id")))
-            .otherwise(pl.col("name"))
-            .alias("name"),
+            pl.coalesce(
+                pl.when(pl.col("name").fill_null("") != "").then(pl.col("name")),
+                _guest_name(pl.col("customer_external_id")),
+            ).alias("name"),
             "order_count",
             "total_spend",
             "first_order_at",
             "last_order_at",
+            "converted",
         )
     )
-    created = _create_rows(Customer, new)
+    created = _create_rows(Customer, new.drop("converted"))
     progress("customers", len(external_ids), len(external_ids))
     ids = pl.DataFrame(
         {
             "customer_external_id": [*known, *new["external_id"]],
-            "customer_id": [*known.values(), *created],
-            "new_customer": [False] * len(known) + [True] * len(created),
+            "known_customer_id": [*known.values(), *created],
+            # Spend converted from other currencies is left to the database to add up
+            # (its rounding of exact decimals is the one that counts): those new
+            # customers are refreshed with the customers we knew.
+            "new_customer": [False] * len(known) + (~new["converted"]).to_list(),
         },
         schema={
             "customer_external_id": pl.Utf8,
-            "customer_id": pl.Int64,
+            "known_customer_id": pl.Int64,
             "new_customer": pl.Boolean,
         },
     )
-    return frame.join(ids, on="customer_external_id", how="left"), len(created)
+    frame = frame.join(ids, on="customer_external_id", how="left", maintain_order="left")
+    return frame.with_columns(
+        pl.coalesce("email_owner_id", "known_customer_id").alias("customer_id"),
+        pl.col("new_customer").fill_null(False),
+    ).drop("email_owner_id", "known_customer_id"), len(created)
 
 
 def _contact_owners(emails: list[str]) -> pl.DataFrame:
@@ -637,6 +742,8 @@ _STAGING_COLUMNS = (
     StagingColumn("placed_at", "timestamp", "text"),
     StagingColumn("amount", "numeric(12, 2)", "decimal"),
     StagingColumn("currency", "varchar(3)", "text"),
+    StagingColumn("status", "varchar(10)", "text"),
+    StagingColumn("refunded_amount", "numeric(12, 2)", "decimal"),
     StagingColumn("channel", "varchar(20)", "text"),
     StagingColumn("item_count", "integer", "integer"),
     StagingColumn("sales_rep_id", "integer", "integer"),
@@ -659,6 +766,8 @@ def _load_staging(frame: pl.DataFrame, progress: PhaseProgress) -> None:
         pl.col("placed_at").dt.strftime("%Y-%m-%d %H:%M:%S"),
         "amount",
         "currency",
+        "status",
+        "refunded_amount",
         "channel",
         "item_count",
         "sales_rep_id",
@@ -678,17 +787,27 @@ def _load_staging(frame: pl.DataFrame, progress: PhaseProgress) -> None:
             cursor.execute(f"ANALYZE {_STAGING_TABLE}")
 
 
-def _insert_orders() -> int:
-    """Insert the staged orders whose id we do not know yet; returns how many.
+# Of the orders an INSERT added: how many, and their net, per status and currency.
+_ADDED_BY_STATUS = "SELECT status, currency, COUNT(*), SUM(amount - refunded_amount) FROM {}"
+
+
+def _insert_orders() -> tuple[int, list[tuple[Any, ...]]]:
+    """Insert the staged orders whose id we do not know yet; returns how many, and per
+    status and currency how many and their net amount (for the import's summary).
 
     An anti-join finds the new ones in one pass, and the plain INSERT that follows is
     much cheaper per row than ON CONFLICT's probe of the unique index. Should another
     import commit one of these order ids in between, the INSERT fails on the unique
-    constraint and ON CONFLICT DO NOTHING runs instead, which waits and skips them.
+    constraint and ON CONFLICT DO NOTHING runs instead, which waits and skips them. On
+    PostgreSQL the figures come from the INSERT's own RETURNING rows, in the same pass;
+    SQLite (one writer at a time) counts the new ones just before.
     """
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     order_columns = ", ".join(
         c.name for c in _STAGING_COLUMNS if c.name not in {"line", "new_customer"}
+    )
+    new_only = (
+        "NOT EXISTS (SELECT 1 FROM crm_order AS known WHERE known.external_id = staged.external_id)"
     )
     insert = f"""
         INSERT INTO crm_order (created_at, updated_at, {order_columns})
@@ -697,25 +816,179 @@ def _insert_orders() -> int:
         WHERE {{condition}}
         {{on_conflict}}
     """
-    try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(
-                insert.format(
-                    condition="NOT EXISTS (SELECT 1 FROM crm_order AS known "
-                    "WHERE known.external_id = staged.external_id)",
-                    on_conflict="",
-                ),
-                [now, now],
-            )
-            return cursor.rowcount
-    except IntegrityError:
+
+    def run(sql: str) -> tuple[int, list[tuple[Any, ...]]]:
         with connection.cursor() as cursor:
-            # "WHERE true": SQLite's parser needs a WHERE before an upsert's ON CONFLICT.
+            if connection.vendor == "postgresql":
+                cursor.execute(
+                    f"WITH added AS ({sql} RETURNING status, currency, amount, refunded_amount) "
+                    f"{_ADDED_BY_STATUS.format('added')} GROUP BY status, currency",
+                    [now, now],
+                )
+                rows = cursor.fetchall()
+                return sum(int(row[2]) for row in rows), rows
             cursor.execute(
-                insert.format(condition="true", on_conflict="ON CONFLICT (external_id) DO NOTHING"),
-                [now, now],
+                f"{_ADDED_BY_STATUS.format(_STAGING_TABLE + ' AS staged')} "
+                f"WHERE {new_only} GROUP BY status, currency"
             )
-            return cursor.rowcount
+            rows = cursor.fetchall()
+            cursor.execute(sql, [now, now])
+            return cursor.rowcount, rows
+
+    try:
+        with transaction.atomic():
+            return run(insert.format(condition=new_only, on_conflict=""))
+    except IntegrityError:
+        # "WHERE true": SQLite's parser needs a WHERE before an upsert's ON CONFLICT.
+        return run(
+            insert.format(condition="true", on_conflict="ON CONFLICT (external_id) DO NOTHING")
+        )
+
+
+def _by_status(rows: list[tuple[Any, ...]]) -> tuple[dict[str, int], dict[str, Decimal]]:
+    """From `_insert_orders`' figures: how many new orders are not sales, by status, and
+    the net sales of the others, by currency."""
+    not_counted: dict[str, int] = {}
+    net: dict[str, Decimal] = {}
+    for status, currency, count, amount in rows:
+        if status == Order.Status.PAID:
+            net[currency] = net.get(currency, Decimal(0)) + _money(amount)
+        else:
+            not_counted[status] = not_counted.get(status, 0) + int(count)
+    return not_counted, net
+
+
+def _money(value: object) -> Decimal:
+    """A sum as the database returns it (a float on SQLite) to the cent."""
+    return Decimal(str(value or 0)).quantize(Decimal("0.01"))
+
+
+def _update_known_orders() -> tuple[list[tuple[str, str, str]], dict[str, Decimal]]:
+    """Bring the status and refunds of recorded orders up to the file's (an order
+    refunded since the last export); returns the changed orders (id, status before,
+    after) and what the changes added to net sales, by currency."""
+    paid = Order.Status.PAID
+    changed = f"""FROM {_STAGING_TABLE} AS staged
+        JOIN crm_order AS known ON known.external_id = staged.external_id
+        WHERE known.status <> staged.status
+           OR known.refunded_amount <> staged.refunded_amount"""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT known.external_id, known.status, staged.status, staged.currency,
+                       CASE WHEN staged.status = %s
+                            THEN staged.amount - staged.refunded_amount ELSE 0 END
+                     - CASE WHEN known.status = %s
+                            THEN known.amount - known.refunded_amount ELSE 0 END
+                {changed}""",
+            [paid, paid],
+        )
+        rows = cursor.fetchall()
+        if not rows:
+            return [], {}
+        cursor.execute(
+            f"""UPDATE crm_order SET status = staged.status,
+                       refunded_amount = staged.refunded_amount, updated_at = %s
+                FROM {_STAGING_TABLE} AS staged
+                WHERE crm_order.external_id = staged.external_id
+                  AND (crm_order.status <> staged.status
+                       OR crm_order.refunded_amount <> staged.refunded_amount)""",
+            [connection.ops.adapt_datetimefield_value(timezone.now())],
+        )
+    net: dict[str, Decimal] = {}
+    for _, _, _, currency, delta in rows:
+        net[currency] = net.get(currency, Decimal(0)) + _money(delta)
+    return [(order, before, after) for order, before, after, _, _ in rows], net
+
+
+_LINE_STAGING_TABLE = "nextorder_line_staging"
+_LINE_STAGING_COLUMNS = (
+    StagingColumn("external_id", "varchar(100)", "text"),
+    StagingColumn("sku", "varchar(64)", "text"),
+    StagingColumn("description", "varchar(200)", "text"),
+    StagingColumn("quantity", "integer", "integer"),
+    StagingColumn("unit_price", "numeric(12, 2)", "decimal"),
+    StagingColumn("amount", "numeric(12, 2)", "decimal"),
+)
+
+
+def _create_products(lines: pl.DataFrame) -> int:
+    """Create the products of the file's SKUs that we do not know, with the name and
+    price of their first line; returns how many."""
+    products = (
+        lines.filter(pl.col("sku").is_not_null())
+        .group_by("sku", maintain_order=True)
+        .agg(
+            pl.col("description").first().alias("name"),
+            pl.col("unit_price").first().alias("price"),
+            pl.col("currency").first(),
+        )
+    )
+    if products.height == 0:
+        return 0
+    known = {
+        sku
+        for (sku,) in _rows_matching_keys(
+            products["sku"].to_list(),
+            "SELECT p.sku FROM crm_product AS p JOIN {keys} AS k ON k.key = p.sku",
+        )
+    }
+    return len(_create_rows(Product, products.filter(~pl.col("sku").is_in(list(known)))))
+
+
+def _insert_lines(lines: pl.DataFrame, progress: PhaseProgress) -> int:
+    """Add the file's line items to the orders that have none yet (the new ones); a
+    known order keeps the lines it has. Returns how many lines were added."""
+    staged = lines.select(
+        pl.col("order_external_id").alias("external_id"),
+        "sku",
+        "description",
+        "quantity",
+        pl.col("unit_price").cast(pl.Utf8),
+        pl.col("amount").cast(pl.Utf8),
+    )
+    staging_table_load(
+        table=_LINE_STAGING_TABLE,
+        columns=_LINE_STAGING_COLUMNS,
+        frame=staged,
+        progress=lambda done, total: progress("lines", done, total),
+    )
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"ANALYZE {_LINE_STAGING_TABLE}")
+        cursor.execute(
+            f"""INSERT INTO crm_orderline
+                    (order_id, product_id, description, quantity, unit_price, amount)
+                SELECT o.id, p.id, l.description, l.quantity, l.unit_price, l.amount
+                FROM {_LINE_STAGING_TABLE} AS l
+                JOIN crm_order AS o ON o.external_id = l.external_id
+                LEFT JOIN crm_product AS p ON p.sku = l.sku
+                WHERE NOT EXISTS (SELECT 1 FROM crm_orderline AS had
+                                  WHERE had.order_id = o.id)"""
+        )
+        added = cursor.rowcount
+    staging_table_drop(table=_LINE_STAGING_TABLE)
+    return added
+
+
+def _unconverted_warning(frame: pl.DataFrame) -> list[str]:
+    """Say so when sales are in a currency without a rate: they add nothing to spend."""
+    sales = frame.filter(pl.col("status") == Order.Status.PAID)
+    missing = sorted(set(sales["currency"].unique()) - set(rates_to_shop_currency()))
+    if not missing:
+        return []
+    return [
+        f"sales in {', '.join(missing)} have no rate to {settings.NEXTORDER_CURRENCY} (the "
+        "shop's currency): they are kept, but add to customers' spend and value only after "
+        "`nextorder rates import`"
+    ]
+
+
+def _add_up(*parts: dict[str, Decimal]) -> dict[str, Decimal]:
+    total: dict[str, Decimal] = {}
+    for part in parts:
+        for currency, amount in part.items():
+            total[currency] = total.get(currency, Decimal(0)) + amount
+    return dict(sorted(total.items()))
 
 
 @transaction.atomic
@@ -724,40 +997,55 @@ def orders_import(
     path: Path,
     file_format: DataFormat,
     mapping: ColumnMapping | None = None,
-    default_currency: str = "USD",
+    layout: str | None = None,
+    default_currency: str | None = None,
+    time_zone: str | None = None,
     shift_days: int = 0,
     actor: User | None = None,
     progress: PhaseProgress = no_phase_progress,
 ) -> ImportResult:
     """Import a file of orders, all of it or nothing.
 
-    Idempotent by order id: an order whose id is already known is left as it is, so
-    running the same file twice changes nothing. `shift_days` moves every date (the demo
-    uses it to bring a historic data set up to today, keeping the intervals).
+    Idempotent by order id: an order whose id is already known keeps its customer,
+    amount and lines, so running the same file twice changes nothing; only its status
+    and refunds follow the file (an order refunded since is updated, not added again).
+    `layout` names a platform's export (read from the header when not given); times
+    without an offset are read in `time_zone` (default TIME_ZONE), amounts without a
+    currency in `default_currency` (default NEXTORDER_CURRENCY). `shift_days` moves
+    every date (the demo uses it to bring a historic data set up to today, keeping the
+    intervals).
     """
     progress("reading", 0, 1)
-    frame = read_order_file(
-        path=path,
-        file_format=file_format,
-        mapping=mapping,
-        default_currency=default_currency,
-        time_zone=settings.TIME_ZONE,
-    )
-    if shift_days:
-        frame = frame.with_columns(pl.col("placed_at") + timedelta(days=shift_days))
-    progress("reading", 1, 1)
-    frame, customers_created = _resolve_customers(frame, progress)
-    frame, contacts_created = _resolve_contacts(frame, progress)
-    frame = _resolve_sales_reps(frame)
+    with lines_as_in_editor(path=path, file_format=file_format):
+        read = read_order_file(
+            path=path,
+            file_format=file_format,
+            mapping=mapping,
+            layout=layout,
+            default_currency=default_currency or settings.NEXTORDER_CURRENCY,
+            time_zone=time_zone or settings.TIME_ZONE,
+        )
+        frame = read.orders
+        if shift_days:
+            frame = frame.with_columns(pl.col("placed_at") + timedelta(days=shift_days))
+        progress("reading", 1, 1)
+        frame, customers_created = _resolve_customers(frame, progress)
+        frame, contacts_created = _resolve_contacts(frame, progress)
+        frame = _resolve_sales_reps(frame)
     _load_staging(frame, progress)
 
-    orders_created = _insert_orders()
+    orders_created, added = _insert_orders()
+    not_counted, new_net = _by_status(added)
+    updated, changed_net = _update_known_orders()
+    products_created = _create_products(read.lines)
+    lines_created = _insert_lines(read.lines, progress) if read.lines.height else 0
     progress("statistics", 0, 1)
     # Customers this import created carry their figures from the file already; they are
     # wrong only if some of their rows were orders we had. Customers we knew change only
-    # if they got new orders. The refresh rewrites only customers whose figures differ.
+    # if they got new orders, or orders whose status changed. The refresh rewrites only
+    # customers whose figures differ.
     stale = []
-    if orders_created:
+    if orders_created or updated:
         stale.append("NOT new_customer")
     if orders_created < frame.height:
         stale.append("new_customer")
@@ -775,9 +1063,27 @@ def orders_import(
         file_format=file_format,
         rows=frame.height,
         orders_created=orders_created,
+        orders_updated=len(updated),
+        lines_created=lines_created,
+        products_created=products_created,
         customers_created=customers_created,
         contacts_created=contacts_created,
         imported_by=staff_actor(actor),
+    )
+    result = ImportResult(
+        rows=frame.height,
+        orders_created=orders_created,
+        orders_existing=frame.height - orders_created,
+        orders_updated=len(updated),
+        lines_created=lines_created,
+        products_created=products_created,
+        customers_created=customers_created,
+        contacts_created=contacts_created,
+        not_counted=dict(sorted(not_counted.items())),
+        net_sales_added=_add_up(new_net, changed_net),
+        layout=read.layout,
+        warnings=(*read.warnings, *_unconverted_warning(frame)),
+        import_record=record,
     )
     event_record(
         verb=Verb.ORDERS_IMPORTED,
@@ -786,16 +1092,47 @@ def orders_import(
         actor_label="" if actor else "system:import",
         after={
             "file": path.name,
-            "rows": frame.height,
-            "orders_created": orders_created,
-            "customers_created": customers_created,
+            **result.summary(),
+            # Which orders changed status, so that the change can be traced to the file.
+            "status_changes": [
+                {"order": order, "before": before, "after": after}
+                for order, before, after in updated[:_STATUS_CHANGES_LISTED]
+            ],
         },
     )
-    return ImportResult(
-        rows=frame.height,
-        orders_created=orders_created,
-        orders_existing=frame.height - orders_created,
-        customers_created=customers_created,
-        contacts_created=contacts_created,
-        import_record=record,
-    )
+    return result
+
+
+# An import's event lists this many of the orders whose status it changed.
+_STATUS_CHANGES_LISTED = 1000
+
+
+@dataclass(frozen=True)
+class RatesImportResult:
+    rates: int
+    changed: list[str]
+    customers_updated: int
+
+
+@transaction.atomic
+def currency_rates_import(*, path: Path) -> RatesImportResult:
+    """Set the rates of the currencies a file names (others keep theirs), then refresh
+    the spend of the customers with sales in a currency whose rate changed."""
+    rates = read_rates_file(path)
+    if settings.NEXTORDER_CURRENCY in rates and rates[settings.NEXTORDER_CURRENCY] != 1:
+        raise OrderFileError(
+            f"{settings.NEXTORDER_CURRENCY} is the shop's currency (NEXTORDER_CURRENCY): its "
+            "rate is 1"
+        )
+    stored = dict(CurrencyRate.objects.values_list("currency", "rate"))
+    changed = sorted(c for c, rate in rates.items() if stored.get(c) != rate)
+    for currency in changed:
+        CurrencyRate.objects.update_or_create(currency=currency, defaults={"rate": rates[currency]})
+    updated = 0
+    if changed:
+        updated = customers_refresh_order_stats(
+            customer_ids_sql="SELECT DISTINCT customer_id FROM crm_order WHERE status = %s "
+            f"AND currency IN ({', '.join(['%s'] * len(changed))})",
+            params=[Order.Status.PAID, *changed],
+        )
+    return RatesImportResult(rates=len(rates), changed=changed, customers_updated=updated)

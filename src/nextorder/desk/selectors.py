@@ -105,8 +105,15 @@ def _encode_cursor(*, sort: QueueSort, ticket: Ticket) -> str:
     return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
 
 
+# Our cursors are under 200 characters; a longer one was not made here, and decoding it
+# could nest deep enough to exhaust the stack.
+_LONGEST_CURSOR = 512
+
+
 def _decode_cursor(*, sort: QueueSort, cursor: str) -> list[object]:
     try:
+        if len(cursor) > _LONGEST_CURSOR:
+            raise ValueError("too long for a cursor")
         payload = json.loads(base64.urlsafe_b64decode(cursor.encode()))
         if not isinstance(payload, list) or len(payload) != len(_ORDERINGS[sort]) + 1:
             raise ValueError("not a cursor")
@@ -116,7 +123,7 @@ def _decode_cursor(*, sort: QueueSort, cursor: str) -> list[object]:
             _KEY_PARSERS[name.lstrip("-")](raw)
             for name, raw in zip(_ORDERINGS[sort], payload[1:], strict=True)
         ]
-    except (ValueError, TypeError, ArithmeticError, UnicodeError) as exc:
+    except (ValueError, TypeError, ArithmeticError, UnicodeError, RecursionError) as exc:
         raise BadCursor("This page link is out of date; start again from the first page.") from exc
 
 

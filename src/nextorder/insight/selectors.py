@@ -11,36 +11,94 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 import polars as pl
+from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, DateField, F, FloatField, Max, Q, Sum
+from django.db.models import Count, DateField, F, FloatField, Max, Q, QuerySet, Sum
 from django.db.models.functions import Cast, TruncDate, TruncMonth
 
+from nextorder.core.files import DataFormat
+from nextorder.crm.importers import ColumnMapping, lines_as_in_editor, read_order_file
 from nextorder.crm.models import Customer, Order
+from nextorder.crm.selectors import net_in_shop_currency, rates_to_shop_currency
 from nextorder.desk.models import Ticket
 from nextorder.insight.models import ValueModelFit
 from nextorder.insight.rfm import DAYS_PER_WEEK, summary_from_aggregates
 
 
+def _sales_in_shop_currency(rates: dict[str, Decimal]) -> QuerySet[Order]:
+    """The sales the value figures add up: those whose currency converts."""
+    return Order.objects.sales().filter(currency__in=list(rates))
+
+
 def _daily_transactions_sql(*, until: date) -> tuple[str, list[Any]]:
     """One row per customer and day (in the shop's time zone), amounts summed: the
-    published models count at most one transaction a day.
+    published models count at most one transaction a day. Sales only, net of refunds,
+    in the shop's currency (orders in a currency without a rate are left out).
 
     Summed as floats, which is what the models read (the file path sums Float64 too): on
     PostgreSQL a parallel SUM over numeric ships serialised partial states between the
     workers, and on 10M orders that cost 3 s of 11 (benchmarks/bench_rfm_database.py).
     """
+    rates = rates_to_shop_currency()
     days = (
-        Order.objects.annotate(day=TruncDate("placed_at"))
+        _sales_in_shop_currency(rates)
+        .annotate(day=TruncDate("placed_at"))
         .filter(day__lte=until)
         .values("customer_id", "day")
-        .annotate(amount=Sum(Cast("amount", FloatField())))
+        .annotate(amount=Sum(Cast(net_in_shop_currency(rates), FloatField())))
         .order_by()
     )
     sql, params = days.query.sql_with_params()
     return sql, list(params)
+
+
+class MixedCurrencies(ValueError):
+    """Sales in several currencies, which the models must not add together."""
+
+
+def transactions_from_file(
+    *,
+    path: Path,
+    file_format: DataFormat,
+    mapping: ColumnMapping | None = None,
+    layout: str | None = None,
+    currency: str | None = None,
+    time_zone: str | None = None,
+) -> pl.DataFrame:
+    """A file's sales as the models read them (customer_id, date, amount), read by the
+    order import's reader: the same formats and refusals, the same customers (guests
+    keyed by email), only paid orders net of refunds, and days in the shop's zone, as
+    `_daily_transactions_sql` reads the database. So a fit on a file and a fit on the
+    database after importing it agree.
+
+    Raises OrderFileError for a bad file, MixedCurrencies when `currency` is needed.
+    """
+    zone = time_zone or settings.TIME_ZONE
+    with lines_as_in_editor(path=path, file_format=file_format):
+        orders = read_order_file(
+            path=path, file_format=file_format, mapping=mapping, layout=layout, time_zone=zone
+        ).orders
+    sales = orders.filter(pl.col("status") == "paid")
+    currencies = sorted(sales["currency"].unique().to_list())
+    if currency is None and len(currencies) > 1:
+        raise MixedCurrencies(
+            f"the sales are in {', '.join(currencies)}: fit one currency at a time"
+        )
+    if currency is not None:
+        sales = sales.filter(pl.col("currency") == currency)
+    return sales.select(
+        pl.col("customer_external_id").alias("customer_id"),
+        pl.col("placed_at")
+        .dt.replace_time_zone("UTC")
+        .dt.convert_time_zone(zone)
+        .dt.date()
+        .alias("date"),
+        pl.col("net_amount").cast(pl.Float64).alias("amount"),
+    )
 
 
 def _fetch_sorting_not_hashing(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
@@ -208,13 +266,18 @@ def _months_between(start: date, end: date) -> int:
 def acquisition_cohorts() -> list[Cohort]:
     """Customers grouped by the month of their first order, with how many of each
     cohort ordered, and how much they spent, in every month after: one GROUP BY."""
+    rates = rates_to_shop_currency()
     rows = (
-        Order.objects.annotate(
+        _sales_in_shop_currency(rates)
+        .annotate(
             cohort=TruncMonth("customer__first_order_at", output_field=DateField()),
             month=TruncMonth("placed_at", output_field=DateField()),
         )
         .values("cohort", "month")
-        .annotate(customers=Count("customer_id", distinct=True), revenue=Sum("amount"))
+        .annotate(
+            customers=Count("customer_id", distinct=True),
+            revenue=Sum(net_in_shop_currency(rates)),
+        )
         .order_by("cohort", "month")
     )
     cohorts: dict[date, list[CohortCell]] = {}
@@ -258,19 +321,23 @@ def leaky_bucket(*, inactive_months: int = 6, until: date) -> list[BucketMonth]:
     a customer who comes back has a later last order and so was never lost.
     """
     month = TruncMonth("placed_at", output_field=DateField())
+    rates = rates_to_shop_currency()
+    net = net_in_shop_currency(rates)
     orders = dict(
         (_month_start(row["month"]), row)
-        for row in Order.objects.annotate(month=month)
+        for row in _sales_in_shop_currency(rates)
+        .annotate(month=month)
         .values("month")
-        .annotate(active=Count("customer_id", distinct=True), revenue=Sum("amount"))
+        .annotate(active=Count("customer_id", distinct=True), revenue=Sum(net))
         .order_by("month")
     )
     first_revenue = {
         _month_start(row["month"]): float(row["revenue"])
-        for row in Order.objects.filter(placed_at=F("customer__first_order_at"))
+        for row in _sales_in_shop_currency(rates)
+        .filter(placed_at=F("customer__first_order_at"))
         .annotate(month=month)
         .values("month")
-        .annotate(revenue=Sum("amount"))
+        .annotate(revenue=Sum(net))
         .order_by("month")
     }
     gained = _customers_by_month("first_order_at")

@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from nextorder.crm.services import orders_import
-from nextorder.data import CDNOW_SAMPLE
+from nextorder.data import CDNOW_SAMPLE, SHOPIFY_SAMPLE
 from nextorder.demo.data import (
     DEMO_PASSWORD,
     DEMO_USERS,
@@ -26,7 +26,8 @@ from nextorder.desk.mail.smtpd import parse_address, smtp_server
 
 class Command(BaseCommand):
     help = (
-        "Create (or reuse) the demo database with the CDNOW customers and tickets, then serve it."
+        "Create (or reuse) the demo database with the CDNOW customers, a shop's Shopify "
+        "export and tickets, then serve it."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -46,6 +47,13 @@ class Command(BaseCommand):
         self.stdout.write(
             f"CDNOW sample: {result.orders_created} new orders, {result.orders_existing} already "
             f"loaded ({result.rows} rows; dates moved {shift // 7} weeks forward)."
+        )
+        # A shop's export as it comes: line items, products, statuses and refunds.
+        shop = orders_import(path=SHOPIFY_SAMPLE, file_format="csv", layout="shopify")
+        self.stdout.write(
+            f"Shopify export: {shop.orders_created} new orders with {shop.lines_created} "
+            f"lines, {shop.products_created} new products, {shop.customers_created} new "
+            "customers."
         )
         ensure_demo_staff()
         self.stdout.write(score_demo_customers(shift_days=shift))

@@ -7,6 +7,8 @@ so that no app imports one above it.
 
 from __future__ import annotations
 
+import json
+import zoneinfo
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +16,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from nextorder.core.files import DATA_FORMATS, DataFormat, data_format_of
 from nextorder.core.progress import phase_progress_bars
-from nextorder.crm.importers import ColumnMapping, OrderFileError, mapping_from_options
-from nextorder.crm.services import orders_import
+from nextorder.crm.importers import LAYOUTS, ColumnMapping, OrderFileError, mapping_from_options
+from nextorder.crm.services import ImportResult, orders_import
 from nextorder.desk.mail.mailbox import mailbox_import
 
 
@@ -30,7 +32,19 @@ class Command(BaseCommand):
         # may stand anywhere on the line.
         parser.add_argument("kind", choices=["orders", "mailbox"], help="what the file holds")
         parser.add_argument("file", type=Path)
-        parser.add_argument("--format", choices=DATA_FORMATS, help="default: from the file name")
+        parser.add_argument(
+            "--format",
+            choices=[*DATA_FORMATS, *LAYOUTS],
+            help="a file format, or a platform's order export (a CSV); default: from the "
+            "file name, and a platform's export from its header",
+        )
+        parser.add_argument(
+            "--time-zone",
+            help="orders: the zone of times without an offset (default: TIME_ZONE)",
+        )
+        parser.add_argument(
+            "--json", action="store_true", help="orders: print the summary as one JSON object"
+        )
         parser.add_argument(
             "--column",
             action="append",
@@ -40,16 +54,24 @@ class Command(BaseCommand):
             "(FIELD=- for a field the file lacks)",
         )
         parser.add_argument("--mapping", type=Path, help="JSON file of FIELD: COLUMN pairs")
-        parser.add_argument("--currency", default="USD", help="currency of rows without one")
+        parser.add_argument(
+            "--currency", help="currency of rows without one (default: NEXTORDER_CURRENCY)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["kind"] == "mailbox":
             return self._mailbox(options["file"], verbosity=options["verbosity"])
         path: Path = options["file"]
+        layout = options["format"] if options["format"] in LAYOUTS else None
         try:
-            file_format: DataFormat = options["format"] or data_format_of(path)
+            file_format: DataFormat = "csv" if layout else options["format"] or data_format_of(path)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
+        if options["time_zone"]:
+            try:
+                zoneinfo.ZoneInfo(options["time_zone"])
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+                raise CommandError(f"unknown time zone {options['time_zone']!r}") from exc
         try:
             base = (
                 ColumnMapping.from_file(options["mapping"])
@@ -57,12 +79,15 @@ class Command(BaseCommand):
                 else ColumnMapping()
             )
             mapping = mapping_from_options(base=base, options=options["column"])
-            with phase_progress_bars(enabled=options["verbosity"] > 0) as report:
+            quiet = options["json"] or options["verbosity"] == 0
+            with phase_progress_bars(enabled=not quiet) as report:
                 result = orders_import(
                     path=path,
                     file_format=file_format,
                     mapping=mapping,
-                    default_currency=options["currency"].upper(),
+                    layout=layout,
+                    default_currency=(options["currency"] or "").upper() or None,
+                    time_zone=options["time_zone"],
                     progress=report,
                 )
         except OrderFileError as exc:
@@ -70,12 +95,31 @@ class Command(BaseCommand):
             raise CommandError(
                 f"{where}{exc.reason.rstrip('.')}. Nothing from this file was imported."
             ) from exc
+        if options["json"]:
+            self.stdout.write(json.dumps(result.summary()))
+            return
+        for warning in result.warnings:
+            self.stderr.write(self.style.WARNING(f"{path.name}: {warning}"))
+        self._print_summary(path, result)
+
+    def _print_summary(self, path: Path, result: ImportResult) -> None:
+        not_counted = ", ".join(f"{n} {status}" for status, n in result.not_counted.items())
+        net = ", ".join(
+            f"{amount} {currency}" for currency, amount in result.net_sales_added.items()
+        )
+        layout = "" if result.layout == "generic" else f" ({result.layout} export)"
         self.stdout.write(
             self.style.SUCCESS(
-                f"{path.name}: {result.rows} rows, {result.orders_created} new orders "
-                f"({result.orders_existing} already known), {result.customers_created} new "
+                f"{path.name}{layout}: {result.rows} orders, {result.orders_created} new "
+                f"({result.orders_existing} already known, {result.orders_updated} of them "
+                f"changed status or refunds); {result.lines_created} new order lines, "
+                f"{result.products_created} new products, {result.customers_created} new "
                 f"customers, {result.contacts_created} new contacts."
             )
+        )
+        self.stdout.write(
+            f"Kept but not counted as sales: {not_counted or 'none'}. "
+            f"Net sales added: {net or 'none'}."
         )
 
     def _mailbox(self, path: Path, *, verbosity: int) -> None:

@@ -1,7 +1,7 @@
 """`nextorder clv fit|score|schedule`: customer-value models from the command line.
 
 clv fit                    fit on the database's orders (recorded for the console)
-clv fit --from-file FILE   fit on a transaction file (CSV, Parquet, CDNOW text)
+clv fit --from-file FILE   fit on an order file, read as `import orders` reads it
 clv score                  fit and write every customer's scores (or --enqueue it)
 clv schedule               book the nightly scoring task
 """
@@ -9,17 +9,24 @@ clv schedule               book the nightly scoring task
 from __future__ import annotations
 
 import json
+import zoneinfo
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-import polars as pl
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from nextorder.core.files import DATA_FORMATS
+from nextorder.core.files import DATA_FORMATS, DataFormat, data_format_of
 from nextorder.core.progress import phase_progress_bars
+from nextorder.crm.importers import (
+    LAYOUTS,
+    ColumnMapping,
+    OrderFileError,
+    mapping_from_options,
+)
 from nextorder.insight import holdout, rfm
+from nextorder.insight.selectors import transactions_from_file
 from nextorder.insight.services import customers_score, value_models_fit
 from nextorder.insight.tasks import nightly_scoring_schedule, score_customers_now
 from nextorder.insight.valuation import (
@@ -55,11 +62,30 @@ class Command(BaseCommand):
             type=_date,
             help="fit: check the predictions against the orders up to this day",
         )
-        parser.add_argument("--from-file", type=Path, help="fit: a transaction file")
-        parser.add_argument("--format", choices=DATA_FORMATS, help="default: from the suffix")
-        parser.add_argument("--customer-column", default="customer_id")
-        parser.add_argument("--date-column", default="date")
-        parser.add_argument("--amount-column", default="amount")
+        parser.add_argument(
+            "--from-file",
+            type=Path,
+            help="fit: an order file, read as `import orders` reads it (formats, columns)",
+        )
+        parser.add_argument(
+            "--format",
+            choices=[*DATA_FORMATS, *LAYOUTS],
+            help="a file format or a platform's export; default: from the suffix and header",
+        )
+        parser.add_argument(
+            "--column",
+            action="append",
+            default=[],
+            metavar="FIELD=COLUMN",
+            help="which file column holds a field, as for `import orders`",
+        )
+        parser.add_argument("--customer-column", help="short for --column customer_id=...")
+        parser.add_argument("--date-column", help="short for --column placed_at=...")
+        parser.add_argument("--amount-column", help="short for --column amount=...")
+        parser.add_argument(
+            "--currency", help="fit: the sales in this currency (needed when a file has several)"
+        )
+        parser.add_argument("--time-zone", help="fit: the zone of times without an offset")
         parser.add_argument(
             "--period-days", type=float, default=rfm.DAYS_PER_WEEK, help="time unit in days"
         )
@@ -128,20 +154,36 @@ class Command(BaseCommand):
         self, options: dict[str, Any], calibration_end: date | None, holdout_end: date | None
     ) -> dict[str, Any]:
         path: Path = options["from_file"]
+        layout = options["format"] if options["format"] in LAYOUTS else None
+        shorthands = [
+            f"{field}={options[option]}"
+            for field, option in (
+                ("customer_id", "customer_column"),
+                ("placed_at", "date_column"),
+                ("amount", "amount_column"),
+            )
+            if options[option]
+        ]
         try:
-            transactions = rfm.scan_transactions(
+            file_format: DataFormat = "csv" if layout else options["format"] or data_format_of(path)
+            mapping = mapping_from_options(
+                base=ColumnMapping(), options=[*options["column"], *shorthands]
+            )
+            transactions = transactions_from_file(
                 path=path,
-                file_format=options["format"],
-                customer_column=options["customer_column"],
-                date_column=options["date_column"],
-                amount_column=options["amount_column"],
-            ).collect()
-        except (OSError, ValueError, pl.exceptions.PolarsError) as exc:
+                file_format=file_format,
+                mapping=mapping,
+                layout=layout,
+                currency=options["currency"].upper() if options["currency"] else None,
+                time_zone=options["time_zone"],
+            )
+        except OrderFileError as exc:
+            where = f"{path}:{exc.line}" if exc.line is not None else str(path)
+            raise CommandError(f"cannot read {where}: {exc.reason}") from exc
+        except (ValueError, zoneinfo.ZoneInfoNotFoundError) as exc:
             raise CommandError(f"cannot read {path}: {exc}") from exc
         if transactions.height == 0:
             raise CommandError(f"{path} has no transactions")
-        if transactions["date"].null_count():
-            raise CommandError(f"{path}: some dates are not dates (use YYYY-MM-DD or YYYYMMDD)")
         last_day = transactions["date"].max()
         assert isinstance(last_day, date)
         calibration_end = calibration_end or last_day
