@@ -30,6 +30,7 @@ PORTAL = 302  # without a portal session, the portal's pages send to its log-in 
 # (url name, method): status for anonymous, agent, lead, sales, manager.
 MATRIX: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("home", "GET"): (302, 302, 302, 302, 302),
+    ("favicon", "GET"): (301, 301, 301, 301, 301),
     ("login", "GET"): (200, 200, 200, 200, 200),
     ("login", "POST"): (200, 200, 200, 200, 200),  # the form again, with its errors
     ("logout", "GET"): (405, 405, 405, 405, 405),

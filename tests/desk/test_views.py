@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
+from django.contrib.staticfiles import finders
 from django.urls import reverse
 
 from nextorder.crm.models import Customer
@@ -157,3 +159,10 @@ def test_the_customer_page_says_which_orders_are_not_sales(client, agent, tmp_pa
     html = client.get(reverse("desk:customer", args=[Customer.objects.get().pk])).content.decode()
 
     assert "2.50 refunded" in html and "cancelled</span>" in html
+
+
+def test_the_favicon_is_there_for_browsers_that_ask_for_favicon_ico(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    icon = response.url.removeprefix(settings.STATIC_URL)
+    assert finders.find(icon) and icon.endswith(".svg")
