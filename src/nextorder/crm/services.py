@@ -30,7 +30,7 @@ from nextorder.core.bulk import (
     staging_table_load,
 )
 from nextorder.core.files import DataFormat
-from nextorder.core.models import Verb
+from nextorder.core.models import Event, Verb
 from nextorder.core.services import event_build, event_record, events_record, staff_actor
 from nextorder.crm.importers import (
     ColumnMapping,
@@ -67,15 +67,19 @@ def customer_create(
     customer = Customer(name=name.strip(), kind=kind, external_id=external_id, notes=notes)
     customer.full_clean()
     customer.save()
-    event_record(
+    events_record(events=[_customer_created(customer, actor=actor)])
+    return customer
+
+
+def _customer_created(customer: Customer, *, actor: User | None) -> Event:
+    return event_build(
         verb=Verb.CUSTOMER_CREATED,
         subject=customer,
         actor=actor,
         actor_label="" if staff_actor(actor) else "system",
         customer_id=customer.pk,
-        after={"name": customer.name, "kind": customer.kind, "external_id": external_id},
+        after={"name": customer.name, "kind": customer.kind, "external_id": customer.external_id},
     )
-    return customer
 
 
 # The fields of a customer that people edit; the order and value figures are derived.
@@ -221,19 +225,7 @@ def contacts_for_emails(
         if a.rpartition("@")[2] not in companies
     }
     Customer.objects.bulk_create(new_customers.values())
-    events_record(
-        events=[
-            event_build(
-                verb=Verb.CUSTOMER_CREATED,
-                subject=customer,
-                actor=actor,
-                actor_label="" if staff_actor(actor) else "system",
-                customer_id=customer.pk,
-                after={"name": customer.name, "kind": customer.kind, "external_id": None},
-            )
-            for customer in new_customers.values()
-        ]
-    )
+    events_record(events=[_customer_created(c, actor=actor) for c in new_customers.values()])
     contacts = {
         a: Contact(
             customer=new_customers.get(a) or companies[a.rpartition("@")[2]],
