@@ -92,3 +92,21 @@ def test_value_model_page_draws_the_hold_out_check(lead, live_server, page):
     assert page.locator("#holdout-check svg polyline").count() == 3  # actual and two models
     assert page.locator("#holdout-check svg rect.bar").count() == 3 * 8
     assert "2,357" in page.inner_text("#value-totals")
+
+
+@pytest.mark.parametrize("width", [1440, 390])
+@pytest.mark.parametrize("role", ["agent1", "manager1"])
+def test_the_queue_fits_the_screen_of_a_desk_and_of_a_phone(
+    agent, manager, ticket, live_server, browser, width, role, tmp_path
+):
+    """Nothing wider than the viewport: at 390 px (a phone) the rows become cards and the
+    header wraps (a manager's has the most links), so "Log out" and every row's link stay
+    on screen."""
+    page = browser.new_page(viewport={"width": width, "height": 844})
+    log_in(page, live_server, role)
+    page.screenshot(path=str(tmp_path / f"queue-{role}-{width}.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    for visible in ("button:has-text('Log out')", f"tr[data-ticket='{ticket.pk}'] a"):
+        box = page.locator(visible).first.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width
+    page.close()

@@ -20,14 +20,18 @@ from nextorder.desk.models import Ticket
 
 register = template.Library()
 
+# data-label names each cell for the phone layout, where the rows become cards.
 _ROW = (
-    '<tr data-ticket="{}"><td class="muted">{}</td>'
-    '<td><a href="{}">{}</a>{}</td>'
-    '<td><a href="{}">{}</a></td>'
-    '<td class="num">{}</td><td class="num">{}</td><td class="num">{}</td>'
+    '<tr data-ticket="{}"><td class="muted id">{}</td>'
+    '<td class="subject"><a href="{}">{}</a>{}</td>'
+    '<td data-label="Customer"><a href="{}">{}</a></td>'
+    '<td class="num" data-label="Orders">{}</td>'
+    '<td class="num" data-label="Total spend">{}</td>'
+    '<td class="num" data-label="Value at risk">{}</td>'
     '<td><span class="badge status-{}">{}</span></td>'
     '<td><span class="badge prio-{}" title="{}">{}</span></td>'
-    '<td>{}</td><td class="small" title="{}">{}</td></tr>\n'
+    '<td data-label="Assignee">{}</td>'
+    '<td class="small" data-label="Waiting since" title="{}">{}</td></tr>\n'
 )
 _UNDELIVERED = mark_safe(  # constant markup: nothing in it comes from outside
     ' <span class="badge prio-3" title="A reply could not be delivered">reply not delivered</span>'
