@@ -95,6 +95,7 @@ READ_ONLY_IN_ADMIN = {
     "desk.outboxmail",
     "desk.mailboxcursor",
     "desk.portallogintoken",
+    "desk.prioritycalibration",
     "insight.valuemodelfit",
     "axes.accesslog",
     "axes.accessattempt",

@@ -41,6 +41,11 @@ def test_demo_loads_once_and_rerunning_adds_nothing():
     ) == counts
     assert set(Ticket.objects.values_list("status", flat=True)) == set(Ticket.Status.values)
     assert get_user_model().objects.get(username="alex").groups.filter(name="agent").exists()
+    # Triage that can be believed: the rule raises some tickets, few to Urgent.
+    active = Ticket.objects.filter(status__in=Ticket.ACTIVE_STATUSES)
+    urgent = active.filter(priority=Ticket.Priority.URGENT).count()
+    assert urgent <= 0.10 * active.count()
+    assert active.filter(priority=Ticket.Priority.HIGH).exclude(priority_reason="").exists()
     # Some tickets come from the biggest spenders.
     top = Customer.objects.order_by("-total_spend")[:236]
     assert Ticket.objects.filter(customer__in=top).exists()

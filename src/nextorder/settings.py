@@ -152,8 +152,10 @@ LOGOUT_REDIRECT_URL = "login"
 TASKS = {"default": {"BACKEND": "django_tasks_db.backend.DatabaseBackend"}}
 
 # The ticket priority rule (see nextorder/desk/priority.py): value-at-risk thresholds.
-NEXTORDER_PRIORITY_MEDIUM_VALUE = os.environ.get("NEXTORDER_PRIORITY_MEDIUM_VALUE", "50")
-NEXTORDER_PRIORITY_HIGH_VALUE = os.environ.get("NEXTORDER_PRIORITY_HIGH_VALUE", "200")
+# The priority rule's "most valuable customers": the top share of those scored (desk/priority.py),
+# recalibrated at each scoring; before the first scoring, those with at least TOP_VALUE at risk.
+NEXTORDER_PRIORITY_TOP_SHARE = float(os.environ.get("NEXTORDER_PRIORITY_TOP_SHARE", "0.10"))
+NEXTORDER_PRIORITY_TOP_VALUE = os.environ.get("NEXTORDER_PRIORITY_TOP_VALUE", "200")
 NEXTORDER_QUEUE_PAGE_SIZE = int(os.environ.get("NEXTORDER_QUEUE_PAGE_SIZE", "50"))
 
 # Customer value (see nextorder/insight): the monthly rate future orders are discounted

@@ -8,23 +8,27 @@ from nextorder.crm.models import Customer
 from nextorder.desk.models import Ticket
 from nextorder.desk.priority import PriorityRule, decide_priority, reads_angry
 from nextorder.desk.services import (
+    priority_calibrate,
     ticket_open,
     ticket_receive_message,
     ticket_update,
     tickets_refresh_value_at_risk,
 )
 
-RULE = PriorityRule(medium_value_at_risk=Decimal(50), high_value_at_risk=Decimal(200))
+RULE = PriorityRule(top_value_at_risk=Decimal(200), described="top 10% of customers")
 
 
 @pytest.mark.parametrize(
     ("text", "angry"),
     [
         ("This is unacceptable, I want a refund.", True),
-        ("Still not here. I'm FURIOUS", True),
+        ("Still not here. This is ridiculous!!", True),
         ("Second time this happened, terrible service", True),
         ("Could you send me the invoice please?", False),
         ("Thanks, the refund arrived.", False),  # one word, calm
+        ("I'd like to cancel my order and get a refund, please.", False),  # friction only
+        ("The worst part is choosing which one to buy next.", False),  # one word, no anger
+        ("Still not arrived. I'm FURIOUS", True),
     ],
 )
 def test_reads_angry(text, angry):
@@ -35,10 +39,11 @@ def test_reads_angry(text, angry):
     ("current", "value", "text", "expected"),
     [
         (1, None, "Where is my parcel?", 1),
-        (1, Decimal(60), "Where is my parcel?", 2),
-        (1, Decimal(250), "Where is my parcel?", 3),
-        (1, Decimal(250), "Unacceptable, second time!!", 3),  # capped at urgent
-        (0, Decimal(10), "Unacceptable, second time!!", 2),
+        (1, Decimal(150), "Where is my parcel?", 1),  # below the top customers
+        (1, Decimal(250), "Where is my parcel?", 2),  # one signal: High
+        (1, Decimal(10), "Unacceptable, second time!!", 2),
+        (1, Decimal(250), "Unacceptable, second time!!", 3),  # both: Urgent
+        (0, None, "Unacceptable, second time!!", 2),
         (3, None, "hello", 3),  # never lowers
     ],
 )
@@ -46,6 +51,24 @@ def test_rule(current, value, text, expected):
     decision = decide_priority(current=current, value_at_risk=value, text=text, rule=RULE)
     assert decision.priority == expected
     assert (decision.reason != "") == (expected > current)
+
+
+@pytest.mark.django_db
+def test_scoring_calibrates_the_rule_on_the_customer_base(agent):
+    """The top 10% of scored customers by value at risk are the "most valuable" ones,
+    whatever the amounts: each scoring recalibrates, and nobody with value is nothing."""
+    assert priority_calibrate() is None  # nobody scored: the configured amount holds
+    assert PriorityRule.current().top_value_at_risk == Decimal(200)
+    Customer.objects.bulk_create(
+        Customer(name=f"C{n}", value_at_risk=Decimal(n)) for n in range(1, 101)
+    )
+    calibration = priority_calibrate()
+    assert calibration is not None and calibration.top_value_at_risk == Decimal(91)
+    rule = PriorityRule.current()
+    assert decide_priority(current=1, value_at_risk=Decimal(91), text="", rule=rule).reason == (
+        "High: value at risk 91.00 (top 10% of customers)"
+    )
+    assert decide_priority(current=1, value_at_risk=Decimal(90), text="", rule=rule).priority == 1
 
 
 @pytest.mark.django_db
@@ -62,7 +85,7 @@ def test_an_angry_valuable_quiet_customer_is_answered_first(customer, agent):
 
     assert calm_nobody.priority == Ticket.Priority.NORMAL and calm_nobody.priority_reason == ""
     assert angry.priority == Ticket.Priority.URGENT
-    assert "value at risk 320.00 (high)" in angry.priority_reason
+    assert "value at risk 320.00 (at least 200.00)" in angry.priority_reason
     assert "angry tone" in angry.priority_reason
     assert angry.value_at_risk == Decimal("320.00")
 
@@ -70,6 +93,7 @@ def test_an_angry_valuable_quiet_customer_is_answered_first(customer, agent):
 @pytest.mark.django_db
 def test_an_angry_follow_up_raises_but_an_agents_choice_is_kept(ticket, agent, contact):
     ticket_update(ticket=ticket, actor=agent, expected_version=1, priority=Ticket.Priority.LOW)
+    assert ticket.priority_reason == "Set by agent1"  # the agent's choice, not the rule's
 
     ticket_receive_message(ticket=ticket, contact=contact, body_text="Thanks, all good.")
     ticket.refresh_from_db()

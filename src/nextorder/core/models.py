@@ -63,6 +63,7 @@ class Verb(models.TextChoices):
     ORDER_CREATED = "order.created", "Order recorded"
     ORDERS_IMPORTED = "orders.imported", "Orders imported"
     CUSTOMERS_SCORED = "customers.scored", "Customers scored"
+    PRIORITY_CALIBRATED = "priority.calibrated", "Priority rule calibrated"
     VALUE_MODEL_FITTED = "value_model.fitted", "Value model fitted"
     USER_CREATED = "user.created", "Staff user created"
     USER_ROLE_SET = "user.role_set", "Staff role changed"

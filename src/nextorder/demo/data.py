@@ -153,6 +153,8 @@ class Conversation:
 
     subject: str
     opening: str
+    # Low for what can wait (thanks, a catalogue question); else Normal, and the priority
+    # rule raises what a valuable or angry customer writes, as it would live.
     priority: int
     reply: str
     follow_up: str
@@ -174,7 +176,7 @@ _CONVERSATIONS = (
         "Still waiting for my order",
         "I ordered on {order} and nothing has arrived. The tracking page has not changed in "
         "days. Where is it?",
-        2,
+        1,
         "I'm sorry for the wait. I can see the parcel stuck at the carrier's depot and have "
         "opened a claim with them. I'll update you by Friday at the latest.",
         "It still hasn't arrived. This is getting frustrating, it is the second time.",
@@ -183,7 +185,7 @@ _CONVERSATIONS = (
         "Wrong album delivered",
         "I received the wrong album in my order from {order}. I ordered something else "
         "entirely. How do I swap it?",
-        2,
+        1,
         "Apologies for the mix-up. The right album is on its way today; keep the wrong one, "
         "no need to send it back.",
         "Got the right one now. Thanks for sorting it so quickly.",
@@ -192,7 +194,7 @@ _CONVERSATIONS = (
         "Charged twice",
         "My card statement shows the order of {order} twice. Please refund the duplicate "
         "charge as soon as possible.",
-        3,
+        1,
         "Thank you for your patience. The second charge was an authorisation hold and has been "
         "released; your bank should show it within 3-5 days.",
         "The second charge is still there after a week. I want a refund, not excuses.",
@@ -201,7 +203,7 @@ _CONVERSATIONS = (
         "Very disappointed",
         "This is the second time something went wrong. My order from {order} skips on track "
         "3. I have been a loyal customer and I am close to taking my business elsewhere.",
-        3,
+        1,
         "I'm sorry, and I understand. A replacement disc ships today by express, and I've "
         "added a 15% credit to your account for your next order.",
         "Thank you, that is more than fair. The new disc plays perfectly.",
@@ -229,7 +231,7 @@ _CONVERSATIONS = (
         "Refund not received",
         "You confirmed a refund for part of my order from {order} but I have not seen the "
         "money yet. Can you check?",
-        2,
+        1,
         "I've checked: the refund was sent on Tuesday and usually takes 3-5 working days to "
         "appear. Here is the reference for your bank: RF-2231.",
         "It arrived this morning. Thanks.",

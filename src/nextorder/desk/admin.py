@@ -9,6 +9,7 @@ from nextorder.desk.models import (
     Message,
     OutboxMail,
     PortalLoginToken,
+    PriorityCalibration,
     Ticket,
 )
 
@@ -40,6 +41,11 @@ class MessageAdmin(ReadOnlyAdmin):
 @admin.register(Attachment)
 class AttachmentAdmin(ReadOnlyAdmin):
     list_display = ["filename", "content_type", "size", "message"]
+
+
+@admin.register(PriorityCalibration)
+class PriorityCalibrationAdmin(ReadOnlyAdmin):
+    list_display = ["computed_at", "top_share", "top_value_at_risk", "customers_scored"]
 
 
 @admin.register(Delivery)

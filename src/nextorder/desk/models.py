@@ -125,6 +125,20 @@ class Ticket(TimeStampedModel):
         return self.status in self.ACTIVE_STATUSES
 
 
+class PriorityCalibration(models.Model):
+    """Where the priority rule's "most valuable customers" begin, taken at each scoring:
+    the value at risk of the customer at the top `top_share` of those scored."""
+
+    computed_at = models.DateTimeField()
+    top_share = models.FloatField()
+    top_value_at_risk = models.DecimalField(max_digits=14, decimal_places=2)
+    customers_scored = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        share, value = f"{self.top_share:.0%}", self.top_value_at_risk
+        return f"top {share} from {value} ({self.computed_at:%Y-%m-%d})"
+
+
 class Message(models.Model):
     class Direction(models.TextChoices):
         INBOUND = "in", "From the customer"

@@ -1,14 +1,18 @@
 """The rule that sets a ticket's priority when the customer writes.
 
-An angry message from a valuable customer who has gone quiet is answered first:
-priority rises with the customer's value at risk (what the business stands to lose if
-this customer leaves: see `insight.scoring`) and with an angry tone. The rule only ever
-raises a priority: an agent's choice is not undone when the customer writes again.
+Two signals, each worth one level above Normal:
+- the customer is among the most valuable to keep: their value at risk (what the
+  business stands to lose if they leave, see `insight.scoring`) is in the top
+  NEXTORDER_PRIORITY_TOP_SHARE of scored customers (10 % by default). The threshold is
+  recalibrated at each scoring (`PriorityCalibration`), so it follows the customer base
+  rather than a fixed amount; before the first scoring it is NEXTORDER_PRIORITY_TOP_VALUE;
+- the message reads angry: a word of real anger, with a second sign of it (another
+  such word, a word of friction such as "again" or "refund", or shouting). One word of
+  friction alone ("I'd like a refund") is not anger.
 
-    Normal, +1 if value at risk >= NEXTORDER_PRIORITY_MEDIUM_VALUE (default 50)
-            +2 if value at risk >= NEXTORDER_PRIORITY_HIGH_VALUE   (default 200)
-            +1 if the message reads angry
-    capped at Urgent.
+High is one signal, Urgent both: a valuable customer who is angry is answered first.
+The rule only ever raises a priority, and says why; an agent's choice is not undone
+when the customer writes again.
 """
 
 from __future__ import annotations
@@ -19,36 +23,47 @@ from decimal import Decimal
 
 from django.conf import settings
 
-from nextorder.desk.models import Ticket
+from nextorder.desk.models import PriorityCalibration, Ticket
 
-# Words and phrases of an unhappy customer; a message with two or more, or one and
-# shouting (!!, or a run of capitals), reads angry.
-_ANGRY = re.compile(
-    r"\b(angry|furious|unacceptable|disappointed|disappointing|terrible|awful|worst|"
-    r"ridiculous|outrageous|frustrat\w*|fed up|never again|cancel\w*|refund|complain\w*|"
-    r"lawyer|chargeback|scam|rip[- ]?off|elsewhere|useless|still (?:not|hasn't|haven't)|"
-    r"second time|third time|again)\b",
+# Anger itself, and words that only add to it (a customer may ask for a refund calmly).
+_ANGER = re.compile(
+    r"\b(angry|furious|livid|unacceptable|disgust\w*|terrible|awful|worst|appalling|"
+    r"horrible|pathetic|ridiculous|outrageous|fed up|never again|lawyer|chargeback|scam|"
+    r"rip[- ]?off|useless|incompetent|bad review)\b",
+    re.IGNORECASE,
+)
+_FRICTION = re.compile(
+    r"\b(disappoint\w*|frustrat\w*|cancel\w*|refund|complain\w*|elsewhere|"
+    r"still (?:not|hasn't|haven't)|second time|third time|again)\b",
     re.IGNORECASE,
 )
 _SHOUTING = re.compile(r"!!|\b[A-Z]{4,}\b")
 
 
 def reads_angry(text: str) -> bool:
-    hits = len(_ANGRY.findall(text))
-    return hits >= 2 or (hits == 1 and bool(_SHOUTING.search(text)))
+    anger = len(_ANGER.findall(text))
+    return anger >= 2 or (
+        anger == 1 and (bool(_FRICTION.search(text)) or bool(_SHOUTING.search(text)))
+    )
 
 
 @dataclass(frozen=True)
 class PriorityRule:
-    medium_value_at_risk: Decimal
-    high_value_at_risk: Decimal
+    top_value_at_risk: Decimal
+    # How the threshold reads in a reason: "top 10% of customers" or "at least 200.00".
+    described: str
 
     @classmethod
-    def from_settings(cls) -> PriorityRule:
-        return cls(
-            medium_value_at_risk=Decimal(settings.NEXTORDER_PRIORITY_MEDIUM_VALUE),
-            high_value_at_risk=Decimal(settings.NEXTORDER_PRIORITY_HIGH_VALUE),
-        )
+    def current(cls) -> PriorityRule:
+        """The latest calibration (one small query), else the configured amount."""
+        calibration = PriorityCalibration.objects.order_by("-id").first()
+        if calibration is not None:
+            return cls(
+                top_value_at_risk=calibration.top_value_at_risk,
+                described=f"top {calibration.top_share:.0%} of customers",
+            )
+        amount = Decimal(settings.NEXTORDER_PRIORITY_TOP_VALUE)
+        return cls(top_value_at_risk=amount, described=f"at least {amount:,.2f}")
 
 
 @dataclass(frozen=True)
@@ -61,18 +76,12 @@ def decide_priority(
     *, current: int, value_at_risk: Decimal | None, text: str, rule: PriorityRule
 ) -> PriorityDecision:
     """The priority the rule asks for, never below `current`, with its reasons in words."""
-    level = int(Ticket.Priority.NORMAL)
     reasons = []
-    if value_at_risk is not None and value_at_risk >= rule.high_value_at_risk:
-        level += 2
-        reasons.append(f"value at risk {value_at_risk:,.2f} (high)")
-    elif value_at_risk is not None and value_at_risk >= rule.medium_value_at_risk:
-        level += 1
-        reasons.append(f"value at risk {value_at_risk:,.2f}")
+    if value_at_risk and value_at_risk >= rule.top_value_at_risk:
+        reasons.append(f"value at risk {value_at_risk:,.2f} ({rule.described})")
     if reads_angry(text):
-        level += 1
         reasons.append("angry tone")
-    level = min(level, int(Ticket.Priority.URGENT))
+    level = int(Ticket.Priority.NORMAL) + len(reasons)
     if not reasons or level <= current:
         return PriorityDecision(priority=current, reason="")
     label = Ticket.Priority(level).label

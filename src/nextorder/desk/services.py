@@ -27,7 +27,7 @@ from nextorder.core.services import event_build, event_record, events_record
 from nextorder.crm.models import Contact, ContactEmail, Customer
 from nextorder.crm.services import contact_create, contact_email_add
 from nextorder.desk.mail.parse import MAX_BODY_CHARS
-from nextorder.desk.models import Delivery, Message, Ticket
+from nextorder.desk.models import Delivery, Message, PriorityCalibration, Ticket
 from nextorder.desk.priority import PriorityDecision, PriorityRule, decide_priority
 
 
@@ -139,7 +139,7 @@ def ticket_open(
             current=priority,
             value_at_risk=customer.value_at_risk,
             text=f"{subject}\n{body_text}",
-            rule=PriorityRule.from_settings(),
+            rule=PriorityRule.current(),
         )
     )
     ticket = _ticket_build(
@@ -384,6 +384,10 @@ def ticket_update(
         before[name], after[name] = _loggable(old), _loggable(value)
         if name == "status":
             changes.update(_status_stamps(new_status=value, now=now))
+        elif name == "priority":
+            # The agent's choice replaces the rule's reason: the page says who decided.
+            who = actor.get_full_name() or actor.get_username()
+            changes.update(priority=value, priority_reason=f"Set by {who}"[:200])
         else:
             changes[name] = value
     if not changes:
@@ -486,7 +490,7 @@ def customer_messages_receive(*, messages: Sequence[CustomerMessage]) -> list[Re
     meanwhile) and the callers' copies brought up to date. A batch costs a fixed number
     of queries: one INSERT per table and one UPDATE for the tickets continued.
     """
-    rule = PriorityRule.from_settings()
+    rule = PriorityRule.current()
     now = timezone.now()
     callers = [m.ticket for m in messages if m.ticket is not None]
     locked = Ticket.objects.select_for_update(of=("self",)).select_related("customer")
@@ -658,6 +662,36 @@ def _customer_wrote(
     ticket.last_message_at = at
     ticket.version += 1
     return True, before, after
+
+
+def priority_calibrate(*, share: float | None = None) -> PriorityCalibration | None:
+    """Where the top `share` of scored customers by value at risk begins, for the priority
+    rule; called at each scoring. None (and the rule unchanged) when nobody has value at
+    risk: a threshold of zero would raise every ticket."""
+    share = settings.NEXTORDER_PRIORITY_TOP_SHARE if share is None else share
+    scored = Customer.objects.filter(value_at_risk__isnull=False)
+    count = scored.count()
+    rank = max(int(count * share) - 1, 0)
+    threshold = (
+        scored.order_by("-value_at_risk", "id").values_list("value_at_risk", flat=True)[rank]
+        if count
+        else None
+    )
+    if not threshold:
+        return None
+    calibration = PriorityCalibration.objects.create(
+        computed_at=timezone.now(),
+        top_share=share,
+        top_value_at_risk=threshold,
+        customers_scored=count,
+    )
+    event_record(
+        verb=Verb.PRIORITY_CALIBRATED,
+        subject=calibration,
+        actor_label="system:scoring",
+        after={"top_share": share, "top_value_at_risk": str(threshold), "customers": count},
+    )
+    return calibration
 
 
 def tickets_refresh_value_at_risk(*, customer_ids_sql: str) -> int:

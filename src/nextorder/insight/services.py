@@ -24,7 +24,12 @@ from nextorder.core.models import Verb
 from nextorder.core.services import event_record, staff_actor
 from nextorder.crm.models import Customer
 from nextorder.desk.models import Ticket
-from nextorder.desk.services import ticket_open, ticket_update, tickets_refresh_value_at_risk
+from nextorder.desk.services import (
+    priority_calibrate,
+    ticket_open,
+    ticket_update,
+    tickets_refresh_value_at_risk,
+)
 from nextorder.insight.models import ValueModelFit
 from nextorder.insight.selectors import (
     daily_purchase_counts_from_database,
@@ -128,6 +133,7 @@ def customers_score(
         tickets = tickets_refresh_value_at_risk(
             customer_ids_sql=f"SELECT customer_id FROM {_SCORES_TABLE}"
         )
+        priority_calibrate()
         staging_table_drop(table=_SCORES_TABLE)
         fit = ValueModelFit.objects.create(
             purpose=ValueModelFit.Purpose.SCORING,
