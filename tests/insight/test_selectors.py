@@ -133,6 +133,11 @@ def test_at_risk_page_and_follow_up(client, lead, customer):
     assert "Value at risk: 120.00" in note.body_text
     assert note.direction == Message.Direction.NOTE  # never sent to the customer
 
+    # A second click finds the open follow-up instead of opening another.
+    again = client.post(reverse("insight:follow_up", args=[customer.pk]), follow=True)
+    assert Ticket.objects.filter(customer=customer, channel=Ticket.Channel.AGENT).count() == 1
+    assert f"has a follow-up open already: #{ticket.pk}" in again.content.decode()
+
 
 def test_agents_do_not_see_value_pages(client, agent):
     client.force_login(agent)

@@ -218,11 +218,29 @@ def value_models_fit(
     return fit
 
 
+@dataclass(frozen=True)
+class FollowUp:
+    ticket: Ticket
+    opened: bool  # False: the customer's open follow-up, which was there already
+
+
 @transaction.atomic
-def customer_follow_up_open(*, customer: Customer, actor: User, note: str = "") -> Ticket:
+def customer_follow_up_open(*, customer: Customer, actor: User, note: str = "") -> FollowUp:
     """A ticket assigned to the one who opened it (when their role works tickets),
     carrying why the customer is at risk as an internal note (value figures are never for
-    the customer's eyes), so the follow-up sits in their queue and on the timeline."""
+    the customer's eyes), so the follow-up sits in their queue and on the timeline.
+
+    One open follow-up per customer: a second click, or a colleague's, finds the first
+    (the customer's row is locked meanwhile, so two at once cannot both open one).
+    """
+    Customer.objects.select_for_update().filter(pk=customer.pk).exists()
+    already = (
+        customer.tickets.filter(channel=Ticket.Channel.AGENT, status__in=Ticket.ACTIVE_STATUSES)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    if already is not None:
+        return FollowUp(ticket=already, opened=False)
     facts = [
         f"Value at risk: {customer.value_at_risk:,.2f}"
         if customer.value_at_risk is not None
@@ -245,4 +263,4 @@ def customer_follow_up_open(*, customer: Customer, actor: User, note: str = "") 
     if actor.has_perm("desk.change_ticket"):
         # A sales user cannot work tickets: theirs waits in the queue for an agent.
         ticket_update(ticket=ticket, actor=actor, expected_version=ticket.version, assignee=actor)
-    return ticket
+    return FollowUp(ticket=ticket, opened=True)

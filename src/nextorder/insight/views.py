@@ -84,13 +84,17 @@ def follow_up(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         reason = " ".join(str(error) for error in form.errors["note"])
         return _at_risk_page(request, error=reason, status=400)
-    ticket = customer_follow_up_open(
+    follow_up = customer_follow_up_open(
         customer=customer,
         actor=request.user,  # type: ignore[arg-type]
         note=form.cleaned_data["note"],
     )
+    ticket = follow_up.ticket
     whose = "assigned to you" if ticket.assignee_id == request.user.pk else "in the queue"
-    messages.success(request, f"Follow-up #{ticket.pk} opened, {whose}.")
+    if follow_up.opened:
+        messages.success(request, f"Follow-up #{ticket.pk} opened, {whose}.")
+    else:
+        messages.info(request, f"{customer.name} has a follow-up open already: #{ticket.pk}.")
     return redirect("desk:ticket", pk=ticket.pk)
 
 
