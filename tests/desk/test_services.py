@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 
 from nextorder.core.models import Event, Team
+from nextorder.crm.selectors import customer_timeline
 from nextorder.desk.models import Message, Ticket
 from nextorder.desk.services import (
     TicketConflict,
@@ -76,7 +77,7 @@ def test_stale_version_is_a_conflict_that_names_who_changed_what(ticket, agent, 
             status=Ticket.Status.SOLVED,
         )
 
-    assert "agent1" in str(caught.value) and "pending" in str(caught.value)
+    assert "agent1" in str(caught.value) and "status: New → Pending" in str(caught.value)
     ticket.refresh_from_db()
     assert ticket.status == Ticket.Status.PENDING
     assert ticket_events(ticket) == ["ticket.opened", "ticket.updated"]
@@ -204,3 +205,18 @@ def test_message_text_is_bounded_and_nul_characters_are_dropped(ticket, agent, c
     received = ticket_receive_message(ticket=ticket, contact=contact, body_text="a\x00b")
     assert received.message.body_text == "ab"
     assert Message.objects.filter(ticket=ticket).count() == 2
+
+
+def test_the_timeline_reads_changes_by_their_names(ticket, agent, customer):
+    """Labels, not the stored numbers and keys; nobody, not None."""
+    ticket_update(
+        ticket=ticket,
+        actor=agent,
+        expected_version=1,
+        priority=Ticket.Priority.LOW,
+        assignee=agent,
+    )
+    titles = [entry.title for entry in customer_timeline(customer=customer)]
+    changed = next(title for title in titles if title.startswith("Ticket changed"))
+    assert "priority: Normal → Low" in changed and "assignee: nobody → agent1" in changed
+    assert "None" not in changed

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db.models import Case, DecimalField, Q, QuerySet, Value, When
 from django.template.defaultfilters import pluralize
 
+from nextorder.core.changes import changes_text
 from nextorder.core.models import Event
 from nextorder.crm.models import NET_AMOUNT, Contact, CurrencyRate, Customer, Order
 
@@ -76,11 +77,7 @@ def _order_entry(order: Order) -> TimelineEntry:
 
 
 def _event_entry(event: Event) -> TimelineEntry:
-    changes = ", ".join(
-        f"{k}: {event.before.get(k, '-')} → {v}"
-        for k, v in event.after.items()
-        if k in event.before
-    )
+    changes = changes_text(event)
     title = event.get_verb_display()
     subject = f" #{event.subject_id}" if event.verb.startswith("ticket.") else ""
     return TimelineEntry(

@@ -21,6 +21,7 @@ from django.db.models import F
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from nextorder.core.changes import changes_text
 from nextorder.core.html import html_from_text, sanitise_html
 from nextorder.core.models import Event, Team, Verb
 from nextorder.core.services import event_build, event_record, events_record
@@ -55,8 +56,7 @@ def _describe_change(event: Event) -> str:
         return "replied"
     if event.verb == Verb.TICKET_MESSAGE_RECEIVED:
         return "the customer wrote"
-    changed = [f"{k}: {event.before.get(k)} → {v}" for k, v in event.after.items()]
-    return "; ".join(changed) or event.verb
+    return changes_text(event) or event.get_verb_display()
 
 
 def new_message_id() -> str:
