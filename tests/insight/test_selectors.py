@@ -122,7 +122,10 @@ def test_at_risk_page_and_follow_up(client, lead, customer):
     )
     client.force_login(lead)
     page = client.get(reverse("insight:at_risk"))
-    assert page.status_code == 200 and "bought 2 times" in page.content.decode()
+    assert page.status_code == 200 and "Bought 2 times" in page.content.decode()
+    # In words: what they would be worth, how likely, what to do (120.00 a year if still
+    # buying is more than one of their orders, 27.75: worth a follow-up).
+    assert "Win back" in page.content.decode()
 
     response = client.post(reverse("insight:follow_up", args=[customer.pk]))
 

@@ -103,6 +103,67 @@ def customer_timeline(*, customer: Customer, limit: int = 30) -> list[TimelineEn
 
 
 @dataclass(frozen=True)
+class CustomerValue:
+    """A scored customer's value in the words an agent acts on (one presentation for the
+    ticket panel, the customer page and the at-risk list)."""
+
+    currency: str
+    if_buying: Decimal  # the next 12 months' value if they are still a customer
+    chance: float  # that they still are (P(alive))
+    now: Decimal  # if_buying x chance: what they are worth today
+    at_risk: Decimal  # if_buying x (1 - chance): what leaving would cost
+    step: str  # "Keep", "Win back", "Win a second order" or "Nothing to do"
+    advice: str
+
+    @property
+    def explanation(self) -> str:
+        return (
+            f"Worth {self.currency} {self.if_buying:,.2f} over the next 12 months if still "
+            f"buying, and {self.chance:.0%} likely to be: {self.currency} {self.now:,.2f} "
+            f"now, {self.currency} {self.at_risk:,.2f} at risk."
+        )
+
+
+def customer_value(*, customer: Customer) -> CustomerValue | None:
+    """None until the customer is scored (`nextorder clv score`)."""
+    if customer.p_alive is None:
+        return None
+    now, at_risk = customer.clv_12m or Decimal(0), customer.value_at_risk or Decimal(0)
+    if_buying, chance = now + at_risk, float(customer.p_alive)
+    one_order = (customer.total_spend / customer.order_count) if customer.order_count else 0
+    if customer.order_count <= 1 and chance >= 0.99:
+        # BG/NBD cannot lose a customer who bought once: their chance is an assumption.
+        step, advice = (
+            "Win a second order",
+            "Bought once: one order says little about whether they will come back, so the "
+            "chance above is the model's assumption. A good answer is the best reason for a "
+            "second order.",
+        )
+    elif chance >= 0.5:
+        step, advice = "Keep", "Probably still buying: a good answer keeps them."
+    elif if_buying >= one_order > 0:
+        step, advice = (
+            "Win back",
+            "Probably no longer buying, and worth at least another order if they came "
+            "back: worth a personal follow-up.",
+        )
+    else:
+        step, advice = (
+            "Nothing to do",
+            "Probably no longer buying, and worth less than one of their orders if they came back.",
+        )
+    return CustomerValue(
+        currency=settings.NEXTORDER_CURRENCY,
+        if_buying=if_buying,
+        chance=chance,
+        now=now,
+        at_risk=at_risk,
+        step=step,
+        advice=advice,
+    )
+
+
+@dataclass(frozen=True)
 class CustomerSummary:
     customer: Customer
     order_count: int
@@ -110,6 +171,8 @@ class CustomerSummary:
     average_order: Decimal | None
     first_order_at: datetime | None
     last_order_at: datetime | None
+    value: CustomerValue | None
+    currency: str  # of the totals: the shop's (orders in others are converted)
 
 
 def customer_summary(*, customer: Customer) -> CustomerSummary:
@@ -125,4 +188,6 @@ def customer_summary(*, customer: Customer) -> CustomerSummary:
         average_order=average,
         first_order_at=customer.first_order_at,
         last_order_at=customer.last_order_at,
+        value=customer_value(customer=customer),
+        currency=settings.NEXTORDER_CURRENCY,
     )

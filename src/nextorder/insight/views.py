@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from nextorder.core import params
 from nextorder.crm.models import Customer
+from nextorder.crm.selectors import customer_value
 from nextorder.insight import charts
 from nextorder.insight.models import ValueModelFit
 from nextorder.insight.selectors import (
@@ -61,11 +62,18 @@ def _at_risk_page(request: HttpRequest, *, error: str = "", status: int = 200) -
         request,
         "insight/at_risk.html",
         {
-            "customers": customers_at_risk(filters=filters),
+            "rows": [
+                (customer, customer_value(customer=customer))
+                for customer in customers_at_risk(filters=filters)
+            ],
+            "currency": settings.NEXTORDER_CURRENCY,
             "filters": filters,
             "error": error,
             "stages": [
-                (AtRiskStage.REACHABLE, f"Still reachable (P(alive) {PROBABLY_GONE_BELOW:.0%}+)"),
+                (
+                    AtRiskStage.REACHABLE,
+                    f"Still reachable (chance still buying {PROBABLY_GONE_BELOW:.0%}+)",
+                ),
                 (AtRiskStage.GONE, f"Probably gone (under {PROBABLY_GONE_BELOW:.0%}): win back"),
                 (AtRiskStage.ALL, "Everyone"),
             ],
