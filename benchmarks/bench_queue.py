@@ -285,15 +285,23 @@ def form_query(*, sort: str = "priority", statuses=("new", "open", "pending"), *
 
 
 def _at(*, sort: str, statuses: tuple[str, ...], position: int, **where: Any) -> Any:
-    """The ticket at `position` (1-based) of this sort and filter, by OFFSET (slow, once)."""
+    """The ticket at `position` (1-based) of this sort and filter, by OFFSET (slow, once):
+    tier by tier (waiting on us, on the customer, done), each in the sort's order."""
+    from django.db.models import Case, IntegerField, Value, When
+
     from nextorder.desk.models import Ticket
-    from nextorder.desk.selectors import _ORDERINGS, QueueSort
+    from nextorder.desk.selectors import _ORDERINGS, TIERS, QueueSort
 
     ordering = _ORDERINGS[QueueSort(sort)]
+    tier = Case(
+        *(When(status__in=list(members), then=Value(n)) for n, members in enumerate(TIERS)),
+        output_field=IntegerField(),
+    )
     return (
         Ticket.objects.filter(status__in=list(statuses), **where)
-        .order_by(*ordering)
-        .only(*(name.lstrip("-") for name in ordering))[position - 1]
+        .alias(tier=tier)
+        .order_by("tier", *ordering)
+        .only("status", *(name.lstrip("-") for name in ordering))[position - 1]
     )
 
 
@@ -304,10 +312,10 @@ def ticket_at(*, sort: str, statuses: tuple[str, ...], position: int, **where: A
 def deep_cursor(*, sort: str, statuses: tuple[str, ...], position: int, **where: Any) -> str:
     """The cursor "Load more" carries after `position` rows of this sort and filter (the
     queue's own encoding of the row it ends a page on)."""
-    from nextorder.desk.selectors import QueueSort, _encode_cursor
+    from nextorder.desk.selectors import QueueSort, _encode_cursor, tier_of
 
     ticket = _at(sort=sort, statuses=statuses, position=position, **where)
-    return _encode_cursor(sort=QueueSort(sort), ticket=ticket)
+    return _encode_cursor(sort=QueueSort(sort), tier=tier_of(ticket.status), ticket=ticket)
 
 
 def time_case(client: Any, url: str, headers: dict[str, str]) -> dict[str, Any]:

@@ -138,12 +138,15 @@ RAW_JSON = [
     "{}",
     "[]",
     '["priority"]',
-    '["value", "NaN", 1, "x", 1]',
-    '["priority", 1e999999, "2026-03-15T00:00:00+00:00", 1]',
-    '["value", NaN, 2, "2026-03-15T00:00:00+00:00", 1]',
-    '["value", Infinity, 2, "2026-03-15T00:00:00+00:00", 1]',
-    '["age", "2026-03-15T00:00:00+00:00", -Infinity]',
-    '["age", "2026-03-15T00:00:00+00:00", ' + "9" * 5000 + "]",
+    '["priority", 0, 1]',
+    '["priority", 3, 1, "2026-03-15T00:00:00+00:00", 1]',
+    '["priority", true]',
+    '["value", 0, "NaN", 1, "x", 1]',
+    '["priority", 0, 1e999999, "2026-03-15T00:00:00+00:00", 1]',
+    '["value", 0, NaN, 2, "2026-03-15T00:00:00+00:00", 1]',
+    '["value", 1, Infinity, 2, "2026-03-15T00:00:00+00:00", 1]',
+    '["age", 0, "2026-03-15T00:00:00+00:00", -Infinity]',
+    '["age", 0, "2026-03-15T00:00:00+00:00", ' + "9" * 5000 + "]",
     "[" * 5000 + "]" * 5000,
     '["priority", ' + "[" * 100_000 + "]" * 100_000 + "]",
     '"priority"',
@@ -154,10 +157,11 @@ RAW_JSON = [
 
 @st.composite
 def cursor_json(draw: st.DrawFn) -> str:
-    """The JSON inside a cursor: shaped like one (a sort name, then keys) or not."""
+    """The JSON inside a cursor: shaped like one (a sort name, a tier, then keys) or not."""
     shaped = st.builds(
-        lambda sort, atoms: json.dumps([sort, *atoms]),
+        lambda sort, tier, atoms: json.dumps([sort, tier, *atoms]),
         st.sampled_from(["priority", "value", "age", "", "PRIORITY", 1]),
+        st.one_of(st.sampled_from([0, 1, 2]), cursor_atoms),
         st.lists(cursor_atoms, max_size=5),
     )
     return draw(st.one_of(shaped, st.sampled_from(RAW_JSON), json_values.map(json.dumps)))
@@ -502,7 +506,7 @@ def test_queue_filters_by_the_largest_key_as_by_any_other(client, agent, ticket)
 def test_queue_reads_a_well_formed_value_cursor(client, agent, ticket):
     """The counterpart of the refusals above: a cursor of the right shape is a page."""
     client.force_login(agent)
-    cursor = b64(f'["value", "9999.00", 4, "2026-03-15T00:00:00+00:00", {2**63 - 1}]')
+    cursor = b64(f'["value", 0, "9999.00", 4, "2026-03-15T00:00:00+00:00", {2**63 - 1}]')
     response = client.get(reverse("desk:queue"), {"sort": "value", "after": cursor})
     assert response.status_code == 200
 

@@ -17,6 +17,7 @@ from nextorder.desk.selectors import (
     QueueFilters,
     QueueSort,
     tickets_for_queue,
+    tier_of,
 )
 from nextorder.desk.services import ticket_open
 
@@ -64,19 +65,32 @@ def test_keyset_pages_visit_every_active_ticket_once_in_order(many_tickets, agen
     seen = walk(agent, QueueFilters(), sort, limit)
 
     expected = Ticket.objects.filter(status__in=["new", "open", "pending"])
-    key = {
-        QueueSort.PRIORITY: lambda t: (-t.priority, t.created_at, t.id),
-        QueueSort.VALUE_AT_RISK: lambda t: (-t.value_at_risk, -t.priority, t.created_at, t.id),
-        QueueSort.AGE: lambda t: (t.created_at, t.id),
-    }[sort]
-    assert [t.id for t in seen] == [t.id for t in sorted(expected, key=key)]
+    assert [t.id for t in seen] == [t.id for t in sorted(expected, key=_KEYS[sort])]
 
 
+# Waiting on us, then on the customer, then done; within each, the sort's order.
 _KEYS = {
-    QueueSort.PRIORITY: lambda t: (-t.priority, t.created_at, t.id),
-    QueueSort.VALUE_AT_RISK: lambda t: (-t.value_at_risk, -t.priority, t.created_at, t.id),
-    QueueSort.AGE: lambda t: (t.created_at, t.id),
+    QueueSort.PRIORITY: lambda t: (tier_of(t.status), -t.priority, t.created_at, t.id),
+    QueueSort.VALUE_AT_RISK: lambda t: (
+        tier_of(t.status),
+        -t.value_at_risk,
+        -t.priority,
+        t.created_at,
+        t.id,
+    ),
+    QueueSort.AGE: lambda t: (tier_of(t.status), t.created_at, t.id),
 }
+
+
+@pytest.mark.parametrize("sort", list(QueueSort))
+def test_tickets_waiting_on_the_customer_come_after_those_waiting_on_us(many_tickets, agent, sort):
+    seen = walk(agent, QueueFilters(statuses=tuple(Ticket.Status.values)), sort, 4)
+    tiers = [tier_of(t.status) for t in seen]
+    assert tiers == sorted(tiers) and set(tiers) == {0, 1, 2}
+    # An urgent pending ticket waits below a low open one.
+    assert seen.index(next(t for t in seen if t.status == "pending")) > max(
+        seen.index(t) for t in seen if t.status in ("new", "open")
+    )
 
 
 @pytest.mark.parametrize("sort", list(QueueSort))

@@ -93,10 +93,12 @@ _KEY_PARSERS: dict[str, Callable[[object], object]] = {
 }
 
 
-def _encode_cursor(*, sort: QueueSort, ticket: Ticket) -> str:
-    values = [getattr(ticket, name.lstrip("-")) for name in _ORDERINGS[sort]]
+def _encode_cursor(*, sort: QueueSort, tier: int, ticket: Ticket | None) -> str:
+    """The page after `ticket` in its tier, or the start of `tier` when there is none."""
+    values = [getattr(ticket, name.lstrip("-")) for name in _ORDERINGS[sort]] if ticket else []
     payload = [
         sort.value,
+        tier,
         *(
             v.isoformat() if isinstance(v, datetime) else str(v) if isinstance(v, Decimal) else v
             for v in values
@@ -110,18 +112,24 @@ def _encode_cursor(*, sort: QueueSort, ticket: Ticket) -> str:
 _LONGEST_CURSOR = 512
 
 
-def _decode_cursor(*, sort: QueueSort, cursor: str) -> list[object]:
+def _decode_cursor(*, sort: QueueSort, cursor: str) -> tuple[int, list[object] | None]:
+    """(tier, the sort keys of the row the last page ended on, or None: the tier's start)."""
     try:
         if len(cursor) > _LONGEST_CURSOR:
             raise ValueError("too long for a cursor")
         payload = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        if not isinstance(payload, list) or len(payload) != len(_ORDERINGS[sort]) + 1:
+        if not isinstance(payload, list) or len(payload) not in (2, len(_ORDERINGS[sort]) + 2):
             raise ValueError("not a cursor")
         if payload[0] != sort.value:
             raise ValueError("cursor of another sort")
-        return [
+        tier = payload[1]
+        if isinstance(tier, bool) or not isinstance(tier, int) or not 0 <= tier < len(TIERS):
+            raise ValueError("not a tier")
+        if len(payload) == 2:
+            return tier, None
+        return tier, [
             _KEY_PARSERS[name.lstrip("-")](raw)
-            for name, raw in zip(_ORDERINGS[sort], payload[1:], strict=True)
+            for name, raw in zip(_ORDERINGS[sort], payload[2:], strict=True)
         ]
     except (ValueError, TypeError, ArithmeticError, UnicodeError, RecursionError) as exc:
         raise BadCursor("This page link is out of date; start again from the first page.") from exc
@@ -159,7 +167,7 @@ def _sort_key(sort: QueueSort) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
 
 
 def _filtered(*, user: User, filters: QueueFilters) -> QuerySet[Ticket]:
-    """Team, assignee and customer filters; statuses are left to `_status_runs`."""
+    """Team, assignee and customer filters; statuses are left to `_tier_runs`."""
     tickets = Ticket.objects.all()
     if filters.customer_id is not None:
         tickets = tickets.filter(customer_id=filters.customer_id)
@@ -174,18 +182,67 @@ def _filtered(*, user: User, filters: QueueFilters) -> QuerySet[Ticket]:
     return tickets
 
 
-def _status_runs(filters: QueueFilters) -> list[Q]:
-    """One condition per run of tickets the database can read in queue order off an index.
+# Whom a ticket waits on: us first, then the customer (pending), then nobody (done). The
+# queue shows each tier in the sort's order, and the next only after it.
+TIERS: tuple[tuple[str, ...], ...] = (("new", "open"), ("pending",), ("solved", "closed"))
 
-    The active statuses together are one run: the partial indexes cover exactly them
-    (spelled as their condition, so the planner matches it). Any other choice is one run
-    per status, each read off a (status, sort keys...) index, as no index gives several
-    statuses in one sort order.
+
+def tier_of(status: str) -> int:
+    return next(n for n, statuses in enumerate(TIERS) if status in statuses)
+
+
+def _tier_runs(filters: QueueFilters) -> list[tuple[int, list[Q]]]:
+    """Each chosen tier with one condition per run the database reads in queue order.
+
+    New and open together are one run, read off the partial indexes of the active
+    statuses (which their condition implies); any other choice is one run per status,
+    each off a (status, sort keys...) index, as no index gives several statuses in one
+    sort order.
     """
-    statuses = sorted(set(filters.statuses))
-    if statuses == sorted(Ticket.ACTIVE_STATUSES):
-        return [Q(status__in=["new", "open", "pending"])]
-    return [Q(status=status) for status in statuses]
+    chosen = set(filters.statuses)
+    tiers = []
+    for number, statuses in enumerate(TIERS):
+        picked = [status for status in statuses if status in chosen]
+        if picked == ["new", "open"]:
+            tiers.append((number, [Q(status__in=picked)]))
+        elif picked:
+            tiers.append((number, [Q(status=status) for status in picked]))
+    return tiers
+
+
+@dataclass(frozen=True)
+class _Read:
+    rows: list[Ticket]
+    last: Ticket | None  # the sort keys of the last row, when the tier has more
+
+
+def _read_tier(
+    tickets: QuerySet[Ticket], *, runs: list[Q], sort: QueueSort, beyond: list[Q], limit: int
+) -> _Read:
+    """Up to `limit` rows of one tier after the cursor: one run read straight off its
+    index, several read as keys (a page each at most) and merged here."""
+    ordering = _ORDERINGS[sort]
+    runs = [run & term for run in runs for term in (beyond or [Q()])]
+    related = ("customer", "assignee", "team")
+    if len(runs) == 1:
+        rows = list(
+            tickets.filter(runs[0]).select_related(*related).order_by(*ordering)[: limit + 1]
+        )
+        return _Read(rows=rows[:limit], last=rows[limit - 1] if len(rows) > limit else None)
+    keys = [name.lstrip("-") for name in ordering]
+    merged = heapq.merge(
+        *(tickets.filter(run).order_by(*ordering).values_list(*keys)[: limit + 1] for run in runs),
+        key=_sort_key(sort),
+    )
+    page_keys = list(itertools.islice(merged, limit + 1))
+    more, page_keys = len(page_keys) > limit, page_keys[:limit]
+    ids = [row[-1] for row in page_keys]
+    found = Ticket.objects.select_related(*related).order_by().in_bulk(ids)
+    # A ticket deleted since its keys were read is left out.
+    return _Read(
+        rows=[found[pk] for pk in ids if pk in found],
+        last=Ticket(**dict(zip(keys, page_keys[-1], strict=True))) if more else None,
+    )
 
 
 def tickets_for_queue(
@@ -196,44 +253,34 @@ def tickets_for_queue(
     cursor: str | None = None,
     limit: int = 50,
 ) -> QueuePage:
-    """One page of the queue, with the customer's spend and order count on each row.
+    """One page of the queue, with the customer's spend and order count on each row:
+    tickets waiting on us, then those waiting on the customer, then the done ones (TIERS),
+    each tier in the sort's order.
 
-    A page costs the same wherever it is in the queue: each run (see `_status_runs` and
+    A page costs the same wherever it is in the queue: each run (see `_tier_runs` and
     `_beyond`) is an index seek that reads at most a page, and the runs are merged here.
     """
-    ordering = _ORDERINGS[sort]
     tickets = _filtered(user=user, filters=filters)
-    beyond = _beyond(sort=sort, values=_decode_cursor(sort=sort, cursor=cursor)) if cursor else []
-    runs = [
-        status & term if beyond else status
-        for status in _status_runs(filters)
-        for term in (beyond or [Q()])
-    ]
-    related = ("customer", "assignee", "team")
-    last: Ticket | None
-    if len(runs) == 1:
-        rows = list(
-            tickets.filter(runs[0]).select_related(*related).order_by(*ordering)[: limit + 1]
-        )
-        more, rows = len(rows) > limit, rows[:limit]
-        last = rows[-1] if more else None
-    else:
-        keys = [name.lstrip("-") for name in ordering]
-        merged = heapq.merge(
-            *(
-                tickets.filter(run).order_by(*ordering).values_list(*keys)[: limit + 1]
-                for run in runs
-            ),
-            key=_sort_key(sort),
-        )
-        page_keys = list(itertools.islice(merged, limit + 1))
-        more, page_keys = len(page_keys) > limit, page_keys[:limit]
-        ids = [row[-1] for row in page_keys]
-        found = Ticket.objects.select_related(*related).order_by().in_bulk(ids)
-        # A ticket deleted since its keys were read is left out.
-        rows = [found[pk] for pk in ids if pk in found]
-        last = Ticket(**dict(zip(keys, page_keys[-1], strict=True))) if more else None
-    next_cursor = _encode_cursor(sort=sort, ticket=last) if last is not None else None
+    start, after = _decode_cursor(sort=sort, cursor=cursor) if cursor else (0, None)
+    tiers = [(number, runs) for number, runs in _tier_runs(filters) if number >= start]
+    rows: list[Ticket] = []
+    next_cursor = None
+    for position, (number, runs) in enumerate(tiers):
+        beyond = _beyond(sort=sort, values=after) if number == start and after else []
+        read = _read_tier(tickets, runs=runs, sort=sort, beyond=beyond, limit=limit - len(rows))
+        rows += read.rows
+        if read.last is not None:
+            next_cursor = _encode_cursor(sort=sort, tier=number, ticket=read.last)
+            break
+        if len(rows) == limit:  # full at a tier's end: is there anything after it?
+            later = [
+                (n, r)
+                for n, r in tiers[position + 1 :]
+                if any(tickets.filter(run).exists() for run in r)
+            ]
+            if later:
+                next_cursor = _encode_cursor(sort=sort, tier=later[0][0], ticket=None)
+            break
     return QueuePage(tickets=rows, next_cursor=next_cursor, sort=sort, filters=filters)
 
 
