@@ -54,6 +54,7 @@ MATRIX: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("desk:outbox", "GET"): (LOGIN, 403, 403, 403, 200),
     ("desk:outbox_message", "GET"): (LOGIN, 403, 403, 403, 200),
     ("insight:at_risk", "GET"): (LOGIN, 403, 200, 200, 200),
+    ("insight:at_risk_csv", "GET"): (LOGIN, 403, 200, 200, 200),
     ("insight:follow_up", "GET"): (405, 405, 405, 405, 405),
     # An empty note is a valid request: the follow-up opens and the page moves to it.
     ("insight:follow_up", "POST"): (LOGIN, 403, 302, 302, 302),

@@ -369,16 +369,19 @@ at_risk_queries = st.fixed_dictionaries(
         "stage": st.one_of(st.sampled_from(["reachable", "gone", "all"]), st.text()),
         "falling": st.one_of(st.just("1"), st.text()),
         "open_tickets": st.one_of(st.just("1"), st.text()),
+        "page": odd_text,
     },
 )
 
 
 @fuzz
-@given(role=roles, query=at_risk_queries)
-def test_at_risk_answers_any_filter(world, role, query):
+@given(role=roles, query=at_risk_queries, download=st.booleans())
+def test_at_risk_answers_any_filter(world, role, query, download):
     """An amount that is not a finite, bounded number (NaN, 1e999999, "²") counts as no
-    minimum; an unknown stage as the default one."""
-    answered(world.client(role).get(reverse("insight:at_risk"), query))
+    minimum (and the page says so); an unknown stage as the default one; any page as a
+    page; the download takes the same filters."""
+    name = "insight:at_risk_csv" if download else "insight:at_risk"
+    answered(world.client(role).get(reverse(name), query))
 
 
 @fuzz

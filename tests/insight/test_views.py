@@ -97,3 +97,31 @@ def test_odd_queries_never_500(client, lead, customer, name, query):
     Customer.objects.filter(pk=customer.pk).update(value_at_risk=Decimal("5"), p_alive=0.5)
     client.force_login(lead)
     assert client.get(reverse(name), query).status_code == 200
+
+
+def test_the_at_risk_list_is_counted_paged_and_downloadable(client, lead):
+    """All 230 customers are reachable: 100 a page, counted, and the download has every
+    one of them (not only the page), with the filters of the page."""
+    Customer.objects.bulk_create(
+        Customer(name=f"C{n:03}", value_at_risk=Decimal(1000 - n), p_alive=0.4) for n in range(230)
+    )
+    client.force_login(lead)
+    first = client.get(reverse("insight:at_risk")).content.decode()
+    assert "1 to 100 of 230 customers" in first and "C000" in first and "C100" not in first
+    last = client.get(reverse("insight:at_risk"), {"page": "3"}).content.decode()
+    assert "201 to 230 of 230 customers" in last and "C229" in last and "Next 100" not in last
+    # A page beyond the last is the last; a page that is not a number is the first.
+    assert "201 to 230" in client.get(reverse("insight:at_risk"), {"page": "99"}).content.decode()
+    assert "1 to 100" in client.get(reverse("insight:at_risk"), {"page": "x"}).content.decode()
+
+    download = client.get(reverse("insight:at_risk_csv"), {"min_value": "900"})
+    rows = download.content.decode().splitlines()
+    assert rows[0].startswith("customer_id,name,value_at_risk_USD,chance_still_buying")
+    assert len(rows) == 1 + 101  # values 1000 down to 900
+
+
+def test_a_minimum_that_is_not_an_amount_is_said_not_ignored(client, lead):
+    Customer.objects.create(name="Slipping", value_at_risk=Decimal("80"), p_alive=0.3)
+    client.force_login(lead)
+    page = client.get(reverse("insight:at_risk"), {"min_value": "abc"}).content.decode()
+    assert "&#x27;abc&#x27; is not an amount" in page and "Slipping" in page

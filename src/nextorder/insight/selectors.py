@@ -397,17 +397,23 @@ class AtRiskFilters:
     with_open_tickets_only: bool = False
 
 
-def customers_at_risk(*, filters: AtRiskFilters, limit: int = 100) -> list[Customer]:
-    """Scored customers by value at risk, most first, with their active ticket count."""
-    customers = (
-        Customer.objects.filter(
-            value_at_risk__isnull=False, value_at_risk__gte=filters.min_value_at_risk
-        )
-        .annotate(
-            open_tickets=Count("tickets", filter=Q(tickets__status__in=Ticket.ACTIVE_STATUSES))
-        )
-        .order_by("-value_at_risk", "id")
-    )
+def customers_at_risk(
+    *, filters: AtRiskFilters, limit: int | None = 100, offset: int = 0
+) -> list[Customer]:
+    """Scored customers by value at risk, most first, with their active ticket count
+    (`limit` None: all of them, for a download)."""
+    customers = _at_risk(filters).order_by("-value_at_risk", "id")
+    return list(customers[offset : offset + limit] if limit is not None else customers[offset:])
+
+
+def customers_at_risk_count(*, filters: AtRiskFilters) -> int:
+    return _at_risk(filters).count()
+
+
+def _at_risk(filters: AtRiskFilters) -> QuerySet[Customer]:
+    customers = Customer.objects.filter(
+        value_at_risk__isnull=False, value_at_risk__gte=filters.min_value_at_risk
+    ).annotate(open_tickets=Count("tickets", filter=Q(tickets__status__in=Ticket.ACTIVE_STATUSES)))
     if filters.stage == AtRiskStage.REACHABLE:
         customers = customers.filter(p_alive__gte=PROBABLY_GONE_BELOW)
     elif filters.stage == AtRiskStage.GONE:
@@ -416,7 +422,7 @@ def customers_at_risk(*, filters: AtRiskFilters, limit: int = 100) -> list[Custo
         customers = customers.filter(p_alive__lt=F("p_alive_previous"))
     if filters.with_open_tickets_only:
         customers = customers.filter(open_tickets__gt=0)
-    return list(customers[:limit])
+    return customers
 
 
 @dataclass(frozen=True)

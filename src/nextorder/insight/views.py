@@ -29,6 +29,7 @@ from nextorder.insight.selectors import (
     acquisition_cohorts,
     customer_value_totals,
     customers_at_risk,
+    customers_at_risk_count,
     latest_value_fit,
     leaky_bucket,
 )
@@ -50,29 +51,55 @@ def at_risk(request: HttpRequest) -> HttpResponse:
     return _at_risk_page(request)
 
 
-def _at_risk_page(request: HttpRequest, *, error: str = "", status: int = 200) -> HttpResponse:
+AT_RISK_PAGE_SIZE = 100
+
+
+def _at_risk_filters(request: HttpRequest) -> AtRiskFilters:
     stage = next((s for s in AtRiskStage if s.value == request.GET.get("stage")), None)
-    filters = AtRiskFilters(
+    return AtRiskFilters(
         min_value_at_risk=float(params.amount(request.GET.get("min_value")) or 0),
         stage=stage or AtRiskStage.REACHABLE,
         falling_only=request.GET.get("falling") == "1",
         with_open_tickets_only=request.GET.get("open_tickets") == "1",
     )
+
+
+def _at_risk_page(request: HttpRequest, *, error: str = "", status: int = 200) -> HttpResponse:
+    filters = _at_risk_filters(request)
+    typed = (request.GET.get("min_value") or "").strip()
+    if typed and params.amount(typed) is None and not error:
+        error = f"{typed[:40]!r} is not an amount: showing every value at risk."
+    total = customers_at_risk_count(filters=filters)
+    pages = max((total + AT_RISK_PAGE_SIZE - 1) // AT_RISK_PAGE_SIZE, 1)
+    # Past the last page is the last page (the list shrank since the link was made).
+    page = min(params.integer(request.GET.get("page"), minimum=1, maximum=10**6) or 1, pages)
+    offset = (page - 1) * AT_RISK_PAGE_SIZE
+    customers = customers_at_risk(filters=filters, limit=AT_RISK_PAGE_SIZE, offset=offset)
+    query = request.GET.copy()
+    query.pop("page", None)
+
+    def page_link(number: int) -> str:
+        query["page"] = str(number)
+        return query.urlencode()
+
     return render(
         request,
         "insight/at_risk.html",
         {
-            "rows": [
-                (customer, customer_value(customer=customer))
-                for customer in customers_at_risk(filters=filters)
-            ],
+            "rows": [(customer, customer_value(customer=customer)) for customer in customers],
+            "total": total,
+            "first_shown": offset + 1 if customers else 0,
+            "last_shown": offset + len(customers),
+            "previous_page": page_link(page - 1) if page > 1 else "",
+            "next_page": page_link(page + 1) if page < pages else "",
+            "download_query": request.GET.urlencode(),
             "currency": settings.NEXTORDER_CURRENCY,
             "filters": filters,
             "error": error,
             "stages": [
                 (
                     AtRiskStage.REACHABLE,
-                    f"Still reachable (chance still buying {PROBABLY_GONE_BELOW:.0%}+)",
+                    f"Still reachable ({PROBABLY_GONE_BELOW:.0%}+ likely buying)",
                 ),
                 (AtRiskStage.GONE, f"Probably gone (under {PROBABLY_GONE_BELOW:.0%}): win back"),
                 (AtRiskStage.ALL, "Everyone"),
@@ -80,6 +107,47 @@ def _at_risk_page(request: HttpRequest, *, error: str = "", status: int = 200) -
         },
         status=status,
     )
+
+
+@login_required
+@permission_required("crm.view_customer_value", raise_exception=True)
+def at_risk_csv(request: HttpRequest) -> HttpResponse:
+    """Every customer the at-risk filters match, not only the page on screen."""
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="nextorder-customers-at-risk.csv"'
+    writer = csv.writer(response)
+    currency = settings.NEXTORDER_CURRENCY
+    writer.writerow(
+        [
+            "customer_id",
+            "name",
+            f"value_at_risk_{currency}",
+            "chance_still_buying",
+            f"worth_now_{currency}",
+            "orders",
+            "last_order",
+            "open_tickets",
+            "next_step",
+            "why",
+        ]
+    )
+    for customer in customers_at_risk(filters=_at_risk_filters(request), limit=None):
+        value = customer_value(customer=customer)
+        writer.writerow(
+            [
+                customer.pk,
+                customer.name,
+                customer.value_at_risk,
+                f"{value.chance:.4f}" if value else "",
+                value.now if value else "",
+                customer.order_count,
+                customer.last_order_at.date().isoformat() if customer.last_order_at else "",
+                customer.open_tickets,  # type: ignore[attr-defined]
+                value.step if value else "",
+                customer.value_reason,
+            ]
+        )
+    return response
 
 
 @require_POST
