@@ -220,3 +220,17 @@ def test_the_timeline_reads_changes_by_their_names(ticket, agent, customer):
     changed = next(title for title in titles if title.startswith("Ticket changed"))
     assert "priority: Normal → Low" in changed and "assignee: nobody → agent1" in changed
     assert "None" not in changed
+
+
+def test_an_internal_note_does_not_move_the_last_message(ticket, agent):
+    """The customer sees "last message" in the portal, the agent in the queue: a note
+    between agents is neither's last message; a public reply is."""
+    before = Ticket.objects.get(pk=ticket.pk).last_message_at
+    ticket_reply(
+        ticket=ticket, author=agent, body="Check stock first.", expected_version=1, internal=True
+    )
+    ticket.refresh_from_db()
+    assert ticket.last_message_at == before
+    ticket_reply(ticket=ticket, author=agent, body="On its way.", expected_version=ticket.version)
+    ticket.refresh_from_db()
+    assert ticket.last_message_at > before

@@ -218,7 +218,9 @@ def ticket_reply(
     new_status = status or (
         Ticket.Status.OPEN if ticket.status == Ticket.Status.NEW else ticket.status
     )
-    changes: dict[str, Any] = {"last_message_at": now}
+    # An internal note is no message: the customer (who sees the time in the portal) and
+    # the queue's "last message" see only what went between them and us.
+    changes: dict[str, Any] = {} if internal else {"last_message_at": now}
     if new_status != ticket.status:
         changes.update(_status_stamps(new_status=new_status, now=now))
     if not internal and ticket.first_response_at is None:

@@ -7,6 +7,7 @@ here each row is one `format_html`, which escapes every value just the same.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from django import template
@@ -31,7 +32,8 @@ _ROW = (
     '<td><span class="badge status-{}">{}</span></td>'
     '<td><span class="badge prio-{}" title="{}">{}</span></td>'
     '<td data-label="Assignee">{}</td>'
-    '<td class="small" data-label="Waiting since" title="{}">{}</td></tr>\n'
+    '<td class="small" data-label="Opened" title="{}">{}</td>'
+    '<td class="small" data-label="Last message" title="{}">{}</td></tr>\n'
 )
 _UNDELIVERED = mark_safe(  # constant markup: nothing in it comes from outside
     ' <span class="badge prio-3" title="A reply could not be delivered">reply not delivered</span>'
@@ -62,9 +64,15 @@ def _row(ticket: Ticket) -> tuple[object, ...]:
         ticket.priority_reason,
         Ticket.Priority(ticket.priority).label,
         ticket.assignee.username if ticket.assignee else "—",
-        timezone.localtime(ticket.created_at).strftime("%Y-%m-%d %H:%M"),
+        _exact(ticket.created_at),
         naturaltime(ticket.created_at),
+        _exact(ticket.last_message_at),
+        naturaltime(ticket.last_message_at) if ticket.last_message_at else "—",
     )
+
+
+def _exact(moment: datetime | None) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M") if moment else ""
 
 
 @register.simple_tag
