@@ -14,19 +14,21 @@ from typing import Any
 from nextorder.core.models import Event
 
 Reader = Callable[[Any], str]
-_readers: dict[str, Reader] = {}
+_readers: dict[str, tuple[Reader, str]] = {}
 
 
-def read_field_with(name: str, reader: Reader) -> None:
-    """Show the values of the field `name` (in any event's before/after) through `reader`."""
-    _readers[name] = reader
+def read_field_with(name: str, reader: Reader = str, *, empty: str = "none") -> None:
+    """Show the values of the field `name` (in any event's before/after) through `reader`,
+    and an empty one (None, "") as `empty`."""
+    _readers[name] = (reader, empty)
 
 
 def _shown(name: str, value: Any) -> str:
+    reader, empty = _readers.get(name, (str, "none"))
     if value is None or value == "":
-        return "nobody" if name in ("assignee", "team") else "none"
+        return empty
     try:
-        return _readers[name](value) if name in _readers else str(value)
+        return reader(value)
     except (ValueError, KeyError):  # a value written before its choices changed
         return str(value)
 

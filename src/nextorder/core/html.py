@@ -18,5 +18,10 @@ def html_from_text(text: str) -> str:
     return linebreaks(escape(text))
 
 
+def stored_html(*, html: str, text: str) -> str:
+    """A message's HTML as stored: the sender's, sanitised, or else its text as HTML."""
+    return sanitise_html(html) if html else html_from_text(text)
+
+
 def safe_html(html: str) -> SafeString:
     return mark_safe(sanitise_html(html))

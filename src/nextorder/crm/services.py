@@ -213,25 +213,20 @@ def contacts_for_emails(
         .filter(key__in=list(names))
         .select_related("contact__customer")
     }
-    strangers = [a for a in names if a not in found and _is_email(a)]
-    if not strangers:
+    domains = {a: a.rpartition("@")[2] for a in names if a not in found and _is_email(a)}
+    if not domains:
         return found
-    companies = _company_customers(
-        {d for a in strangers if (d := a.rpartition("@")[2]) not in PUBLIC_MAIL_DOMAINS}
-    )
+    companies = _company_customers(set(domains.values()) - PUBLIC_MAIL_DOMAINS)
     new_customers = {
         a: Customer(name=(names[a] or a)[:200], kind=Customer.Kind.PERSON)
-        for a in strangers
-        if a.rpartition("@")[2] not in companies
+        for a, domain in domains.items()
+        if domain not in companies
     }
     Customer.objects.bulk_create(new_customers.values())
     events_record(events=[_customer_created(c, actor=actor) for c in new_customers.values()])
     contacts = {
-        a: Contact(
-            customer=new_customers.get(a) or companies[a.rpartition("@")[2]],
-            name=names[a][:200],
-        )
-        for a in strangers
+        a: Contact(customer=new_customers.get(a) or companies[domain], name=names[a][:200])
+        for a, domain in domains.items()
     }
     Contact.objects.bulk_create(contacts.values())
     ContactEmail.objects.bulk_create(

@@ -15,3 +15,5 @@ class DeskConfig(AppConfig):
         # Timelines and conflicts show a ticket's changes by their labels.
         read_field_with("status", lambda value: str(Ticket.Status(value).label))
         read_field_with("priority", lambda value: str(Ticket.Priority(value).label))
+        read_field_with("assignee", empty="nobody")
+        read_field_with("team", empty="nobody")

@@ -273,13 +273,12 @@ def tickets_for_queue(
             next_cursor = _encode_cursor(sort=sort, tier=number, ticket=read.last)
             break
         if len(rows) == limit:  # full at a tier's end: is there anything after it?
-            later = [
-                (n, r)
-                for n, r in tiers[position + 1 :]
-                if any(tickets.filter(run).exists() for run in r)
-            ]
-            if later:
-                next_cursor = _encode_cursor(sort=sort, tier=later[0][0], ticket=None)
+            later = next(
+                (n for n, r in tiers[position + 1 :] if any(tickets.filter(q).exists() for q in r)),
+                None,
+            )
+            if later is not None:
+                next_cursor = _encode_cursor(sort=sort, tier=later, ticket=None)
             break
     return QueuePage(tickets=rows, next_cursor=next_cursor, sort=sort, filters=filters)
 

@@ -22,7 +22,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from nextorder.core.changes import changes_text
-from nextorder.core.html import html_from_text, sanitise_html
+from nextorder.core.html import html_from_text, stored_html
 from nextorder.core.models import Event, Team, Verb
 from nextorder.core.services import event_build, event_record, events_record
 from nextorder.crm.models import Contact, ContactEmail, Customer
@@ -167,7 +167,7 @@ def ticket_open(
         author_contact=None if from_agent else contact,
         author_user=actor if from_agent else None,
         body_text=body_text,
-        body_html=sanitise_html(body_html) if body_html else html_from_text(body_text),
+        body_html=stored_html(html=body_html, text=body_text),
         sent_at=sent_at,
         message_id=message_id or new_message_id(),
     )
@@ -500,6 +500,7 @@ def customer_messages_receive(*, messages: Sequence[CustomerMessage]) -> list[Re
     tickets: list[Ticket] = []
     continued: dict[int, Ticket] = {}
     rows: list[Message] = []
+    # Per message: (whether it opened its ticket, the event's before, its after).
     outcomes: list[tuple[bool, dict[str, Any], dict[str, Any]]] = []
     for item in messages:
         body_text = checked_body(item.body_text)
@@ -507,13 +508,13 @@ def customer_messages_receive(*, messages: Sequence[CustomerMessage]) -> list[Re
             if item.contact is None:
                 raise ValidationError("A ticket is opened by a contact of a customer.")
             ticket = _customer_ticket(item=item, body_text=body_text, rule=rule)
-            outcomes.append((False, {}, _opened_after(ticket)))
+            outcomes.append((True, {}, _opened_after(ticket)))
         else:
             ticket = (
                 known[item.ticket.pk] if item.ticket is not None else tickets[item.continues or 0]
             )
             outcomes.append(
-                _customer_wrote(ticket=ticket, text=body_text, at=item.sent_at, rule=rule)
+                (False, *_customer_wrote(ticket=ticket, text=body_text, at=item.sent_at, rule=rule))
             )
             ticket.updated_at = now
             if ticket.pk is not None:
@@ -525,9 +526,7 @@ def customer_messages_receive(*, messages: Sequence[CustomerMessage]) -> list[Re
                 direction=Message.Direction.INBOUND,
                 author_contact=item.contact,
                 body_text=body_text,
-                body_html=(
-                    sanitise_html(item.body_html) if item.body_html else html_from_text(body_text)
-                ),
+                body_html=stored_html(html=item.body_html, text=body_text),
                 sent_at=item.sent_at,
                 message_id=item.message_id,
                 in_reply_to=item.in_reply_to,
@@ -540,15 +539,15 @@ def customer_messages_receive(*, messages: Sequence[CustomerMessage]) -> list[Re
     events_record(
         events=[
             event_build(
-                verb=Verb.TICKET_MESSAGE_RECEIVED if continuing else Verb.TICKET_OPENED,
+                verb=Verb.TICKET_OPENED if opened else Verb.TICKET_MESSAGE_RECEIVED,
                 subject=ticket,
                 actor_label=f"customer:{item.contact.pk}" if item.contact else "customer",
                 customer_id=ticket.customer_id,
                 before=before,
-                after={"message": message.pk, **after} if continuing else after,
+                after=after if opened else {"message": message.pk, **after},
                 occurred_at=item.sent_at,
             )
-            for item, ticket, message, (continuing, before, after) in zip(
+            for item, ticket, message, (opened, before, after) in zip(
                 messages, tickets, rows, outcomes, strict=True
             )
         ]
@@ -561,12 +560,10 @@ def customer_messages_receive(*, messages: Sequence[CustomerMessage]) -> list[Re
         ReceivedMessage(
             ticket=ticket,
             message=message,
-            reopened=after.get("status") == Ticket.Status.OPEN and continuing,
-            opened=not continuing,
+            reopened=not opened and after.get("status") == Ticket.Status.OPEN,
+            opened=opened,
         )
-        for ticket, message, (continuing, _before, after) in zip(
-            tickets, rows, outcomes, strict=True
-        )
+        for ticket, message, (opened, _before, after) in zip(tickets, rows, outcomes, strict=True)
     ]
 
 
@@ -647,8 +644,8 @@ def _opened_after(ticket: Ticket) -> dict[str, Any]:
 
 def _customer_wrote(
     *, ticket: Ticket, text: str, at: datetime, rule: PriorityRule
-) -> tuple[bool, dict[str, Any], dict[str, Any]]:
-    """Apply a customer's new message to the ticket in memory: (True, before, after)."""
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Apply a customer's new message to the ticket in memory: the event's before, after."""
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
     if ticket.status in (Ticket.Status.PENDING, Ticket.Status.SOLVED):
@@ -663,7 +660,7 @@ def _customer_wrote(
         ticket.priority, ticket.priority_reason = decision.priority, decision.reason
     ticket.last_message_at = at
     ticket.version += 1
-    return True, before, after
+    return before, after
 
 
 def priority_calibrate(*, share: float | None = None) -> PriorityCalibration | None:

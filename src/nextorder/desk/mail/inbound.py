@@ -255,9 +255,7 @@ def _threads(filings: list[_Filing]) -> list[Ticket | int | None]:
     then by the [#id] token in the subject (only the sender's own customer's ticket). A
     closed ticket is not reopened: the customer's new message starts a new one.
     """
-    referenced = {
-        i for f in filings for i in (f.parsed.in_reply_to, *f.parsed.references[-50:]) if i
-    }
+    referenced = {i for f in filings for i in _thread_ids(f.parsed)}
     earlier: dict[str, tuple[datetime, int]] = {
         message_id: (sent_at, ticket_id)
         for message_id, sent_at, ticket_id in Message.objects.filter(
@@ -274,7 +272,7 @@ def _threads(filings: list[_Filing]) -> list[Ticket | int | None]:
     in_batch: dict[str, tuple[datetime, Ticket | int | None]] = {}
     continues: list[Ticket | int | None] = []
     for n, filing in enumerate(filings):
-        ids = [i for i in (filing.parsed.in_reply_to, *filing.parsed.references[-50:]) if i]
+        ids = _thread_ids(filing.parsed)
         candidates: list[tuple[datetime, Ticket | int | None]] = [
             *(in_batch[i] for i in ids if i in in_batch),
             *((earlier[i][0], tickets.get(earlier[i][1])) for i in ids if i in earlier),
@@ -289,6 +287,11 @@ def _threads(filings: list[_Filing]) -> list[Ticket | int | None]:
         continues.append(target)
         in_batch[filing.message_id] = (filing.sent_at, n)
     return continues
+
+
+def _thread_ids(parsed: ParsedMail) -> list[str]:
+    """The Message-IDs a message answers: In-Reply-To and the 50 latest References."""
+    return [i for i in (parsed.in_reply_to, *parsed.references[-50:]) if i]
 
 
 def _body_text(parsed: ParsedMail) -> str:
@@ -326,9 +329,8 @@ def _store_attachments(messages: list[tuple[Message, list[ParsedAttachment], str
     by_message: dict[Message, tuple[str, dict[str, int]]] = {}
     for html, attachment, part in rows:
         if part.content_id and html:
-            by_message.setdefault(attachment.message, (html, {}))[1][part.content_id] = (
-                attachment.pk
-            )
+            links = by_message.setdefault(attachment.message, (html, {}))[1]
+            links[part.content_id] = attachment.pk
     for message, (html, by_cid) in by_message.items():
 
         def link(match: re.Match[str], by_cid: dict[str, int] = by_cid) -> str:

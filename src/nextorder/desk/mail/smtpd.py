@@ -22,7 +22,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from django.db import close_old_connections, connection
 
 from nextorder.desk.mail.inbound import mail_limits, mail_receive_many
-from nextorder.desk.mail.parse import read_letter
+from nextorder.desk.mail.parse import Letter, read_letter
 from nextorder.desk.models import InboundMail
 
 log = logging.getLogger(__name__)
@@ -80,11 +80,13 @@ class DeskHandler:
                     break
                 batch.append(waiting)
             close_old_connections()
+            limits = mail_limits()
+            letters = [read_letter(w.raw, limits=limits) for w in batch]
             try:
-                results: list[str | Exception] = list(_receive([w.raw for w in batch]))
+                results: list[str | Exception] = list(_receive(letters))
             except Exception:
                 # One message that breaks the batch must not take the others with it.
-                results = [_receive_or_error(w.raw) for w in batch]
+                results = [_receive_or_error(letter) for letter in letters]
             for waiting, result in zip(batch, results, strict=True):
                 waiting.loop.call_soon_threadsafe(_settle, waiting.stored, result)
         connection.close()
@@ -97,19 +99,15 @@ class _Waiting:
     loop: asyncio.AbstractEventLoop
 
 
-def _receive(raws: list[bytes]) -> list[str]:
-    limits = mail_limits()
-    outcomes = mail_receive_many(
-        letters=[read_letter(raw, limits=limits) for raw in raws],
-        source=InboundMail.Source.SMTP,
-    )
+def _receive(letters: list[Letter]) -> list[str]:
+    outcomes = mail_receive_many(letters=letters, source=InboundMail.Source.SMTP)
     return [outcome.outcome for outcome in outcomes]
 
 
-def _receive_or_error(raw: bytes) -> str | Exception:
+def _receive_or_error(letter: Letter) -> str | Exception:
     close_old_connections()
     try:
-        return _receive([raw])[0]
+        return _receive([letter])[0]
     except Exception as error:
         return error
 
