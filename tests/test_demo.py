@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.db.models import Sum
 
 from nextorder.crm.models import Customer, Order, OrderLine
 from nextorder.demo.data import CDNOW_LAST_DAY, cdnow_shift_days
@@ -32,7 +33,19 @@ def test_demo_loads_once_and_rerunning_adds_nothing():
 
     # CDNOW's customers and orders, and the Shopify sample's (tests/crm/exports.py).
     assert counts[:3] == (2357 + 42, 6919 + 120, 60)
-    assert OrderLine.objects.count() == 246
+    # The Shopify sample's 246 lines, and made-up CDs adding up to each CDNOW order.
+    assert OrderLine.objects.filter(product__sku__startswith="CD-").exists()
+    assert OrderLine.objects.exclude(product__sku__startswith="CD-").count() == 246
+    totals = Order.objects.filter(item_count__gt=0, external_id__regex=r"-\d{14}-").annotate(
+        lines_amount=Sum("lines__amount"), cds=Sum("lines__quantity")
+    )
+    # Compared in Python: SQLite sums decimals as floating point.
+    assert all(round(o.lines_amount, 2) == o.amount and o.cds == o.item_count for o in totals)
+    # Every conversation is about an order placed before it, a delivery soon after.
+    tickets = Ticket.objects.select_related("order")
+    assert all(t.order and t.order.placed_at < t.created_at for t in tickets)
+    cracked = tickets.filter(subject__contains="cracked")
+    assert all(t.created_at - t.order.placed_at <= timedelta(days=10) for t in cracked)
     assert (
         Customer.objects.count(),
         Order.objects.count(),

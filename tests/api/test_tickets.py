@@ -6,6 +6,7 @@ import pytest
 
 from nextorder.core.models import Event, Team, Verb
 from nextorder.crm.models import ContactEmail, Customer
+from nextorder.crm.services import order_create
 from nextorder.desk.models import Message, Ticket
 from nextorder.desk.services import ticket_open
 
@@ -195,3 +196,32 @@ def test_the_cursor_walks_every_ticket_once(agent_api, customer, sort):
         query = f"?limit=5&sort={sort}&status=new&status=solved&cursor={body['next_cursor']}"
     assert len(seen) == len(set(seen)) and set(seen) == opened
     assert pages == 5
+
+
+def test_a_ticket_is_opened_about_the_customers_own_order_only(agent_api, customer):
+    own = customer.orders.get(external_id="O-15")
+    stranger = Customer.objects.create(name="Someone Else")
+    strangers = order_create(
+        customer=stranger, placed_at=own.placed_at, amount=own.amount, external_id="O-99"
+    )
+    base = {"customer_id": customer.pk, "subject": "Broken", "body": "It broke."}
+
+    refused = agent_api.post(
+        "/api/v1/tickets", {**base, "order_id": strangers.pk}, content_type="application/json"
+    )
+    assert refused.status_code == 400
+    assert "another customer's order" in refused.json()["detail"]
+    unknown = agent_api.post(
+        "/api/v1/tickets", {**base, "order_id": 10**9}, content_type="application/json"
+    )
+    assert unknown.status_code == 400
+    made = agent_api.post(
+        "/api/v1/tickets", {**base, "order_id": own.pk}, content_type="application/json"
+    )
+    assert made.status_code == 201 and made.json()["order_id"] == own.pk
+    named = agent_api.post(
+        "/api/v1/tickets",
+        {**base, "body": "It is about order O-1."},
+        content_type="application/json",
+    )
+    assert named.json()["order_id"] == customer.orders.get(external_id="O-1").pk

@@ -61,6 +61,7 @@ class Verb(models.TextChoices):
     CUSTOMER_CREATED = "customer.created", "Customer created"
     CUSTOMER_UPDATED = "customer.updated", "Customer changed"
     ORDER_CREATED = "order.created", "Order recorded"
+    ORDER_LINES_ADDED = "order.lines_added", "Order lines recorded"
     ORDERS_IMPORTED = "orders.imported", "Orders imported"
     CUSTOMERS_SCORED = "customers.scored", "Customers scored"
     PRIORITY_CALIBRATED = "priority.calibrated", "Priority rule calibrated"

@@ -851,7 +851,8 @@ def read_order_file(
         if not has_lines:
             _refuse_repeated_ids(orders)
     else:
-        # Same customer, time and amount twice is two orders: number the repeats.
+        # Same customer, time and amount twice is two orders: number the repeats. The key's
+        # shape is models.SYNTHESIZED_ORDER_ID, so the console shows no made-up number.
         repeat = pl.int_range(pl.len()).over("customer_external_id", "placed_at", "amount")
         orders = orders.with_columns(
             pl.format(

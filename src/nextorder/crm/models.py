@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from django.conf import settings
@@ -230,7 +231,20 @@ class Order(TimeStampedModel):
         ]
 
     def __str__(self) -> str:
-        return f"order {self.external_id or self.pk} ({self.amount} {self.currency})"
+        return f"order {self.reference} ({self.amount} {self.currency})"
+
+    @property
+    def reference(self) -> str:
+        """The order's number as the customer read it on their receipt: the shop's own
+        (#1001), or, for an order whose file had none and got a made-up key, its row id."""
+        if self.external_id and not SYNTHESIZED_ORDER_ID.fullmatch(self.external_id):
+            return self.external_id
+        return f"No. {self.pk}"
+
+
+# The key `crm.importers` makes for an order whose file has no order id (customer, time
+# placed, amount and a repeat count): unique, but no customer ever saw it.
+SYNTHESIZED_ORDER_ID = re.compile(r".+-\d{14}-\d+(?:\.\d+)?-\d+")
 
 
 # What an order adds to sales, for `Order.objects.sales()`.

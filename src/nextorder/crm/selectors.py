@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import heapq
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -13,7 +15,15 @@ from django.template.defaultfilters import pluralize
 
 from nextorder.core.changes import changes_text
 from nextorder.core.models import Event
-from nextorder.crm.models import NET_AMOUNT, Contact, CurrencyRate, Customer, Order
+from nextorder.crm.models import (
+    NET_AMOUNT,
+    SYNTHESIZED_ORDER_ID,
+    Contact,
+    CurrencyRate,
+    Customer,
+    Order,
+    OrderLine,
+)
 
 
 def rates_to_shop_currency() -> dict[str, Decimal]:
@@ -41,6 +51,61 @@ def net_in_shop_currency(rates: dict[str, Decimal]) -> Case:
 def customer_orders(*, customer: Customer, limit: int = 20, offset: int = 0) -> list[Order]:
     orders = customer.orders.select_related("sales_rep").order_by("-placed_at", "-id")
     return list(orders[offset : offset + limit])
+
+
+def order_lines(*, order: Order | None) -> list[OrderLine]:
+    """What was bought in an order, with the products named."""
+    if order is None:
+        return []
+    return list(order.lines.select_related("product").order_by("id"))
+
+
+# "order #1001", "Order No. 5521", "order number: W-88", "#1001": a number with a digit in
+# it, after the word order (and its no./number/id) or after a hash sign.
+_ORDER_NUMBER = re.compile(
+    r"(?:\border\s*(?:no\.?|number|nr\.?|id)?\s*[:#]?\s*|#)"
+    r"((?=[A-Za-z-]*\d)[A-Za-z0-9][A-Za-z0-9-]{0,40})\b",
+    re.IGNORECASE,
+)
+
+
+def order_numbers_in(text: str) -> list[str]:
+    """The order numbers a customer wrote, without their hash, lower-cased, in order."""
+    return list(dict.fromkeys(m.lower() for m in _ORDER_NUMBER.findall(text)))
+
+
+def _order_numbers(order: Order) -> set[str]:
+    """What a customer may call this order: the shop's number with or without its hash,
+    or the row id that a made-up key is shown as."""
+    if order.external_id and not SYNTHESIZED_ORDER_ID.fullmatch(order.external_id):
+        return {order.external_id.lower().lstrip("#")}
+    return {str(order.pk)}
+
+
+def orders_mentioned(*, texts: Mapping[int, str]) -> dict[int, Order]:
+    """For each customer id, the customer's own order that `texts[customer id]` names by
+    number (the first named wins); one query for all. Another customer's order number
+    never matches: a ticket is only ever linked to the writer's own order."""
+    wanted = {customer_id: order_numbers_in(text) for customer_id, text in texts.items()}
+    numbers = {number for found in wanted.values() for number in found}
+    if not numbers:
+        return {}
+    ids = [int(n) for n in numbers if n.isdigit() and len(n) < 10]
+    candidates = Order.objects.filter(customer_id__in=[c for c, n in wanted.items() if n]).filter(
+        Q(external_id__in=[f"{h}{c}" for n in numbers for h in ("", "#") for c in (n, n.upper())])
+        | Q(pk__in=ids)
+    )
+    by_customer: dict[int, dict[str, Order]] = {}
+    for order in candidates:
+        for number in _order_numbers(order):
+            by_customer.setdefault(order.customer_id, {})[number] = order
+    found: dict[int, Order] = {}
+    for customer_id, mentioned in wanted.items():
+        known = by_customer.get(customer_id, {})
+        first = next((known[n] for n in mentioned if n in known), None)
+        if first is not None:
+            found[customer_id] = first
+    return found
 
 
 def customers_search(*, query: str = "") -> QuerySet[Customer]:

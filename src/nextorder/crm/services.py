@@ -46,6 +46,7 @@ from nextorder.crm.models import (
     Customer,
     Order,
     OrderImport,
+    OrderLine,
     Product,
 )
 from nextorder.crm.selectors import rates_to_shop_currency
@@ -301,6 +302,70 @@ def customers_refresh_order_stats(
         rate_params = [value for pair in rates.items() for value in pair]
         cursor.execute(sql, [*rate_params, Order.Status.PAID, *params])
         return cursor.rowcount
+
+
+@transaction.atomic
+def products_add(*, products: Sequence[Product]) -> list[Product]:
+    """New products for the catalogue (a SKU already known is refused): one INSERT."""
+    for product in products:
+        product.full_clean(validate_unique=False)
+    skus = [p.sku for p in products]
+    taken = set(Product.objects.filter(sku__in=skus).values_list("sku", flat=True))
+    if taken or len(set(skus)) < len(skus):
+        repeated = sorted(taken or {s for s in skus if skus.count(s) > 1})
+        raise ValidationError(f"SKU already used: {', '.join(repeated[:5])}.")
+    return Product.objects.bulk_create(products)
+
+
+@dataclass(frozen=True)
+class OrderLineSpec:
+    """A line for `order_lines_add`: a product, or a description of what was sold."""
+
+    quantity: int
+    unit_price: Decimal
+    product: Product | None = None
+    description: str = ""
+
+
+@transaction.atomic
+def order_lines_add(*, lines: Mapping[Order, Sequence[OrderLineSpec]]) -> int:
+    """What was bought in orders recorded without their lines (a file of totals, a sale
+    pushed before its items): one INSERT for all, an event per order. Returns the lines."""
+    rows: list[OrderLine] = []
+    for order, specs in lines.items():
+        for spec in specs:
+            if spec.quantity < 1 or spec.unit_price < 0:
+                raise ValidationError(
+                    f"Order {order.reference}: a line needs a quantity of 1 or more and a "
+                    "price of 0 or more."
+                )
+            if spec.product is None and not spec.description.strip():
+                raise ValidationError(f"Order {order.reference}: a line names what was sold.")
+            rows.append(
+                OrderLine(
+                    order=order,
+                    product=spec.product,
+                    description=spec.description.strip()[:200],
+                    quantity=spec.quantity,
+                    unit_price=spec.unit_price,
+                    amount=spec.unit_price * spec.quantity,
+                )
+            )
+    OrderLine.objects.bulk_create(rows)
+    events_record(
+        events=[
+            event_build(
+                verb=Verb.ORDER_LINES_ADDED,
+                subject=order,
+                actor_label="system",
+                customer_id=order.customer_id,
+                after={"order": order.reference, "lines": len(specs)},
+            )
+            for order, specs in lines.items()
+            if specs
+        ]
+    )
+    return len(rows)
 
 
 @transaction.atomic

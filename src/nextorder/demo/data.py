@@ -160,6 +160,8 @@ class Conversation:
     follow_up: str
     # Only a customer with this many orders speaks of "a loyal customer".
     min_orders: int = 1
+    # A question about delivery or a charge comes soon after the order, or not at all.
+    within_days: int | None = None
 
 
 _CONVERSATIONS = (
@@ -171,6 +173,7 @@ _CONVERSATIONS = (
         "Sorry about the cracked case. I have sent a replacement case by first-class post; it "
         "should be with you in two working days, at no cost to you.",
         "The new case came today, thank you!",
+        within_days=10,
     ),
     Conversation(
         "Still waiting for my order",
@@ -180,6 +183,7 @@ _CONVERSATIONS = (
         "I'm sorry for the wait. I can see the parcel stuck at the carrier's depot and have "
         "opened a claim with them. I'll update you by Friday at the latest.",
         "It still hasn't arrived. This is getting frustrating, it is the second time.",
+        within_days=21,
     ),
     Conversation(
         "Wrong album delivered",
@@ -189,6 +193,7 @@ _CONVERSATIONS = (
         "Apologies for the mix-up. The right album is on its way today; keep the wrong one, "
         "no need to send it back.",
         "Got the right one now. Thanks for sorting it so quickly.",
+        within_days=14,
     ),
     Conversation(
         "Charged twice",
@@ -198,6 +203,7 @@ _CONVERSATIONS = (
         "Thank you for your patience. The second charge was an authorisation hold and has been "
         "released; your bank should show it within 3-5 days.",
         "The second charge is still there after a week. I want a refund, not excuses.",
+        within_days=30,
     ),
     Conversation(
         "Very disappointed",
@@ -208,6 +214,7 @@ _CONVERSATIONS = (
         "added a 15% credit to your account for your next order.",
         "Thank you, that is more than fair. The new disc plays perfectly.",
         min_orders=3,
+        within_days=30,
     ),
     Conversation(
         "Question about a pre-order",
@@ -235,6 +242,7 @@ _CONVERSATIONS = (
         "I've checked: the refund was sent on Tuesday and usually takes 3-5 working days to "
         "appear. Here is the reference for your bank: RF-2231.",
         "It arrived this morning. Thanks.",
+        within_days=45,
     ),
     Conversation(
         "Address change",
@@ -286,7 +294,21 @@ def ensure_demo_staff() -> dict[str, User]:
 
 def _order_phrase(order: Order) -> str:
     items = f"{order.item_count} CD{pluralize(order.item_count)}, " if order.item_count else ""
-    return f"{timezone.localtime(order.placed_at):%-d %B %Y} ({items}${order.amount:,.2f})"
+    placed = timezone.localtime(order.placed_at)
+    return f"{placed:%-d %B %Y} (order {order.reference}, {items}${order.amount:,.2f})"
+
+
+def _fitting(
+    talks: tuple[Conversation, ...], *, order: Order, customer: Customer, opened: datetime
+) -> list[Conversation]:
+    """The conversations a customer could start about this order on that day."""
+    age = opened - order.placed_at
+    return [
+        talk
+        for talk in talks
+        if customer.order_count >= talk.min_orders
+        and (talk.within_days is None or age <= timedelta(days=talk.within_days))
+    ]
 
 
 def _pick_customers(rng: random.Random, *, count: int, today: datetime) -> list[Customer]:
@@ -344,16 +366,19 @@ def generate_demo_tickets(*, count: int = 400, now: datetime | None = None) -> i
         + [Ticket.Status.SOLVED] * 30
         + [Ticket.Status.CLOSED] * 20
     )
+    made = 0
     for customer in _pick_customers(rng, count=count, today=now):
         customer.refresh_from_db()
-        order = customer.orders.order_by("-placed_at").first()
-        assert order is not None
-        talk = rng.choice([c for c in _CONVERSATIONS if customer.order_count >= c.min_orders])
         status = rng.choice(statuses)
         active = status in Ticket.ACTIVE_STATUSES
         opened = now - timedelta(
             days=rng.uniform(0, 6) if active else rng.uniform(7, 330), minutes=rng.randint(0, 600)
         )
+        # What the customer writes about: their last order before that day.
+        order = customer.orders.filter(placed_at__lt=opened).order_by("-placed_at").first()
+        if order is None:
+            continue
+        talk = rng.choice(_fitting(_CONVERSATIONS, order=order, customer=customer, opened=opened))
         contact = _contact_for(customer)
         ticket = ticket_open(
             customer=customer,
@@ -364,7 +389,9 @@ def generate_demo_tickets(*, count: int = 400, now: datetime | None = None) -> i
             priority=talk.priority,
             team=rng.choice(teams),
             sent_at=opened,
+            order=order,
         )
+        made += 1
         if status == Ticket.Status.NEW:
             continue
         agent = rng.choice(agents)
@@ -402,4 +429,4 @@ def generate_demo_tickets(*, count: int = 400, now: datetime | None = None) -> i
             status=status,
             sent_at=min(answered + timedelta(hours=rng.uniform(0.5, 30)), now),
         )
-    return count
+    return made

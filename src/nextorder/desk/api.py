@@ -14,7 +14,7 @@ from pydantic import model_validator
 
 from nextorder.core.api import ERRORS, ObjectId, inline, require_perm, text
 from nextorder.core.models import Team
-from nextorder.crm.models import Customer
+from nextorder.crm.models import Customer, Order
 from nextorder.crm.services import contact_for_email
 from nextorder.desk.mail.parse import MAX_BODY_CHARS
 from nextorder.desk.models import Message, Ticket
@@ -48,6 +48,7 @@ class TicketOut(Schema):
     channel: TicketChannel
     customer_id: int
     contact_id: int | None
+    order_id: int | None
     assignee_id: int | None
     team_id: int | None
     version: int
@@ -97,6 +98,9 @@ class TicketIn(Schema):
     subject: text(250, min_length=1)  # type: ignore[valid-type]
     body: Body  # type: ignore[valid-type]
     priority: TicketPriority = Ticket.Priority.NORMAL
+    order_id: ObjectId | None = Field(
+        None, description="The customer's order it is about; else one the body names by number."
+    )
 
     @model_validator(mode="after")
     def one_customer(self) -> TicketIn:
@@ -124,6 +128,7 @@ class TicketPatch(Schema):
     priority: TicketPriority | None = None
     assignee_id: ObjectId | None = None
     team_id: ObjectId | None = None
+    order_id: ObjectId | None = None
     version: int = Version
 
 
@@ -175,6 +180,7 @@ def ticket_create(request: HttpRequest, data: TicketIn) -> Any:
         channel=Ticket.Channel.API,
         priority=data.priority,
         actor=user,
+        order=_referenced(Order, data.order_id, "order"),
     )
     return Status(201, _detail(ticket))
 
@@ -210,7 +216,8 @@ def reply(request: HttpRequest, ticket_id: ObjectId, data: ReplyIn) -> Any:
 
 @router.patch("/{ticket_id}", response={200: TicketOut, **ERRORS})
 def ticket_change(request: HttpRequest, ticket_id: ObjectId, data: TicketPatch) -> Any:
-    """Status, priority, assignee, team: assigning others or re-routing needs a lead."""
+    """Status, priority, assignee, team, the order it is about: assigning others or
+    re-routing needs a lead."""
     user = require_perm(request, "desk.view_ticket", "desk.change_ticket")
     ticket = _ticket(ticket_id)
     given = data.model_fields_set - {"version"}
@@ -221,6 +228,8 @@ def ticket_change(request: HttpRequest, ticket_id: ObjectId, data: TicketPatch) 
         changes["assignee"] = _referenced(get_user_model(), data.assignee_id, "user")
     if "team_id" in given:
         changes["team"] = _referenced(Team, data.team_id, "team")
+    if "order_id" in given:
+        changes["order"] = _referenced(Order, data.order_id, "order")
     return ticket_update(ticket=ticket, actor=user, expected_version=data.version, **changes)
 
 

@@ -6,6 +6,7 @@ from django import forms
 from django.contrib.auth.models import User
 
 from nextorder.core.models import Team
+from nextorder.crm.models import Order
 from nextorder.desk.mail.parse import MAX_BODY_CHARS
 from nextorder.desk.models import Ticket
 from nextorder.desk.selectors import ticket_workers
@@ -26,6 +27,15 @@ class _PersonChoiceField(forms.ModelChoiceField):
         return str(obj.get_full_name() or obj.get_username())
 
 
+class _OrderChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.reference} · {obj.placed_at:%-d %b %Y} · {obj.amount:,.2f} {obj.currency}"
+
+
+# The orders offered on a ticket: the customer's latest, and the one linked now.
+ORDERS_OFFERED = 50
+
+
 class TicketUpdateForm(forms.Form):
     """The ticket's fields, offering each user only the choices their role may make:
     an agent takes or leaves a ticket; a lead assigns it to anyone who works tickets and
@@ -39,12 +49,20 @@ class TicketUpdateForm(forms.Form):
     team = forms.ModelChoiceField(
         queryset=Team.objects.all(), required=False, empty_label="— none —"
     )
+    order = _OrderChoiceField(
+        queryset=Order.objects.none(), required=False, empty_label="— none —", label="About order"
+    )
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1, max_value=2**31 - 1)
 
     def __init__(self, *args: Any, user: User, ticket: Ticket, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         assignee = self.fields["assignee"]
         assert isinstance(assignee, forms.ModelChoiceField)
+        order = self.fields["order"]
+        assert isinstance(order, forms.ModelChoiceField)
+        latest = ticket.customer.orders.order_by("-placed_at", "-id").values("pk")
+        offered = [*(row["pk"] for row in latest[:ORDERS_OFFERED]), ticket.order_id]
+        order.queryset = Order.objects.filter(pk__in=offered).order_by("-placed_at", "-id")
         if user.has_perm("desk.assign_ticket"):
             assignee.queryset = ticket_workers()
         else:

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import models
 
 from nextorder.core.models import Team, TimeStampedModel
-from nextorder.crm.models import Contact, Customer
+from nextorder.crm.models import Contact, Customer, Order
 
 
 class Ticket(TimeStampedModel):
@@ -42,6 +42,11 @@ class Ticket(TimeStampedModel):
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="tickets")
     contact = models.ForeignKey(
         Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets"
+    )
+    # The order the ticket is about: picked by the agent, or found by its number in the
+    # customer's first message.
+    order = models.ForeignKey(
+        Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets"
     )
     subject = models.CharField(max_length=250)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.NEW)

@@ -25,7 +25,8 @@ from nextorder.core.changes import changes_text
 from nextorder.core.html import html_from_text, stored_html
 from nextorder.core.models import Event, Team, Verb
 from nextorder.core.services import event_build, event_record, events_record
-from nextorder.crm.models import Contact, ContactEmail, Customer
+from nextorder.crm.models import Contact, ContactEmail, Customer, Order
+from nextorder.crm.selectors import orders_mentioned
 from nextorder.crm.services import contact_create, contact_email_add
 from nextorder.desk.mail.parse import MAX_BODY_CHARS
 from nextorder.desk.models import Delivery, Message, PriorityCalibration, Ticket
@@ -120,6 +121,7 @@ def ticket_open(
     sent_at: datetime | None = None,
     message_id: str | None = None,
     internal: bool = False,
+    order: Order | None = None,
 ) -> Ticket:
     """Open a ticket with its first message: from the customer, or from an agent.
 
@@ -129,6 +131,7 @@ def ticket_open(
     """
     if internal and channel != Ticket.Channel.AGENT:
         raise ValidationError("Only a ticket an agent opens can start with an internal note.")
+    _check_own_order(customer=customer, order=order)
     body_text = checked_body(body_text)
     sent_at = sent_at or timezone.now()
     from_agent = channel == Ticket.Channel.AGENT
@@ -151,9 +154,14 @@ def ticket_open(
         team=team,
         sent_at=sent_at,
     )
+    ticket.order = (
+        order
+        if order is not None or from_agent
+        else orders_mentioned(texts={customer.pk: f"{subject}\n{body_text}"}).get(customer.pk)
+    )
     # The related rows are the caller's instances: checking that they exist costs a query
     # each and proves nothing the foreign keys do not.
-    ticket.full_clean(exclude=["customer", "contact", "team"])
+    ticket.full_clean(exclude=["customer", "contact", "team", "order"])
     ticket.save()
     Message.objects.create(
         ticket=ticket,
@@ -338,9 +346,11 @@ def ticket_update(
     priority: int = _UNSET,
     assignee: User | None = _UNSET,
     team: Team | None = _UNSET,
+    order: Order | None = _UNSET,
     occurred_at: datetime | None = None,
 ) -> Ticket:
-    """Change status, priority, assignee or team; one event row lists every field changed.
+    """Change status, priority, assignee, team or the order the ticket is about; one event
+    row lists every field changed.
 
     `occurred_at` is for history brought in from another desk; live changes use now.
     """
@@ -351,9 +361,12 @@ def ticket_update(
             "priority": priority,
             "assignee": assignee,
             "team": team,
+            "order": order,
         }.items()
         if value is not _UNSET
     }
+    if requested.get("order") is not None:
+        _check_own_order(customer=ticket.customer, order=requested["order"])
     if "status" in requested and requested["status"] not in Ticket.Status.values:
         raise ValidationError(f"Unknown status {requested['status']!r}.")
     if "priority" in requested and requested["priority"] not in Ticket.Priority.values:
@@ -413,7 +426,14 @@ def _loggable(value: Any) -> Any:
         return value
     if isinstance(value, User):
         return value.get_username()
+    if isinstance(value, Order):
+        return value.reference
     return str(value)
+
+
+def _check_own_order(*, customer: Customer, order: Order | None) -> None:
+    if order is not None and order.customer_id != customer.pk:
+        raise ValidationError(f"Order {order.reference} is another customer's order.")
 
 
 @dataclass(frozen=True)
@@ -533,7 +553,9 @@ def customer_messages_receive(*, messages: Sequence[CustomerMessage]) -> list[Re
                 references=item.references,
             )
         )
-    Ticket.objects.bulk_create(list({id(t): t for t in tickets if t.pk is None}.values()))
+    opening = [(item, t) for item, t in zip(messages, tickets, strict=True) if t.pk is None]
+    _link_mentioned_orders(opening)
+    Ticket.objects.bulk_create(list({id(t): t for _item, t in opening}.values()))
     _tickets_write(list(continued.values()), fields=_WRITTEN_WHEN_THE_CUSTOMER_WRITES)
     Message.objects.bulk_create(rows)
     events_record(
@@ -565,6 +587,19 @@ def customer_messages_receive(*, messages: Sequence[CustomerMessage]) -> list[Re
         )
         for ticket, message, (opened, _before, after) in zip(tickets, rows, outcomes, strict=True)
     ]
+
+
+def _link_mentioned_orders(opening: list[tuple[CustomerMessage, Ticket]]) -> None:
+    """A new ticket is about the order its first message names by number, if the
+    customer has one by that number: one query for the batch."""
+    texts: dict[int, str] = {}
+    for item, ticket in opening:
+        texts[ticket.customer_id] = (
+            f"{texts.get(ticket.customer_id, '')}\n{item.subject}\n{item.body_text}"
+        )
+    found = orders_mentioned(texts=texts)
+    for _item, ticket in opening:
+        ticket.order = found.get(ticket.customer_id)
 
 
 def _tickets_write(tickets: list[Ticket], *, fields: tuple[str, ...]) -> None:

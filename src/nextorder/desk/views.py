@@ -16,7 +16,12 @@ from django.views.decorators.http import require_POST
 from nextorder.core import params
 from nextorder.core.models import Team
 from nextorder.crm.models import Customer
-from nextorder.crm.selectors import customer_orders, customer_summary, customer_timeline
+from nextorder.crm.selectors import (
+    customer_orders,
+    customer_summary,
+    customer_timeline,
+    order_lines,
+)
 from nextorder.desk.forms import ContactAddressForm, ReplyForm, TicketUpdateForm
 from nextorder.desk.mail.inbound import quarantined_mail_delete, quarantined_mail_release
 from nextorder.desk.models import Attachment, InboundMail, OutboxMail, Ticket
@@ -96,6 +101,7 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **extra: object) -> di
     return {
         "ticket": ticket,
         "conversation": ticket_conversation(ticket=ticket),
+        "order_lines": order_lines(order=ticket.order),
         "summary": customer_summary(customer=ticket.customer),
         "orders": customer_orders(customer=ticket.customer, limit=10),
         "other_tickets": customer_tickets(customer=ticket.customer, exclude=ticket, limit=10),
@@ -114,6 +120,7 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **extra: object) -> di
                 "priority": ticket.priority,
                 "assignee": ticket.assignee_id,
                 "team": ticket.team_id,
+                "order": ticket.order_id,
                 "version": ticket.version,
             },
         ),
@@ -132,7 +139,8 @@ def _ticket_page(
 
 def _load_ticket(pk: int) -> Ticket:
     return get_object_or_404(
-        Ticket.objects.select_related("customer", "contact", "assignee", "team"), pk=pk
+        Ticket.objects.select_related("customer", "contact", "assignee", "team", "order"),
+        pk=pk,
     )
 
 
@@ -190,6 +198,7 @@ def ticket_update_view(request: HttpRequest, pk: int) -> HttpResponse:
             priority=data["priority"],
             assignee=data["assignee"],
             team=data["team"],
+            order=data["order"],
         )
     except TicketConflict as conflict:
         return _ticket_page(request, conflict.ticket, conflict=str(conflict), status=409)

@@ -13,9 +13,11 @@ from django.utils import timezone
 
 from nextorder.crm.services import orders_import
 from nextorder.data import CDNOW_SAMPLE, SHOPIFY_SAMPLE
+from nextorder.demo.catalogue import generate_demo_order_lines
 from nextorder.demo.data import (
     DEMO_PASSWORD,
     DEMO_USERS,
+    SEED,
     cdnow_shift_days,
     ensure_demo_staff,
     generate_demo_tickets,
@@ -54,6 +56,12 @@ class Command(BaseCommand):
             f"Shopify export: {shop.orders_created} new orders with {shop.lines_created} "
             f"lines, {shop.products_created} new products, {shop.customers_created} new "
             "customers."
+        )
+        lines = generate_demo_order_lines(seed=SEED)
+        self.stdout.write(
+            f"CD catalogue: {lines} order lines written."
+            if lines
+            else "CD catalogue: already there."
         )
         ensure_demo_staff()
         self.stdout.write(score_demo_customers(shift_days=shift))
