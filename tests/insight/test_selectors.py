@@ -12,6 +12,7 @@ from nextorder.crm.models import Customer
 from nextorder.crm.services import orders_import
 from nextorder.data import CDNOW_SAMPLE
 from nextorder.desk.models import Message, Ticket
+from nextorder.desk.services import ticket_reply
 from nextorder.insight import rfm
 from nextorder.insight.selectors import (
     AtRiskFilters,
@@ -114,7 +115,7 @@ def test_customers_at_risk_filters(customer, ticket):
     assert customers_at_risk(filters=AtRiskFilters(min_value_at_risk=50))[0] == quiet
 
 
-def test_at_risk_page_and_follow_up(client, lead, customer):
+def test_at_risk_page_and_follow_up(client, lead, customer, contact):
     Customer.objects.filter(pk=customer.pk).update(
         value_at_risk=Decimal("120.00"),
         p_alive=0.3,
@@ -135,11 +136,19 @@ def test_at_risk_page_and_follow_up(client, lead, customer):
     note = ticket.messages.get()
     assert "Value at risk: 120.00" in note.body_text
     assert note.direction == Message.Direction.NOTE  # never sent to the customer
+    # The reply box starts with a message in the customer's words, no figures in it.
+    page = client.get(response["Location"]).content.decode()
+    draft = page[page.index("<textarea") : page.index("</textarea>")]
+    assert "Hello Ada," in draft and "15 March 2026" in draft
+    assert "120" not in draft and "risk" not in draft
 
     # A second click finds the open follow-up instead of opening another.
     again = client.post(reverse("insight:follow_up", args=[customer.pk]), follow=True)
     assert Ticket.objects.filter(customer=customer, channel=Ticket.Channel.AGENT).count() == 1
     assert f"has a follow-up open already: #{ticket.pk}" in again.content.decode()
+    ticket_reply(ticket=ticket, author=lead, body="Hello Ada, ...", expected_version=ticket.version)
+    answered = client.get(response["Location"]).content.decode()
+    assert "Hello Ada," not in answered[answered.index("<textarea") :]
 
 
 def test_agents_do_not_see_value_pages(client, agent):

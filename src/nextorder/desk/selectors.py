@@ -305,6 +305,36 @@ def ticket_conversation(*, ticket: Ticket) -> list[ConversationEntry]:
     return entries
 
 
+def follow_up_draft(*, ticket: Ticket, agent: User) -> str:
+    """What an agent might first write on a ticket they opened to reach out (a follow-up
+    with a customer at risk): the customer's last order in their own words, for the agent
+    to edit. Value figures stay internal; a ticket already answered has no draft."""
+    if (
+        ticket.channel != Ticket.Channel.AGENT
+        or ticket.messages.filter(direction=Message.Direction.OUTBOUND).exists()
+    ):
+        return ""
+    first_name = (ticket.contact.name if ticket.contact else "") or ticket.customer.name
+    last = ticket.customer.orders.order_by("-placed_at", "-id").first()
+    bought = ""
+    if last is not None:
+        names = [
+            line.product.name if line.product else line.description
+            for line in last.lines.select_related("product").order_by("id")[:3]
+        ]
+        what = f": {', '.join(n for n in names if n)}" if any(names) else ""
+        bought = (
+            f"It has been a while since your last order with us ({last.placed_at:%-d %B %Y}"
+            f"{what}). "
+        )
+    return (
+        f"Hello {first_name.split()[0] if first_name.strip() else 'there'},\n\n"
+        f"{bought}We hope everything was as it should be. If anything was not, or if there "
+        "is something we can help you find, just reply to this message.\n\n"
+        f"{agent.get_full_name() or agent.get_username()}"
+    )
+
+
 def public_conversation(*, ticket: Ticket) -> list[Message]:
     """What the customer may read of a ticket: every message but the internal notes."""
     return list(

@@ -32,6 +32,7 @@ from nextorder.desk.selectors import (
     QueueFilters,
     QueueSort,
     customer_tickets,
+    follow_up_draft,
     outbox_mail,
     quarantined_mail,
     ticket_conversation,
@@ -110,7 +111,13 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **extra: object) -> di
         "address_form": extra.pop("address_form", None)
         or ContactAddressForm(initial={"version": ticket.version}),
         "reply_form": extra.pop("reply_form", None)
-        or ReplyForm(initial={"version": ticket.version, "status": Ticket.Status.PENDING}),
+        or ReplyForm(
+            initial={
+                "version": ticket.version,
+                "status": Ticket.Status.PENDING,
+                "body": follow_up_draft(ticket=ticket, agent=user),
+            }
+        ),
         "update_form": extra.pop("update_form", None)
         or TicketUpdateForm(
             user=user,
