@@ -189,3 +189,4 @@ def test_lines_are_priced_and_recorded_as_an_event(shop_order):
     assert shop_order.lines.get().amount == Decimal("31.98")
     event = Event.objects.get(verb=Verb.ORDER_LINES_ADDED)
     assert event.after == {"order": "#1042", "lines": 1}
+    assert event.customer_id is None  # the order is on the timeline; its lines are detail

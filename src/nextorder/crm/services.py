@@ -330,7 +330,9 @@ class OrderLineSpec:
 @transaction.atomic
 def order_lines_add(*, lines: Mapping[Order, Sequence[OrderLineSpec]]) -> int:
     """What was bought in orders recorded without their lines (a file of totals, a sale
-    pushed before its items): one INSERT for all, an event per order. Returns the lines."""
+    pushed before its items): one INSERT for all, an event per order for the audit log
+    (not the customer's timeline, where the order itself already stands). Returns the
+    lines written."""
     rows: list[OrderLine] = []
     for order, specs in lines.items():
         for spec in specs:
@@ -358,7 +360,6 @@ def order_lines_add(*, lines: Mapping[Order, Sequence[OrderLineSpec]]) -> int:
                 verb=Verb.ORDER_LINES_ADDED,
                 subject=order,
                 actor_label="system",
-                customer_id=order.customer_id,
                 after={"order": order.reference, "lines": len(specs)},
             )
             for order, specs in lines.items()
