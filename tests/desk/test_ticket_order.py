@@ -190,3 +190,12 @@ def test_lines_are_priced_and_recorded_as_an_event(shop_order):
     event = Event.objects.get(verb=Verb.ORDER_LINES_ADDED)
     assert event.after == {"order": "#1042", "lines": 1}
     assert event.customer_id is None  # the order is on the timeline; its lines are detail
+
+
+def test_an_order_known_by_its_day_shows_no_time_of_day(client, agent, ticket, shop_order):
+    """The customer fixture's orders are dates (00:00); the shop's order has its time."""
+    client.force_login(agent)
+    page = client.get(reverse("desk:ticket", args=[ticket.pk])).content.decode()
+    timeline = page[page.index('class="timeline"') :]
+    assert "20 Nov 2026 14:30</span> Ordered" in timeline
+    assert "15 Mar 2026</span> Ordered" in timeline

@@ -6,12 +6,13 @@ import heapq
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
 from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import Case, DecimalField, Q, QuerySet, Value, When
 from django.template.defaultfilters import pluralize
+from django.utils import timezone
 
 from nextorder.core.changes import changes_text
 from nextorder.core.models import Event
@@ -127,6 +128,8 @@ class TimelineEntry:
     actor: str
     event: Event | None = None
     order: Order | None = None
+    # An order known only by its day (a file of dates) shows no time of day.
+    date_format: str = "j M Y H:i"
 
 
 def _order_entry(order: Order) -> TimelineEntry:
@@ -138,6 +141,9 @@ def _order_entry(order: Order) -> TimelineEntry:
         title=f"Ordered {order.currency} {order.amount:,.2f}{items} ({channel})",
         actor="customer",
         order=order,
+        date_format="j M Y"
+        if timezone.localtime(order.placed_at).time() == time(0)
+        else "j M Y H:i",
     )
 
 
