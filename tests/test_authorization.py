@@ -45,6 +45,8 @@ MATRIX: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("desk:ticket_contact_address", "POST"): (LOGIN, 400, 400, 403, 400),
     ("desk:customer", "GET"): (LOGIN, 200, 200, 200, 200),
     ("desk:attachment", "GET"): (LOGIN, 200, 200, 200, 200),
+    ("desk:assignment", "GET"): (LOGIN, 403, 200, 403, 200),
+    ("desk:assignment", "POST"): (LOGIN, 403, 400, 403, 400),  # no action: a bad request
     ("desk:quarantine", "GET"): (LOGIN, 403, 200, 403, 200),
     ("desk:quarantine_raw", "GET"): (LOGIN, 403, 200, 403, 200),
     ("desk:quarantine_release", "GET"): (405, 405, 405, 405, 405),

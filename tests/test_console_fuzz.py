@@ -401,6 +401,29 @@ def test_follow_up_answers_any_note(world, role, pk, form):
         assert Ticket.objects.count() == before
 
 
+assignment_forms = st.fixed_dictionaries(
+    {},
+    optional={
+        "action": st.one_of(st.sampled_from(["rule", "add_skill", "remove_skill"]), odd_text),
+        "team": st.one_of(odd_text, st.just("1")),
+        "skill": odd_text,
+        "user": odd_text,
+        "kind": st.one_of(st.sampled_from(["product", "language"]), odd_text),
+        "value": st.one_of(st.text(), st.sampled_from(["\x00", "x" * 201])),
+    },
+)
+
+
+@fuzz
+@given(role=roles, form=assignment_forms)
+def test_assignment_answers_any_form(world, role, form):
+    """A form naming no team or skill, a bad method or a NUL in a skill changes nothing."""
+    form = {**form, f"team{world.team.pk}-method": form.get("kind", "manual")}
+    if form.get("team") == "1":
+        form["team"] = str(world.team.pk)
+    answered(world.client(role).post(reverse("desk:assignment"), form))
+
+
 retention_queries = st.fixed_dictionaries({}, optional={"inactive_months": odd_text})
 
 

@@ -9,7 +9,7 @@ from django.db.models import Sum
 
 from nextorder.crm.models import Customer, Order, OrderLine
 from nextorder.demo.data import CDNOW_LAST_DAY, cdnow_shift_days
-from nextorder.desk.models import Message, Ticket
+from nextorder.desk.models import AssignmentRule, Message, Ticket
 
 
 def test_shift_keeps_weekdays_and_ends_before_today():
@@ -59,6 +59,8 @@ def test_demo_loads_once_and_rerunning_adds_nothing():
     urgent = active.filter(priority=Ticket.Priority.URGENT).count()
     assert urgent <= 0.10 * active.count()
     assert active.filter(priority=Ticket.Priority.HIGH).exclude(priority_reason="").exists()
+    # New email finds its agent by the rules the demo sets after writing its history.
+    assert AssignmentRule.objects.filter(takes_unrouted=True, method="round_robin").exists()
     # Some tickets come from the biggest spenders.
     top = Customer.objects.order_by("-total_spend")[:236]
     assert Ticket.objects.filter(customer__in=top).exists()

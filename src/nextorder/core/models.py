@@ -75,6 +75,9 @@ class Verb(models.TextChoices):
     WEBHOOK_SUBSCRIBED = "webhook.subscribed", "Webhook subscription created"
     WEBHOOK_CHANGED = "webhook.changed", "Webhook subscription changed"
     WEBHOOK_DELETED = "webhook.deleted", "Webhook subscription deleted"
+    ASSIGNMENT_RULE_SET = "assignment.rule_set", "Assignment rule changed"
+    AGENT_SKILL_ADDED = "assignment.skill_added", "Agent skill added"
+    AGENT_SKILL_REMOVED = "assignment.skill_removed", "Agent skill removed"
     PORTAL_LINK_SENT = "portal.link_sent", "Portal log-in link sent"
     PORTAL_LINK_USED = "portal.link_used", "Logged in to the portal"
 

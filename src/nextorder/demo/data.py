@@ -23,7 +23,8 @@ from nextorder.core.roles import AGENT, LEAD, MANAGER, SALES
 from nextorder.core.services import team_ensure, user_create, user_role_set
 from nextorder.crm.models import Contact, Customer, Order
 from nextorder.crm.services import contact_create, customer_update
-from nextorder.desk.models import Ticket
+from nextorder.desk.assignment import agent_skill_add, assignment_rule_set
+from nextorder.desk.models import AgentSkill, Ticket
 from nextorder.desk.services import (
     ticket_open,
     ticket_receive_message,
@@ -430,3 +431,20 @@ def generate_demo_tickets(*, count: int = 400, now: datetime | None = None) -> i
             sent_at=min(answered + timedelta(hours=rng.uniform(0.5, 30)), now),
         )
     return made
+
+
+def ensure_demo_assignment() -> None:
+    """Assignment rules for the demo's teams, set after its history is written (the
+    history keeps the assignees it was written with): new email goes round robin in
+    Orders & delivery, where Priya reads German; billing goes to the least busy."""
+    staff = ensure_demo_staff()
+    lead = staff["jordan"]
+    orders, billing = (Team.objects.get(name=name) for name in TEAM_NAMES)
+    assignment_rule_set(
+        team=orders, method="round_robin", use_skills=True, takes_unrouted=True, actor=lead
+    )
+    assignment_rule_set(
+        team=billing, method="least_open", use_skills=True, takes_unrouted=False, actor=lead
+    )
+    if not AgentSkill.objects.exists():
+        agent_skill_add(user=staff["priya"], kind="language", value="de", actor=lead)

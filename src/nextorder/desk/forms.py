@@ -8,7 +8,7 @@ from django.contrib.auth.models import User
 from nextorder.core.models import Team
 from nextorder.crm.models import Order
 from nextorder.desk.mail.parse import MAX_BODY_CHARS
-from nextorder.desk.models import Ticket
+from nextorder.desk.models import AgentSkill, AssignmentRule, Ticket
 from nextorder.desk.selectors import ticket_workers
 
 
@@ -78,3 +78,27 @@ class ContactAddressForm(forms.Form):
     address = forms.EmailField(max_length=254, label="Customer's email address")
     name = forms.CharField(max_length=200, required=False, label="Name (optional)")
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1, max_value=2**31 - 1)
+
+
+class AssignmentRuleForm(forms.Form):
+    method = forms.ChoiceField(choices=AssignmentRule.Method.choices)
+    use_skills = forms.BooleanField(required=False, label="Prefer skilled members")
+    takes_unrouted = forms.BooleanField(
+        required=False, label="Also takes tickets that arrive without a team"
+    )
+
+
+class AgentSkillForm(forms.Form):
+    user = _PersonChoiceField(queryset=User.objects.none(), label="Agent")
+    kind = forms.ChoiceField(choices=AgentSkill.Kind.choices)
+    value = forms.CharField(
+        max_length=200,
+        strip=True,
+        help_text="A product's name or SKU, or a language code such as de or fr.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        user = self.fields["user"]
+        assert isinstance(user, forms.ModelChoiceField)
+        user.queryset = ticket_workers()

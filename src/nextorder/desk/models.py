@@ -130,6 +130,64 @@ class Ticket(TimeStampedModel):
         return self.status in self.ACTIVE_STATUSES
 
 
+class AssignmentRule(models.Model):
+    """How a team's new tickets find their agent (desk/assignment.py). An agent's or a
+    lead's own choice of assignee always wins: the rule only fills an empty one."""
+
+    class Method(models.TextChoices):
+        MANUAL = "manual", "By hand (a lead assigns)"
+        ROUND_ROBIN = "round_robin", "Round robin"
+        LEAST_OPEN = "least_open", "Fewest open tickets"
+
+    team = models.OneToOneField(Team, on_delete=models.CASCADE, related_name="assignment_rule")
+    method = models.CharField(max_length=12, choices=Method.choices, default=Method.MANUAL)
+    # Prefer the members skilled in the ticket's products or language, when any are.
+    use_skills = models.BooleanField(default=True)
+    # The one team that takes tickets arriving without a team (email, web form, portal).
+    takes_unrouted = models.BooleanField(default=False)
+    # Where the round robin stands: the member who got the team's last ticket.
+    last_assigned = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["takes_unrouted"],
+                condition=models.Q(takes_unrouted=True),
+                name="assignment_one_unrouted_team",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.team}: {self.get_method_display()}"
+
+
+class AgentSkill(models.Model):
+    """What an agent knows: a product (by name or SKU) or a language (ISO 639-1 code)."""
+
+    class Kind(models.TextChoices):
+        PRODUCT = "product", "Product"
+        LANGUAGE = "language", "Language"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="skills"
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    # Lower-cased, so that matching is by equality.
+    value = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["kind", "value"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "kind", "value"], name="agent_skill_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.value}"
+
+
 class PriorityCalibration(models.Model):
     """Where the priority rule's "most valuable customers" begin, taken at each scoring:
     the value at risk of the customer at the top `top_share` of those scored."""

@@ -28,6 +28,7 @@ from nextorder.core.services import event_build, event_record, events_record
 from nextorder.crm.models import Contact, ContactEmail, Customer, Order
 from nextorder.crm.selectors import orders_mentioned
 from nextorder.crm.services import contact_create, contact_email_add
+from nextorder.desk.assignment import NewTicket, tickets_assign
 from nextorder.desk.mail.parse import MAX_BODY_CHARS
 from nextorder.desk.models import Delivery, Message, PriorityCalibration, Ticket
 from nextorder.desk.priority import PriorityDecision, PriorityRule, decide_priority
@@ -159,6 +160,8 @@ def ticket_open(
         if order is not None or from_agent
         else orders_mentioned(texts={customer.pk: f"{subject}\n{body_text}"}).get(customer.pk)
     )
+    if not from_agent:
+        tickets_assign([NewTicket(ticket=ticket, text=f"{subject}\n{body_text}")])
     # The related rows are the caller's instances: checking that they exist costs a query
     # each and proves nothing the foreign keys do not.
     ticket.full_clean(exclude=["customer", "contact", "team", "order"])
@@ -405,6 +408,14 @@ def ticket_update(
             changes.update(priority=value, priority_reason=f"Set by {who}"[:200])
         else:
             changes[name] = value
+    if changes.get("team") is not None and "assignee" not in requested and not ticket.assignee_id:
+        # Routed to a team without an agent: the team's rule picks one.
+        routed = Ticket(team=changes["team"], order_id=ticket.order_id)
+        first = ticket.messages.order_by("sent_at", "id").values_list("body_text", flat=True)
+        tickets_assign([NewTicket(ticket=routed, text=f"{ticket.subject}\n{first.first() or ''}")])
+        if routed.assignee is not None:
+            changes["assignee"] = routed.assignee
+            before["assignee"], after["assignee"] = None, _loggable(routed.assignee)
     if not changes:
         return ticket
     _bump_version(ticket=ticket, expected_version=expected_version, **changes)
@@ -555,6 +566,12 @@ def customer_messages_receive(*, messages: Sequence[CustomerMessage]) -> list[Re
         )
     opening = [(item, t) for item, t in zip(messages, tickets, strict=True) if t.pk is None]
     _link_mentioned_orders(opening)
+    tickets_assign(
+        [NewTicket(ticket=t, text=f"{item.subject}\n{item.body_text}") for item, t in opening]
+    )
+    for ticket, (opened, _before, after) in zip(tickets, outcomes, strict=True):
+        if opened:  # as assigned now
+            after.update(_opened_after(ticket))
     Ticket.objects.bulk_create(list({id(t): t for _item, t in opening}.values()))
     _tickets_write(list(continued.values()), fields=_WRITTEN_WHEN_THE_CUSTOMER_WRITES)
     Message.objects.bulk_create(rows)
@@ -668,12 +685,14 @@ def _ticket_build(
 
 
 def _opened_after(ticket: Ticket) -> dict[str, Any]:
-    """What a TICKET_OPENED event says of the new ticket."""
+    """What a TICKET_OPENED event says of the new ticket (and whom a rule gave it to)."""
     return {
         "subject": ticket.subject,
         "channel": ticket.channel,
         "priority": ticket.priority,
         **({"priority_reason": ticket.priority_reason} if ticket.priority_reason else {}),
+        **({"team": _loggable(ticket.team)} if ticket.team_id else {}),
+        **({"assignee": _loggable(ticket.assignee)} if ticket.assignee_id else {}),
     }
 
 

@@ -19,6 +19,7 @@ urlpatterns = [
     path("mail/quarantine/<int:pk>/release/", views.quarantine_release, name="quarantine_release"),
     path("mail/quarantine/<int:pk>/delete/", views.quarantine_delete, name="quarantine_delete"),
     path("mail/quarantine/<int:pk>/raw/", views.quarantine_raw, name="quarantine_raw"),
+    path("assignment/", views.assignment, name="assignment"),
     path("mail/outbox/", views.outbox, name="outbox"),
     path("mail/outbox/<int:pk>/", views.outbox_message, name="outbox_message"),
 ]

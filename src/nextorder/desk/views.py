@@ -9,7 +9,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.forms.models import model_to_dict
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+)
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -22,9 +29,20 @@ from nextorder.crm.selectors import (
     customer_timeline,
     order_lines,
 )
-from nextorder.desk.forms import ContactAddressForm, ReplyForm, TicketUpdateForm
+from nextorder.desk.assignment import (
+    agent_skill_add,
+    agent_skill_remove,
+    assignment_rule_set,
+)
+from nextorder.desk.forms import (
+    AgentSkillForm,
+    AssignmentRuleForm,
+    ContactAddressForm,
+    ReplyForm,
+    TicketUpdateForm,
+)
 from nextorder.desk.mail.inbound import quarantined_mail_delete, quarantined_mail_release
-from nextorder.desk.models import Attachment, InboundMail, OutboxMail, Ticket
+from nextorder.desk.models import AgentSkill, Attachment, InboundMail, OutboxMail, Ticket
 from nextorder.desk.selectors import (
     ASSIGNEE_ME,
     ASSIGNEE_NOBODY,
@@ -352,3 +370,70 @@ def outbox_message(request: HttpRequest, pk: int) -> HttpResponse:
     response = HttpResponse(bytes(mail.raw), content_type="text/plain; charset=utf-8")
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+@login_required
+@permission_required("desk.assign_ticket", raise_exception=True)
+def assignment(request: HttpRequest) -> HttpResponse:
+    """The teams' assignment rules and the agents' skills, for leads."""
+    if request.method == "POST":
+        return _assignment_change(request)
+    return _assignment_page(request)
+
+
+def _assignment_page(
+    request: HttpRequest, *, status: int = 200, skill_form: AgentSkillForm | None = None
+) -> HttpResponse:
+    teams = Team.objects.select_related("assignment_rule").order_by("name")
+    rows = [
+        (
+            team,
+            AssignmentRuleForm(
+                prefix=f"team{team.pk}",
+                initial=model_to_dict(rule)
+                if (rule := getattr(team, "assignment_rule", None))
+                else {},
+            ),
+        )
+        for team in teams
+    ]
+    skills = AgentSkill.objects.select_related("user").order_by("user__first_name", "kind", "value")
+    context = {"rows": rows, "skills": skills, "skill_form": skill_form or AgentSkillForm()}
+    return render(request, "desk/assignment.html", context, status=status)
+
+
+def _assignment_change(request: HttpRequest) -> HttpResponse:
+    actor: User = request.user  # type: ignore[assignment]
+    action = request.POST.get("action", "")
+    try:
+        if action == "rule":
+            team = get_object_or_404(Team, pk=_posted_id(request, "team"))
+            form = AssignmentRuleForm(request.POST, prefix=f"team{team.pk}")
+            if not form.is_valid():
+                messages.error(request, "Choose one of the methods offered.")
+                return _assignment_page(request, status=400)
+            assignment_rule_set(team=team, actor=actor, **form.cleaned_data)
+            messages.success(request, f"{team}: saved.")
+        elif action == "add_skill":
+            skill_form = AgentSkillForm(request.POST)
+            if not skill_form.is_valid():
+                return _assignment_page(request, status=400, skill_form=skill_form)
+            agent_skill_add(actor=actor, **skill_form.cleaned_data)
+            messages.success(request, "Skill added.")
+        elif action == "remove_skill":
+            skill = get_object_or_404(AgentSkill, pk=_posted_id(request, "skill"))
+            agent_skill_remove(skill=skill, actor=actor)
+            messages.success(request, "Skill removed.")
+        else:
+            return HttpResponseBadRequest("Unknown action.")
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return _assignment_page(request, status=400)
+    return redirect("desk:assignment")
+
+
+def _posted_id(request: HttpRequest, name: str) -> int:
+    pk = params.object_id(request.POST.get(name))
+    if pk is None:
+        raise Http404(f"No such {name}.")
+    return pk
