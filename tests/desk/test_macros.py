@@ -123,7 +123,7 @@ def test_the_ticket_page_fills_the_reply_box_and_the_reply_runs_the_macro(
     html = page.content.decode()
     assert "Dear Ada Buyer, the refund for O-15" in html
     assert f'name="macro" value="{refund.pk}"' in html
-    assert "tag refund" in html  # what sending will also do
+    assert "add the tag refund" in html  # what sending will also do
     response = client.post(
         reverse("desk:ticket_reply", args=[ticket.pk]),
         {

@@ -97,14 +97,14 @@ def macro_actions_text(macro: Macro) -> list[str]:
     """What applying the macro will do besides the reply, in words."""
     said = []
     if macro.set_status:
-        said.append(f"status {Ticket.Status(macro.set_status).label}")
+        said.append(f"set the status to {Ticket.Status(macro.set_status).label}")
     if macro.set_priority is not None:
-        said.append(f"priority {Ticket.Priority(macro.set_priority).label}")
+        said.append(f"set the priority to {Ticket.Priority(macro.set_priority).label}")
     if macro.set_assignee is not None:
         said.append(f"assign to {_person(macro.set_assignee)}")
     tags = [tag.name for tag in macro.add_tags.all()]
     if tags:
-        said.append("tag " + ", ".join(tags))
+        said.append("add the tag" + ("s " if len(tags) > 1 else " ") + ", ".join(tags))
     return said
 
 
