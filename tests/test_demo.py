@@ -8,7 +8,7 @@ from django.core.management import call_command
 
 from nextorder.crm.models import Customer, Order, OrderLine
 from nextorder.demo.data import CDNOW_LAST_DAY, cdnow_shift_days
-from nextorder.desk.models import Message, Ticket
+from nextorder.desk.models import Macro, Message, SavedView, Ticket, TicketTag
 
 
 def test_shift_keeps_weekdays_and_ends_before_today():
@@ -31,7 +31,8 @@ def test_demo_loads_once_and_rerunning_adds_nothing():
     call_command("demo", "--no-serve", "--tickets", "60", verbosity=0)
 
     # CDNOW's customers and orders, and the Shopify sample's (tests/crm/exports.py).
-    assert counts[:3] == (2357 + 42, 6919 + 120, 60)
+    # 60 conversations, and a duplicate merged into one of them.
+    assert counts[:3] == (2357 + 42, 6919 + 120, 61)
     assert OrderLine.objects.count() == 246
     assert (
         Customer.objects.count(),
@@ -46,6 +47,14 @@ def test_demo_loads_once_and_rerunning_adds_nothing():
     urgent = active.filter(priority=Ticket.Priority.URGENT).count()
     assert urgent <= 0.10 * active.count()
     assert active.filter(priority=Ticket.Priority.HIGH).exclude(priority_reason="").exists()
+    # The workspace: shared macros and an agent's own, tags, a merged ticket, a saved view.
+    assert Macro.objects.filter(owner__isnull=True).count() == 3
+    assert Macro.objects.filter(owner__username="alex").exists()
+    assert TicketTag.objects.values("tag").distinct().count() >= 3
+    merged = Ticket.objects.get(merged_into__isnull=False)
+    assert merged.status == Ticket.Status.CLOSED and not merged.messages.exists()
+    assert merged.merged_into.messages.filter(body_text__contains="Any news?").exists()
+    assert SavedView.objects.filter(owner__username="alex").exists()
     # Some tickets come from the biggest spenders.
     top = Customer.objects.order_by("-total_spend")[:236]
     assert Ticket.objects.filter(customer__in=top).exists()
