@@ -90,7 +90,10 @@
       case "j": step(1); break;
       case "k": step(-1); break;
       case "o": handled = openCurrent(); break;
-      case "Enter": handled = Boolean(currentRow()) && openCurrent(); break;
+      case "Enter":
+        // A focused link or button keeps its own Enter.
+        handled = !event.target.closest("a, button") && Boolean(currentRow()) && openCurrent();
+        break;
       case "x": toggleCurrent(); break;
       case "r": handled = focusReply(); break;
       case "m": handled = openMacros(); break;
