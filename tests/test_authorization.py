@@ -18,8 +18,11 @@ from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from nextorder.desk.bulk import saved_view_save
+from nextorder.desk.macros import macro_save
 from nextorder.desk.mail.inbound import mail_receive
 from nextorder.desk.models import Attachment, InboundMail, OutboxMail
+from nextorder.desk.tags import tag_get_or_create
 
 pytestmark = pytest.mark.django_db
 
@@ -43,6 +46,32 @@ MATRIX: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("desk:ticket_update", "POST"): (LOGIN, 400, 400, 403, 400),
     ("desk:ticket_contact_address", "GET"): (405, 405, 405, 405, 405),
     ("desk:ticket_contact_address", "POST"): (LOGIN, 400, 400, 403, 400),
+    ("desk:ticket_tag_add", "GET"): (405, 405, 405, 405, 405),
+    ("desk:ticket_tag_add", "POST"): (LOGIN, 400, 400, 403, 400),
+    ("desk:ticket_tag_delete", "GET"): (405, 405, 405, 405, 405),
+    ("desk:ticket_tag_delete", "POST"): (LOGIN, 302, 302, 403, 302),
+    ("desk:ticket_macro", "GET"): (405, 405, 405, 405, 405),
+    ("desk:ticket_macro", "POST"): (LOGIN, 400, 400, 403, 400),
+    ("desk:ticket_merge", "GET"): (405, 405, 405, 405, 405),
+    ("desk:ticket_merge", "POST"): (LOGIN, 400, 400, 403, 400),
+    ("desk:ticket_split", "GET"): (405, 405, 405, 405, 405),
+    ("desk:ticket_split", "POST"): (LOGIN, 400, 400, 403, 400),
+    # The bulk and saved-view forms go back to the queue, with the error said there.
+    ("desk:queue_bulk", "GET"): (405, 405, 405, 405, 405),
+    ("desk:queue_bulk", "POST"): (LOGIN, 302, 302, 403, 302),
+    ("desk:saved_view_create", "GET"): (405, 405, 405, 405, 405),
+    ("desk:saved_view_create", "POST"): (LOGIN, 302, 302, 302, 302),
+    # The agent's own view: nobody else's to delete (404, as if it did not exist).
+    ("desk:saved_view_delete", "GET"): (405, 405, 405, 405, 405),
+    ("desk:saved_view_delete", "POST"): (LOGIN, 302, 404, 404, 404),
+    ("desk:macros", "GET"): (LOGIN, 200, 200, 403, 200),
+    ("desk:macros", "POST"): (LOGIN, 400, 400, 403, 400),
+    # A macro shared with everyone by the lead: leads (and managers) change it.
+    ("desk:macro_edit", "GET"): (LOGIN, 403, 200, 403, 200),
+    ("desk:macro_edit", "POST"): (LOGIN, 403, 400, 403, 400),
+    # The agent's personal macro: only its owner deletes it; nobody else sees it (404).
+    ("desk:macro_delete", "GET"): (405, 405, 405, 405, 405),
+    ("desk:macro_delete", "POST"): (LOGIN, 302, 404, 403, 404),
     ("desk:customer", "GET"): (LOGIN, 200, 200, 200, 200),
     ("desk:attachment", "GET"): (LOGIN, 200, 200, 200, 200),
     ("desk:assignment", "GET"): (LOGIN, 403, 200, 403, 200),
@@ -99,6 +128,10 @@ READ_ONLY_IN_ADMIN = {
     "desk.mailboxcursor",
     "desk.portallogintoken",
     "desk.prioritycalibration",
+    "desk.tag",
+    "desk.tickettag",
+    "desk.macro",
+    "desk.savedview",
     "insight.valuemodelfit",
     "axes.accesslog",
     "axes.accessattempt",
@@ -161,9 +194,30 @@ def mail(db) -> tuple[int, int]:
     return held.pk, kept.pk
 
 
-def _url(name: str, ticket, customer, attachment, mail) -> str:
+@pytest.fixture
+def workspace(agent, lead) -> dict[str, int]:
+    """A tag on nothing, the lead's shared macro, the agent's macro and saved view."""
+    shared = macro_save(actor=lead, name="Thanks", body="Thank you", personal=False)
+    mine = macro_save(actor=agent, name="Mine", body="Hi {customer_name}", personal=True)
+    return {
+        "tag": tag_get_or_create(name="late", actor=agent).pk,
+        "shared_macro": shared.pk,
+        "my_macro": mine.pk,
+        "view": saved_view_save(owner=agent, name="Mine", query="status=new").pk,
+    }
+
+
+def _url(name: str, ticket, customer, attachment, mail, workspace) -> str:
     held, kept = mail
     args = {
+        "desk:ticket_tag_add": [ticket.pk],
+        "desk:ticket_tag_delete": [ticket.pk, workspace["tag"]],
+        "desk:ticket_macro": [ticket.pk],
+        "desk:ticket_merge": [ticket.pk],
+        "desk:ticket_split": [ticket.pk],
+        "desk:saved_view_delete": [workspace["view"]],
+        "desk:macro_edit": [workspace["shared_macro"]],
+        "desk:macro_delete": [workspace["my_macro"]],
         "desk:quarantine_raw": [held],
         "desk:quarantine_release": [held],
         "desk:quarantine_delete": [held],
@@ -185,12 +239,12 @@ def _url(name: str, ticket, customer, attachment, mail) -> str:
 
 @pytest.mark.parametrize(("name", "method"), list(MATRIX))
 def test_each_role_gets_the_status_in_the_table(
-    clients, ticket, customer, attachment, mail, name, method
+    clients, ticket, customer, attachment, mail, workspace, name, method
 ):
     got = {}
     for role in ROLES:
         client = clients[role]
-        url = _url(name, ticket, customer, attachment, mail)
+        url = _url(name, ticket, customer, attachment, mail, workspace)
         response = client.get(url) if method == "GET" else client.post(url, {})
         got[role] = response.status_code
     assert got == dict(zip(ROLES, MATRIX[name, method], strict=True))

@@ -256,6 +256,7 @@ queue_queries = st.fixed_dictionaries(
         "assignee": st.one_of(st.sampled_from(["me", "none", "ME", "None"]), odd_text),
         "sort": st.one_of(st.sampled_from(["priority", "value", "age", "-id"]), st.text()),
         "after": cursors(),
+        "tag": odd_text,
     },
 )
 
@@ -581,3 +582,108 @@ def test_ids_beyond_any_row_are_not_found(client, manager, ticket, view, pk):
     """Ids at and beyond the largest 64-bit key are a plain 404."""
     client.force_login(manager)
     assert client.get(reverse(view, args=[pk])).status_code == 404
+
+
+# The workspace's forms: tags, macros, merge, split, bulk actions and saved views.
+
+tickets_posted = st.lists(st.one_of(st.just("<ticket>"), odd_text), max_size=5)
+bulk_forms = st.fixed_dictionaries(
+    {},
+    optional={
+        "ticket": tickets_posted,
+        "action": st.one_of(st.sampled_from(["assign", "status", "tag", "merge"]), odd_text),
+        "assignee": st.one_of(st.sampled_from(["me", "none", "agent", "sales"]), odd_text),
+        "status": st.one_of(st.sampled_from(Ticket.Status.values), odd_text),
+        "tag": st.one_of(st.sampled_from(["late", "x" * 51, " ", "\x00"]), st.text(max_size=60)),
+        "query": st.one_of(st.just("status=new&tag=1"), st.text(max_size=80)),
+    },
+)
+
+
+@fuzz
+@given(role=roles, form=bulk_forms)
+def test_bulk_actions_answer_any_form(world, role, form):
+    """Ids that are not ids are dropped, unknown ones skipped, a tag name that cannot be
+    one refused with a message: the queue comes back, never a 500."""
+    ids = world.ids()
+    form["ticket"] = [
+        str(world.ticket.pk) if t == "<ticket>" else t for t in form.get("ticket", [])
+    ]
+    if form.get("assignee") in ids:
+        form["assignee"] = ids[form["assignee"]]
+    answered(world.client(role).post(reverse("desk:queue_bulk"), form))
+
+
+ticket_forms = st.fixed_dictionaries(
+    {},
+    optional={
+        "name": st.one_of(st.sampled_from(["late", "x" * 51, "\x00", " "]), st.text()),
+        "macro": odd_text,
+        "target": st.one_of(st.just("<ticket>"), odd_text),
+        "different_customers": st.one_of(st.just("on"), st.text(max_size=5)),
+        "message": odd_text,
+        "with_later": st.one_of(st.just("on"), st.text(max_size=5)),
+        "version": st.one_of(st.just(CURRENT), odd_text),
+    },
+)
+
+
+@fuzz
+@given(
+    role=roles,
+    name=st.sampled_from(
+        ["desk:ticket_tag_add", "desk:ticket_macro", "desk:ticket_merge", "desk:ticket_split"]
+    ),
+    pk=st.one_of(st.none(), odd_ids),
+    form=ticket_forms,
+)
+def test_ticket_tools_answer_any_form(world, role, name, pk, form):
+    """A tag, macro, merge or split form with ids of any size or script, a ticket merged
+    into itself, a stale version: a 4xx with its reason or a redirect, never a 500."""
+    if form.get("target") == "<ticket>":
+        form["target"] = str(world.ticket.pk)
+    if "version" in form:
+        form["version"] = version_of(world, form["version"])
+    answered(
+        world.client(role).post(reverse(name, args=[world.ticket.pk if pk is None else pk]), form)
+    )
+
+
+macro_forms = st.fixed_dictionaries(
+    {},
+    optional={
+        "name": st.one_of(st.sampled_from(["Thanks", "", "x" * 101]), st.text()),
+        "body": st.one_of(
+            st.sampled_from(["Hi {customer_name}", "{nope}", "{0.__class__}", "{{x}}", "\x00"]),
+            st.text(),
+        ),
+        "shared_with": st.one_of(st.sampled_from(["personal", "all", "team:<team>"]), odd_text),
+        "set_status": st.one_of(st.sampled_from(Ticket.Status.values), odd_text),
+        "set_priority": odd_text,
+        "set_assignee": st.one_of(st.sampled_from(["agent", "sales"]), odd_text),
+        "add_tags": st.one_of(st.sampled_from(["a, b", "x" * 60, ",,"]), st.text()),
+    },
+)
+
+
+@fuzz
+@given(role=roles, form=macro_forms)
+def test_macro_page_answers_any_form(world, role, form):
+    """Unknown placeholders, sharing a role may not choose, odd ids: a 400 that says why."""
+    ids = world.ids()
+    if form.get("set_assignee") in ids:
+        form["set_assignee"] = ids[form["set_assignee"]]
+    if form.get("shared_with") == "team:<team>":
+        form["shared_with"] = f"team:{world.team.pk}"
+    answered(world.client(role).post(reverse("desk:macros"), form))
+
+
+@fuzz
+@given(
+    role=roles,
+    form=st.fixed_dictionaries(
+        {}, optional={"name": st.one_of(st.text(), st.just("x" * 61)), "query": st.text()}
+    ),
+)
+def test_saved_views_answer_any_form(world, role, form):
+    answered(world.client(role).post(reverse("desk:saved_view_create"), form))

@@ -9,7 +9,7 @@ from django.db.models import Sum
 
 from nextorder.crm.models import Customer, Order, OrderLine
 from nextorder.demo.data import CDNOW_LAST_DAY, cdnow_shift_days
-from nextorder.desk.models import AssignmentRule, Message, Ticket
+from nextorder.desk.models import AssignmentRule, Macro, Message, SavedView, Ticket, TicketTag
 
 
 def test_shift_keeps_weekdays_and_ends_before_today():
@@ -32,7 +32,8 @@ def test_demo_loads_once_and_rerunning_adds_nothing():
     call_command("demo", "--no-serve", "--tickets", "60", verbosity=0)
 
     # CDNOW's customers and orders, and the Shopify sample's (tests/crm/exports.py).
-    assert counts[:3] == (2357 + 42, 6919 + 120, 60)
+    # 60 conversations, and a duplicate merged into one of them.
+    assert counts[:3] == (2357 + 42, 6919 + 120, 61)
     # The Shopify sample's 246 lines, and made-up CDs adding up to each CDNOW order.
     assert OrderLine.objects.filter(product__sku__startswith="CD-").exists()
     assert OrderLine.objects.exclude(product__sku__startswith="CD-").count() == 246
@@ -42,7 +43,7 @@ def test_demo_loads_once_and_rerunning_adds_nothing():
     # Compared in Python: SQLite sums decimals as floating point.
     assert all(round(o.lines_amount, 2) == o.amount and o.cds == o.item_count for o in totals)
     # Every conversation is about an order placed before it, a delivery soon after.
-    tickets = Ticket.objects.select_related("order")
+    tickets = Ticket.objects.filter(merged_into__isnull=True).select_related("order")
     assert all(t.order and t.order.placed_at < t.created_at for t in tickets)
     cracked = tickets.filter(subject__contains="cracked")
     assert all(t.created_at - t.order.placed_at <= timedelta(days=10) for t in cracked)
@@ -61,6 +62,14 @@ def test_demo_loads_once_and_rerunning_adds_nothing():
     assert active.filter(priority=Ticket.Priority.HIGH).exclude(priority_reason="").exists()
     # New email finds its agent by the rules the demo sets after writing its history.
     assert AssignmentRule.objects.filter(takes_unrouted=True, method="round_robin").exists()
+    # The workspace: shared macros and an agent's own, tags, a merged ticket, a saved view.
+    assert Macro.objects.filter(owner__isnull=True).count() == 3
+    assert Macro.objects.filter(owner__username="alex").exists()
+    assert TicketTag.objects.values("tag").distinct().count() >= 3
+    merged = Ticket.objects.get(merged_into__isnull=False)
+    assert merged.status == Ticket.Status.CLOSED and not merged.messages.exists()
+    assert merged.merged_into.messages.filter(body_text__contains="Any news?").exists()
+    assert SavedView.objects.filter(owner__username="alex").exists()
     # Some tickets come from the biggest spenders.
     top = Customer.objects.order_by("-total_spend")[:236]
     assert Ticket.objects.filter(customer__in=top).exists()

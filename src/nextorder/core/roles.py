@@ -37,6 +37,13 @@ _WORK_TICKETS = [
     "crm.add_contact",
     "crm.change_contact",
     "crm.add_contactemail",
+    # Tags on tickets, and macros of one's own (shared ones are the leads').
+    "desk.view_tag",
+    "desk.add_tag",
+    "desk.view_macro",
+    "desk.add_macro",
+    "desk.change_macro",
+    "desk.delete_macro",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -46,6 +53,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_READ_RECORD,
         *_WORK_TICKETS,
         "desk.assign_ticket",
+        "desk.manage_shared_macros",
         "desk.view_inboundmail",
         "desk.manage_quarantine",
         "core.change_team",

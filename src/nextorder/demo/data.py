@@ -24,6 +24,9 @@ from nextorder.core.services import team_ensure, user_create, user_role_set
 from nextorder.crm.models import Contact, Customer, Order
 from nextorder.crm.services import contact_create, customer_update
 from nextorder.desk.assignment import agent_skill_add, assignment_rule_set
+from nextorder.desk.bulk import saved_view_save
+from nextorder.desk.macros import macro_save
+from nextorder.desk.merge import ticket_merge
 from nextorder.desk.models import AgentSkill, Ticket
 from nextorder.desk.services import (
     ticket_open,
@@ -31,6 +34,7 @@ from nextorder.desk.services import (
     ticket_reply,
     ticket_update,
 )
+from nextorder.desk.tags import tag_get_or_create, ticket_tags_add
 from nextorder.insight.services import customers_score, value_models_fit
 from nextorder.insight.tasks import nightly_scoring_schedule
 
@@ -430,7 +434,89 @@ def generate_demo_tickets(*, count: int = 400, now: datetime | None = None) -> i
             status=status,
             sent_at=min(answered + timedelta(hours=rng.uniform(0.5, 30)), now),
         )
+    demo_workspace(staff=staff, now=now)
     return made
+
+
+# Tags the demo puts on its tickets, by the words of their subject.
+_TAGS_BY_SUBJECT = (
+    ("delivery", ("Still waiting", "Address change", "Wrong album")),
+    ("refund", ("Refund", "Charged twice", "cracked case")),
+    ("account", ("log in",)),
+)
+
+
+def demo_workspace(*, staff: dict[str, User], now: datetime) -> None:
+    """Macros shared by the lead and one of an agent's own, tags on tickets, a duplicate
+    ticket merged into the first, and a saved queue view for an agent."""
+    lead, alex = staff["jordan"], staff["alex"]
+    tags = {
+        name: tag_get_or_create(name=name, actor=lead)
+        for name in ("delivery", "refund", "account", "vip")
+    }
+    macro_save(
+        actor=lead,
+        name="Order on its way",
+        body="Hello {contact_name},\n\nThank you for your patience. Your order "
+        "{last_order} ({last_order_products}) is on its way and should reach you within "
+        "three working days.\n\nBest regards,\n{agent_name}",
+        personal=False,
+        set_status=Ticket.Status.PENDING,
+        add_tags=[tags["delivery"]],
+    )
+    macro_save(
+        actor=lead,
+        name="Refund issued",
+        body="Hello {contact_name},\n\nWe have refunded your order {last_order}; the money "
+        "reaches your account within five working days.\n\nBest regards,\n{agent_name}",
+        personal=False,
+        set_status=Ticket.Status.SOLVED,
+        add_tags=[tags["refund"]],
+    )
+    macro_save(
+        actor=lead,
+        name="Escalate to billing",
+        body="",
+        personal=False,
+        team=Team.objects.get(name="Returns & billing"),
+        set_priority=Ticket.Priority.HIGH,
+        add_tags=[tags["refund"]],
+    )
+    macro_save(
+        actor=alex,
+        name="Ask for a photo",
+        body="Hello {contact_name}, could you send us a photo of what arrived? {agent_name}",
+        personal=True,
+        set_status=Ticket.Status.PENDING,
+    )
+    for ticket in Ticket.objects.select_related("customer").order_by("id"):
+        on = [
+            tags[name]
+            for name, words in _TAGS_BY_SUBJECT
+            if any(w in ticket.subject for w in words)
+        ]
+        if ticket.customer.total_spend >= 500:
+            on.append(tags["vip"])
+        if on:
+            ticket_tags_add(ticket=ticket, tags=on, actor=lead)
+    first = Ticket.objects.filter(status=Ticket.Status.OPEN).order_by("id").first()
+    if first is not None:
+        again = ticket_open(
+            customer=first.customer,
+            contact=first.contact,
+            subject=f"Re: {first.subject}",
+            body_text="I wrote a few days ago and have not heard back yet. Any news?",
+            sent_at=now - timedelta(hours=3),
+        )
+        first.refresh_from_db()
+        ticket_merge(
+            source=again,
+            target=first,
+            actor=lead,
+            source_version=again.version,
+            target_version=first.version,
+        )
+    saved_view_save(owner=alex, name="My open tickets", query="status=new&status=open&assignee=me")
 
 
 def ensure_demo_assignment() -> None:

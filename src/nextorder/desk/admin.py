@@ -5,12 +5,16 @@ from nextorder.desk.models import (
     Attachment,
     Delivery,
     InboundMail,
+    Macro,
     MailboxCursor,
     Message,
     OutboxMail,
     PortalLoginToken,
     PriorityCalibration,
+    SavedView,
+    Tag,
     Ticket,
+    TicketTag,
 )
 
 
@@ -84,3 +88,28 @@ class PortalLoginTokenAdmin(ReadOnlyAdmin):
     list_display = ["contact", "created_at", "expires_at", "used_at"]
     exclude = ["token_sha256"]
     list_select_related = ["contact"]
+
+
+# Tags, macros and saved views change through desk/tags.py, macros.py and bulk.py, which
+# check who may and write the event; here they are read.
+@admin.register(Tag)
+class TagAdmin(ReadOnlyAdmin):
+    list_display = ["name", "colour", "created_at"]
+    search_fields = ["name"]
+
+
+@admin.register(TicketTag)
+class TicketTagAdmin(ReadOnlyAdmin):
+    list_display = ["ticket", "tag", "created_at"]
+    list_select_related = ["ticket", "tag"]
+
+
+@admin.register(Macro)
+class MacroAdmin(ReadOnlyAdmin):
+    list_display = ["name", "owner", "team", "set_status", "set_priority", "updated_at"]
+    search_fields = ["name", "body"]
+
+
+@admin.register(SavedView)
+class SavedViewAdmin(ReadOnlyAdmin):
+    list_display = ["name", "owner", "query", "created_at"]

@@ -20,6 +20,10 @@ class ReplyForm(forms.Form):
     status = forms.ChoiceField(choices=Ticket.Status.choices, initial=Ticket.Status.PENDING)
     internal = forms.BooleanField(required=False, label="Internal note (not sent to the customer)")
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1, max_value=2**31 - 1)
+    # The macro that filled the reply: its actions run when the reply is sent.
+    macro = forms.IntegerField(
+        widget=forms.HiddenInput, required=False, min_value=1, max_value=2**63 - 1
+    )
 
 
 class _PersonChoiceField(forms.ModelChoiceField):
@@ -102,3 +106,95 @@ class AgentSkillForm(forms.Form):
         user = self.fields["user"]
         assert isinstance(user, forms.ModelChoiceField)
         user.queryset = ticket_workers()
+
+
+_MAX_ID = 2**63 - 1
+
+
+class TagForm(forms.Form):
+    name = forms.CharField(max_length=50, label="Add a tag")
+
+
+class MergeForm(forms.Form):
+    """Merge this ticket into another (the survivor)."""
+
+    target = forms.IntegerField(label="Merge into ticket #", min_value=1, max_value=_MAX_ID)
+    different_customers = forms.BooleanField(
+        required=False, label="Yes, they are different customers' tickets: merge anyway"
+    )
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1, max_value=2**31 - 1)
+
+
+class SplitForm(forms.Form):
+    message = forms.IntegerField(widget=forms.HiddenInput, min_value=1, max_value=_MAX_ID)
+    with_later = forms.BooleanField(required=False, label="and the messages after it")
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1, max_value=2**31 - 1)
+
+
+class MacroApplyForm(forms.Form):
+    """A macro without a reply, applied at once."""
+
+    macro = forms.IntegerField(widget=forms.HiddenInput, min_value=1, max_value=_MAX_ID)
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1, max_value=2**31 - 1)
+
+
+class SavedViewForm(forms.Form):
+    name = forms.CharField(max_length=60, label="Save these filters as")
+    query = forms.CharField(max_length=2000, required=False, widget=forms.HiddenInput)
+
+
+class BulkForm(forms.Form):
+    """The action and its value; the selected ids are read with `params.object_id`."""
+
+    action = forms.ChoiceField(
+        choices=[
+            ("assign", "Assign"),
+            ("status", "Set status"),
+            ("tag", "Add tag"),
+            ("merge", "Merge (into the oldest)"),
+        ]
+    )
+    assignee = forms.CharField(max_length=30, required=False)
+    status = forms.ChoiceField(choices=[("", "—"), *Ticket.Status.choices], required=False)
+    tag = forms.CharField(max_length=50, required=False)
+
+
+class MacroForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    body = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 6}),
+        required=False,
+        max_length=MAX_BODY_CHARS,
+        label="Reply (placeholders in braces)",
+    )
+    shared_with = forms.ChoiceField(label="Who may use it")
+    set_status = forms.ChoiceField(
+        choices=[("", "— leave —"), *Ticket.Status.choices], required=False, label="Set status"
+    )
+    set_priority = forms.TypedChoiceField(
+        choices=[("", "— leave —"), *Ticket.Priority.choices],
+        coerce=int,
+        empty_value=None,
+        required=False,
+        label="Set priority",
+    )
+    set_assignee = _PersonChoiceField(
+        queryset=User.objects.none(), required=False, empty_label="— leave —", label="Assign to"
+    )
+    add_tags = forms.CharField(max_length=500, required=False, label="Add tags (comma-separated)")
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices = [("personal", "Only me")]
+        if user.has_perm("desk.manage_shared_macros"):
+            choices += [("all", "Everyone")]
+            choices += [(f"team:{team.pk}", f"Team {team.name}") for team in Team.objects.all()]
+        self.fields["shared_with"].choices = choices  # type: ignore[attr-defined]
+        assignee = self.fields["set_assignee"]
+        assert isinstance(assignee, forms.ModelChoiceField)
+        assignee.queryset = (
+            ticket_workers() if user.has_perm("desk.assign_ticket") else ticket_workers().none()
+        )
+
+    def clean_add_tags(self) -> list[str]:
+        return [name.strip() for name in self.cleaned_data["add_tags"].split(",") if name.strip()]

@@ -76,6 +76,14 @@ class Ticket(TimeStampedModel):
     # A reply to the customer finally failed or bounced, and none got through since:
     # flagged in the queue so that someone calls or fixes the address.
     delivery_failed = models.BooleanField(default=False)
+    # The ticket this one was merged into: its messages and events moved there, and its
+    # page sends the agent on (desk/merge.py).
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_from"
+    )
+    tags: models.ManyToManyField[Tag, TicketTag] = models.ManyToManyField(
+        "Tag", through="TicketTag", related_name="tickets", blank=True
+    )
 
     class Meta:
         ordering = ["-priority", "created_at", "id"]
@@ -186,6 +194,109 @@ class AgentSkill(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.value}"
+
+
+class Tag(models.Model):
+    """A label agents put on tickets; its colour is one of a fixed palette, shown through a
+    CSS class (`tag-<colour>`), so the Content-Security-Policy needs no inline style."""
+
+    class Colour(models.TextChoices):
+        GREY = "grey", "Grey"
+        BLUE = "blue", "Blue"
+        GREEN = "green", "Green"
+        AMBER = "amber", "Amber"
+        RED = "red", "Red"
+        PURPLE = "purple", "Purple"
+        TEAL = "teal", "Teal"
+
+    name = models.CharField(max_length=50, unique=True)
+    colour = models.CharField(max_length=8, choices=Colour.choices, default=Colour.GREY)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TicketTag(models.Model):
+    """A tag on a ticket. Keyed (tag, ticket) so that the queue's tag filter is an index
+    range of the tag's tickets."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="ticket_tags")
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="ticket_tags")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tag", "ticket"], name="ticket_tag_unique"),
+        ]
+        indexes = [models.Index(fields=["ticket"], name="ticket_tag_ticket_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.tag_id} on #{self.ticket_id}"
+
+
+class Macro(TimeStampedModel):
+    """A canned reply with placeholders (desk/macros.py) and actions run with it.
+
+    Personal when it has an `owner`; otherwise shared, with `team` or with everyone.
+    """
+
+    name = models.CharField(max_length=100)
+    body = models.TextField(blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="macros",
+    )
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.CASCADE, related_name="macros"
+    )
+    set_status = models.CharField(max_length=10, choices=Ticket.Status.choices, blank=True)
+    set_priority = models.SmallIntegerField(choices=Ticket.Priority.choices, null=True, blank=True)
+    set_assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    add_tags = models.ManyToManyField(Tag, related_name="macros", blank=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        permissions = [("manage_shared_macros", "Can write macros shared with a team or all")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_personal(self) -> bool:
+        return self.owner_id is not None
+
+
+class SavedView(models.Model):
+    """An agent's named queue filters, kept as the query string the queue reads."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_views"
+    )
+    name = models.CharField(max_length=60)
+    query = models.CharField(max_length=500)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="saved_view_owner_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class PriorityCalibration(models.Model):

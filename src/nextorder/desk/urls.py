@@ -1,6 +1,6 @@
 from django.urls import path
 
-from nextorder.desk import views
+from nextorder.desk import views, views_workspace
 
 app_name = "desk"
 urlpatterns = [
@@ -13,6 +13,21 @@ urlpatterns = [
         views.ticket_contact_address,
         name="ticket_contact_address",
     ),
+    path("tickets/<int:pk>/tags/", views_workspace.ticket_tag_add, name="ticket_tag_add"),
+    path(
+        "tickets/<int:pk>/tags/<int:tag>/delete/",
+        views_workspace.ticket_tag_delete,
+        name="ticket_tag_delete",
+    ),
+    path("tickets/<int:pk>/macro/", views_workspace.ticket_macro, name="ticket_macro"),
+    path("tickets/<int:pk>/merge/", views_workspace.ticket_merge_view, name="ticket_merge"),
+    path("tickets/<int:pk>/split/", views_workspace.ticket_split_view, name="ticket_split"),
+    path("bulk/", views_workspace.queue_bulk, name="queue_bulk"),
+    path("views/", views_workspace.saved_view_create, name="saved_view_create"),
+    path("views/<int:pk>/delete/", views_workspace.saved_view_remove, name="saved_view_delete"),
+    path("macros/", views_workspace.macros, name="macros"),
+    path("macros/<int:pk>/", views_workspace.macro_edit, name="macro_edit"),
+    path("macros/<int:pk>/delete/", views_workspace.macro_remove, name="macro_delete"),
     path("customers/<int:pk>/", views.customer_detail, name="customer"),
     path("attachments/<int:pk>/", views.attachment_download, name="attachment"),
     path("mail/quarantine/", views.quarantine, name="quarantine"),

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
 from django.forms.models import model_to_dict
 from django.http import (
     FileResponse,
@@ -37,12 +38,23 @@ from nextorder.desk.assignment import (
 from nextorder.desk.forms import (
     AgentSkillForm,
     AssignmentRuleForm,
+    BulkForm,
     ContactAddressForm,
+    MacroApplyForm,
+    MergeForm,
     ReplyForm,
+    SavedViewForm,
+    TagForm,
     TicketUpdateForm,
 )
+from nextorder.desk.macros import (
+    macro_actions_text,
+    macro_apply,
+    macro_text,
+    macros_for,
+)
 from nextorder.desk.mail.inbound import quarantined_mail_delete, quarantined_mail_release
-from nextorder.desk.models import AgentSkill, Attachment, InboundMail, OutboxMail, Ticket
+from nextorder.desk.models import AgentSkill, Attachment, InboundMail, Macro, OutboxMail, Ticket
 from nextorder.desk.selectors import (
     ASSIGNEE_ME,
     ASSIGNEE_NOBODY,
@@ -53,8 +65,12 @@ from nextorder.desk.selectors import (
     follow_up_draft,
     outbox_mail,
     quarantined_mail,
+    saved_views_of,
+    tags_all,
     ticket_conversation,
+    ticket_workers,
     tickets_for_queue,
+    tickets_matching,
 )
 from nextorder.desk.services import (
     TicketConflict,
@@ -75,6 +91,7 @@ def _queue_filters(request: HttpRequest) -> QueueFilters:
         assignee=(
             assignee if assignee in (ASSIGNEE_ME, ASSIGNEE_NOBODY) else params.object_id(assignee)
         ),
+        tag_id=params.object_id(request.GET.get("tag")),
     )
 
 
@@ -96,6 +113,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     more_query = request.GET.copy()
     if page.next_cursor:
         more_query["after"] = page.next_cursor
+    user: User = request.user  # type: ignore[assignment]
     context = {
         "page": page,
         "more_query": more_query.urlencode(),
@@ -110,6 +128,14 @@ def queue(request: HttpRequest) -> HttpResponse:
     }
     if request.htmx and request.GET.get("after"):  # type: ignore[attr-defined]
         return render(request, "desk/_queue_rows.html", context)
+    context.update(
+        matching=tickets_matching(user=user, filters=filters),
+        tags=tags_all(),
+        saved_views=saved_views_of(user),
+        view_form=SavedViewForm(initial={"query": request.GET.urlencode()}),
+        bulk_form=BulkForm(),
+        workers=ticket_workers() if user.has_perm("desk.assign_ticket") else [],
+    )
     if request.htmx and request.htmx.target == "queue-table":  # type: ignore[attr-defined]
         return render(request, "desk/_queue_table.html", context)
     return render(request, "desk/queue.html", context)
@@ -117,6 +143,19 @@ def queue(request: HttpRequest) -> HttpResponse:
 
 def _ticket_context(request: HttpRequest, ticket: Ticket, **extra: object) -> dict[str, object]:
     user: User = request.user  # type: ignore[assignment]
+    usable = macros_for(user) if user.has_perm("desk.change_ticket") else Macro.objects.none()
+    chosen = _chosen_macro(request, usable)
+    reply_initial: dict[str, object] = {
+        "version": ticket.version,
+        "status": Ticket.Status.PENDING,
+        "body": follow_up_draft(ticket=ticket, agent=user),
+    }
+    if chosen is not None and chosen.body:
+        reply_initial.update(
+            body=macro_text(macro=chosen, ticket=ticket, agent=user),
+            status=chosen.set_status or Ticket.Status.PENDING,
+            macro=chosen.pk,
+        )
     return {
         "ticket": ticket,
         "conversation": ticket_conversation(ticket=ticket),
@@ -126,16 +165,20 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **extra: object) -> di
         "other_tickets": customer_tickets(customer=ticket.customer, exclude=ticket, limit=10),
         "timeline": customer_timeline(customer=ticket.customer, limit=15),
         "reply_address": ticket_reply_address(ticket),
+        "ticket_tags": list(ticket.tags.all()),
+        "all_tags": tags_all(),
+        "macros": list(usable.order_by("name", "id")),
+        "macro": chosen,
+        "macro_actions": macro_actions_text(chosen) if chosen else [],
+        "macro_form": MacroApplyForm(
+            initial={"macro": chosen.pk if chosen else None, "version": ticket.version}
+        ),
+        "tag_form": TagForm(),
+        "merge_form": extra.pop("merge_form", None)
+        or MergeForm(initial={"version": ticket.version}),
         "address_form": extra.pop("address_form", None)
         or ContactAddressForm(initial={"version": ticket.version}),
-        "reply_form": extra.pop("reply_form", None)
-        or ReplyForm(
-            initial={
-                "version": ticket.version,
-                "status": Ticket.Status.PENDING,
-                "body": follow_up_draft(ticket=ticket, agent=user),
-            }
-        ),
+        "reply_form": extra.pop("reply_form", None) or ReplyForm(initial=reply_initial),
         "update_form": extra.pop("update_form", None)
         or TicketUpdateForm(
             user=user,
@@ -151,6 +194,12 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **extra: object) -> di
         ),
         **extra,
     }
+
+
+def _chosen_macro(request: HttpRequest, usable: QuerySet[Macro]) -> Macro | None:
+    """The macro picked from the ticket page (?macro=), if the user may use it."""
+    pk = params.object_id(request.GET.get("macro"))
+    return usable.filter(pk=pk).prefetch_related("add_tags").first() if pk else None
 
 
 def _ticket_page(
@@ -172,7 +221,13 @@ def _load_ticket(pk: int) -> Ticket:
 @login_required
 @permission_required("desk.view_ticket", raise_exception=True)
 def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    return _ticket_page(request, _load_ticket(pk))
+    ticket = _load_ticket(pk)
+    if ticket.merged_into_id is not None:
+        messages.info(
+            request, f"Ticket #{ticket.pk} was merged into this one; its messages are here."
+        )
+        return redirect("desk:ticket", pk=ticket.merged_into_id)
+    return _ticket_page(request, ticket)
 
 
 @require_POST
@@ -183,15 +238,30 @@ def ticket_reply_view(request: HttpRequest, pk: int) -> HttpResponse:
     form = ReplyForm(request.POST)
     if not form.is_valid():
         return _ticket_page(request, ticket, reply_form=form, status=400)
+    user: User = request.user  # type: ignore[assignment]
+    macro_pk = form.cleaned_data["macro"]
     try:
-        ticket_reply(
-            ticket=ticket,
-            author=request.user,  # type: ignore[arg-type]
-            body=form.cleaned_data["body"],
-            expected_version=form.cleaned_data["version"],
-            status=form.cleaned_data["status"],
-            internal=form.cleaned_data["internal"],
-        )
+        if macro_pk is None:
+            ticket_reply(
+                ticket=ticket,
+                author=user,
+                body=form.cleaned_data["body"],
+                expected_version=form.cleaned_data["version"],
+                status=form.cleaned_data["status"],
+                internal=form.cleaned_data["internal"],
+            )
+        else:
+            macro_apply(
+                ticket=ticket,
+                macro=get_object_or_404(macros_for(user), pk=macro_pk),
+                actor=user,
+                expected_version=form.cleaned_data["version"],
+                reply=form.cleaned_data["body"],
+                status=form.cleaned_data["status"],
+                internal=form.cleaned_data["internal"],
+            )
+    except PermissionDenied as exc:
+        return _ticket_page(request, ticket, reply_form=form, error=str(exc), status=403)
     except TicketConflict as conflict:
         # Keep the draft: the agent reads what changed and sends it again if still right.
         form = ReplyForm(initial={**form.cleaned_data, "version": conflict.ticket.version})

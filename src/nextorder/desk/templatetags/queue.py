@@ -23,8 +23,9 @@ register = template.Library()
 
 # data-label names each cell for the phone layout, where the rows become cards.
 _ROW = (
-    '<tr data-ticket="{}"><td class="muted id">{}</td>'
-    '<td class="subject"><a href="{}">{}</a>{}</td>'
+    '<tr data-ticket="{}"><td class="pick"><input type="checkbox" name="ticket" value="{}"'
+    ' form="bulk" aria-label="Select ticket {}"></td><td class="muted id">{}</td>'
+    '<td class="subject"><a href="{}">{}</a>{}{}</td>'
     '<td data-label="Customer"><a href="{}">{}</a></td>'
     '<td class="num" data-label="Orders">{}</td>'
     '<td class="num" data-label="Total spend">{}</td>'
@@ -39,6 +40,7 @@ _UNDELIVERED = mark_safe(  # constant markup: nothing in it comes from outside
     ' <span class="badge prio-3" title="A reply could not be delivered">reply not delivered</span>'
 )
 _NONE = mark_safe('<span class="muted">—</span>')
+_TAG = ' <span class="tag tag-{}">{}</span>'
 
 
 def _money(amount: Decimal | None) -> str:
@@ -50,9 +52,13 @@ def _row(ticket: Ticket) -> tuple[object, ...]:
     return (
         ticket.pk,
         ticket.pk,
+        ticket.pk,
+        ticket.pk,
         reverse("desk:ticket", args=[ticket.pk]),
         ticket.subject,
         _UNDELIVERED if ticket.delivery_failed else "",
+        # Prefetched with the page (selectors.tickets_for_queue): no query per row.
+        format_html_join("", _TAG, ((tag.colour, tag.name) for tag in ticket.tags.all())),
         reverse("desk:customer", args=[ticket.customer_id]),
         customer.name,
         customer.order_count,

@@ -1,0 +1,77 @@
+"""The queue's tag filter (with its keyset pages), its match count and its tags."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from nextorder.desk.models import Ticket
+from nextorder.desk.selectors import QueueFilters, QueueSort, tickets_for_queue, tickets_matching
+from nextorder.desk.services import ticket_open
+from nextorder.desk.tags import tag_get_or_create, ticket_tags_add
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def tagged(customer, agent):
+    """23 tickets over every status; every third tagged "late", every other "vip"."""
+    late = tag_get_or_create(name="late", actor=agent)
+    vip = tag_get_or_create(name="vip", actor=agent)
+    start = timezone.now() - timedelta(days=3)
+    statuses = ["new", "open", "pending", "solved", "closed"]
+    for i in range(23):
+        ticket = ticket_open(
+            customer=customer,
+            subject=f"t{i}",
+            body_text="x",
+            priority=i % 4,
+            sent_at=start + timedelta(hours=i // 2),
+        )
+        Ticket.objects.filter(pk=ticket.pk).update(status=statuses[i % 5])
+        tags = ([late] if i % 3 == 0 else []) + ([vip] if i % 2 == 0 else [])
+        ticket_tags_add(ticket=ticket, tags=tags, actor=agent)
+    return late, vip
+
+
+@pytest.mark.parametrize("sort", list(QueueSort))
+def test_the_tag_filter_pages_through_exactly_the_tagged_tickets(tagged, agent, sort):
+    late, _vip = tagged
+    statuses = tuple(Ticket.Status.values)
+    filters = QueueFilters(statuses=statuses, tag_id=late.pk)
+    seen, cursor = [], None
+    while True:
+        page = tickets_for_queue(user=agent, filters=filters, sort=sort, cursor=cursor, limit=3)
+        seen += page.tickets
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    expected = set(late.tickets.values_list("pk", flat=True))
+    assert [t.pk for t in seen if t.pk in expected] == [t.pk for t in seen]
+    assert len(seen) == len(expected) == 8
+    count = tickets_matching(user=agent, filters=filters)
+    assert (count.count, count.more, str(count)) == (8, False, "8 tickets match")
+
+
+def test_the_count_is_bounded(tagged, agent):
+    active = QueueFilters()
+    exact = Ticket.objects.filter(status__in=active.statuses).count()
+    assert tickets_matching(user=agent, filters=active).count == exact
+    bounded = tickets_matching(user=agent, filters=active, bound=5)
+    assert (bounded.count, bounded.more) == (5, True)
+    assert str(bounded) == "More than 5 tickets match"
+
+
+def test_the_page_shows_tags_and_the_count_with_one_query_for_all_tags(client, tagged, agent):
+    client.force_login(agent)
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(reverse("desk:queue"), {"tag": tagged[1].pk})
+    html = response.content.decode()
+    assert "tickets match" in html and '<span class="tag tag-' in html
+    tag_queries = [q for q in captured.captured_queries if '"desk_tag"' in q["sql"]]
+    assert len(tag_queries) == 2  # the page's tags (prefetch) and the filter's choices
