@@ -13,6 +13,8 @@ urlpatterns = [
         views.ticket_contact_address,
         name="ticket_contact_address",
     ),
+    path("search/", views.search_view, name="search"),
+    path("customers/", views.customer_list, name="customers"),
     path("customers/<int:pk>/", views.customer_detail, name="customer"),
     path("attachments/<int:pk>/", views.attachment_download, name="attachment"),
     path("mail/quarantine/", views.quarantine, name="quarantine"),
