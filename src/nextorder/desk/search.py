@@ -41,7 +41,7 @@ TEXT_INDEXES = (
     ),
 )
 
-CANDIDATES = 200
+CANDIDATES = 100
 PER_PAGE = 20
 # A subject that matches counts as much as twice a message that does.
 SUBJECT_WEIGHT = 2.0
