@@ -6,11 +6,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
+from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nextorder.core.models import Team
-from nextorder.core.search import MAX_QUERY_CHARS, search_text
+from nextorder.core.search import MAX_QUERY_CHARS, fts5_repair, search_text
 from nextorder.crm.models import Customer
 from nextorder.crm.services import contact_create, order_create
 from nextorder.desk.models import Message, Ticket
@@ -278,3 +279,14 @@ def test_query_text_is_read_into_terms():
     assert text.websearch() == 'Refund "cracked case" -glass jane@example.com or A-1002'
     assert search_text("-glass").empty
     assert search_text("&|!").empty
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's FTS5 triggers")
+def test_triggers_a_table_rebuild_dropped_come_back_after_migrate(agent, customer, contact):
+    """Django rebuilds a SQLite table to alter it, and drops its triggers with it."""
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER desk_ticket_fts_ai")
+    unseen = ticket_open(customer=customer, contact=contact, subject="Narwhal", body_text="x")
+    assert _ids(search(user=agent, query="narwhal", filters=SearchFilters())) == []
+    fts5_repair(using="default")
+    assert _ids(search(user=agent, query="narwhal", filters=SearchFilters())) == [unseen.pk]

@@ -15,7 +15,7 @@ query built from those, as a parameter.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 # Longer queries are cut here (and the page says so): nobody types more, and the
@@ -47,7 +47,8 @@ class SearchText:
     typed: str
     groups: tuple[tuple[Term, ...], ...] = ()
     cut: bool = False  # longer than MAX_QUERY_CHARS, or more terms than MAX_TERMS
-    words: tuple[str, ...] = field(default=())
+    # The positive terms' words, once each: names are matched on these, as typed.
+    words: tuple[str, ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -72,10 +73,6 @@ class SearchText:
             negated = [_fts5_phrase(t.words) for t in group if t.negated]
             groups.append(f"({positive})" + "".join(f" NOT {n}" for n in negated))
         return " OR ".join(f"({g})" for g in groups)
-
-    def name_prefixes(self) -> list[str]:
-        """Positive words, for matching names as they are typed: "jan do" finds Jane Doe."""
-        return list(self.words)
 
 
 def _fts5_phrase(words: tuple[str, ...]) -> str:

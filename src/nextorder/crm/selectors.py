@@ -92,7 +92,7 @@ def customers_search(*, query: str = "") -> QuerySet[Customer]:
     text = search_text(query)
     if text.empty:
         return customers
-    matches = Q(pk__in=_names_matching("crm_customer", text.name_prefixes()))
+    matches = Q(pk__in=_names_matching("crm_customer", list(text.words)))
     address = _address_of(text)
     if address:
         emails = _contacts_by_address(address).values("contact__customer_id")
@@ -161,7 +161,7 @@ def contacts_find(*, text: SearchText, limit: int = 10) -> list[Contact]:
         return []
     address = _address_of(text)
     ids: list[int] = []
-    matches = Q(pk__in=_names_matching("crm_contact", text.name_prefixes()))
+    matches = Q(pk__in=_names_matching("crm_contact", list(text.words)))
     if address:
         ids += list(
             ContactEmail.objects.filter(address=address).values_list("contact_id", flat=True)
