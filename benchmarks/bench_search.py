@@ -21,6 +21,7 @@ proportion), for development.
 
 from __future__ import annotations
 
+import importlib
 import os
 import statistics
 import time
@@ -227,17 +228,33 @@ def load_record(rng: np.random.Generator) -> tuple[list[str], list[str]]:
     return emails, references
 
 
-def load_messages_indexed(rng: np.random.Generator, write: Any) -> int:
-    """Messages by COPY with their words' GIN index built once afterwards (as a restore
-    would), not row by row; the generated tsvector column is computed as they arrive."""
+def _desk_text_indexes() -> list[str]:
+    """The desk migration's CREATE INDEX statements (the words of subjects and messages)."""
+    migration = importlib.import_module("nextorder.desk.migrations.0008_full_text_search")
+    return [sql for sql in migration.POSTGRES_FORWARD if sql.startswith("CREATE INDEX")]
+
+
+def load_desk(
+    rng: np.random.Generator,
+    value_at_risk: np.ndarray,
+    agents: list[Any],
+    teams: list[Any],
+    write: Any,
+) -> int:
+    """Tickets and messages by COPY with the GIN indexes on their words built once
+    afterwards (as a restore would), not row by row; the messages' generated tsvector
+    column is computed as they arrive."""
     from django.db import connection
 
     with connection.cursor() as cursor:
+        cursor.execute("DROP INDEX desk_ticket_subject_fts")
         cursor.execute("DROP INDEX desk_message_fts")
+    load_tickets(rng, value_at_risk, agents, teams)
     count = bench_queue.load_messages(rng, bodies=write)
     with connection.cursor() as cursor:
         cursor.execute("SET maintenance_work_mem = '512MB'")
-        cursor.execute("CREATE INDEX desk_message_fts ON desk_message USING gin (search_vector)")
+        for statement in _desk_text_indexes():
+            cursor.execute(statement)
         for table in ("crm_contact", "crm_contactemail", "crm_order"):
             cursor.execute(f"VACUUM (ANALYZE) {table}")
     return count
@@ -342,11 +359,12 @@ def main() -> None:
     rng = np.random.default_rng(20261201)
     value_at_risk = load_customers(rng)
     agent, agents, teams = create_staff()
-    load_tickets(rng, value_at_risk, agents, teams)
     emails, references = load_record(rng)
     tail = made_up_words(rng, TAIL_WORDS)
     pool = body_pool(rng, tail)
-    messages = load_messages_indexed(rng, message_bodies(pool, emails, references))
+    messages = load_desk(
+        rng, value_at_risk, agents, teams, message_bodies(pool, emails, references)
+    )
     bench_queue.analyze()
     load_s = time.perf_counter() - started
 
