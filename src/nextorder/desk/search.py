@@ -29,7 +29,7 @@ from nextorder.desk.models import Message, Ticket
 from nextorder.desk.selectors import ASSIGNEE_ME, ASSIGNEE_NOBODY
 
 # Subjects and messages in SQLite's FTS5 (desk migration 0008 makes them; PostgreSQL
-# has a GIN expression index on the subject and a generated tsvector column on messages).
+# has a generated tsvector column on each table, under GIN).
 TEXT_INDEXES = (
     TextIndex(
         table="desk_ticket", columns=("subject",), tokenize="porter unicode61 remove_diacritics 2"
@@ -152,9 +152,9 @@ def _postgres_candidates(
     query = "websearch_to_tsquery('english', %s)"
     typed = text.websearch()
     subjects = (
-        f"SELECT id, NULL, ts_rank(to_tsvector('english'::regconfig, subject), {query}) "
-        "FROM (SELECT t.id, t.subject FROM desk_ticket t "
-        f"WHERE to_tsvector('english'::regconfig, t.subject) @@ {query}{where} "
+        f"SELECT id, NULL, ts_rank(search_vector, {query}) "
+        "FROM (SELECT t.id, t.search_vector FROM desk_ticket t "
+        f"WHERE t.search_vector @@ {query}{where} "
         "ORDER BY t.id DESC LIMIT %s) hits"
     )
     ticket_join = " JOIN desk_ticket t ON t.id = m.ticket_id" if join else ""
