@@ -57,7 +57,7 @@ def test_slash_types_into_the_search_box_and_a_result_opens(
 
 @pytest.mark.parametrize("width", [1440, 390])
 def test_the_customer_list_searches_sorts_and_fits(
-    manager, customer, live_server, browser, width, tmp_path
+    manager, ticket, live_server, browser, width, tmp_path
 ):
     for number in range(60):
         Customer.objects.create(name=f"Zed Customer {number:02d}", total_spend=number)
