@@ -26,6 +26,7 @@ import os
 import re
 import statistics
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -257,9 +258,18 @@ def load_tags(rng: np.random.Generator) -> dict[str, int]:
     return ids
 
 
-def load_messages(rng: np.random.Generator) -> int:
+BODY = "Hello, my order has not arrived yet. Could you look into it?"
+
+
+def load_messages(
+    rng: np.random.Generator,
+    bodies: Callable[[np.random.Generator, int], pl.Series] = lambda _rng, count: pl.repeat(
+        BODY, count, eager=True
+    ),
+) -> int:
     """3,000,000 messages, three per ticket on average (the customer's, replies, notes),
-    so that the queue is measured beside a conversation table of a real desk's size."""
+    so that the queue is measured beside a conversation table of a real desk's size.
+    `bodies` writes their text (bench_search's has a vocabulary; here one sentence)."""
     from django.db import connection
 
     with connection.cursor() as cursor:
@@ -284,20 +294,22 @@ def load_messages(rng: np.random.Generator) -> int:
             + rng.integers(0, 3 * 86_400_000_000, count).astype("timedelta64[us]") * (~first),
         }
     ).with_columns(pl.col("sent_at").dt.replace_time_zone("UTC"))
-    frame = frame.select(
-        "id",
-        "ticket_id",
-        "direction",
-        pl.lit("Hello, my order has not arrived yet. Could you look into it?").alias("body_text"),
-        pl.lit("<p>Hello, my order has not arrived yet. Could you look into it?</p>").alias(
-            "body_html"
-        ),
-        "sent_at",
-        pl.format("<m{}@bench.example>", pl.col("id")).alias("message_id"),
-        pl.lit("").alias("in_reply_to"),
-        pl.lit("").alias("references"),
-        pl.col("sent_at").alias("created_at"),
-    ).with_columns(iso("sent_at"), iso("created_at"))
+    frame = (
+        frame.with_columns(bodies(rng, count).alias("body_text"))
+        .select(
+            "id",
+            "ticket_id",
+            "direction",
+            "body_text",
+            pl.format("<p>{}</p>", "body_text").alias("body_html"),
+            "sent_at",
+            pl.format("<m{}@bench.example>", pl.col("id")).alias("message_id"),
+            pl.lit("").alias("in_reply_to"),
+            pl.lit("").alias("references"),
+            pl.col("sent_at").alias("created_at"),
+        )
+        .with_columns(iso("sent_at"), iso("created_at"))
+    )
     copy_frame("desk_message", frame)
     return count
 

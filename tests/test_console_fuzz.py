@@ -363,6 +363,62 @@ def test_customer_page_answers_any_id(world, role, pk, query):
     answered(world.client(role).get(path, query))
 
 
+# What people type into a search box, and what tools put in its link.
+search_words = st.one_of(
+    st.text(max_size=80),
+    st.sampled_from(
+        ["'", '"', "&|!", "-", "or", "a:*", "x" * 1000, "\x00", "Ada", "Where is my order?"]
+    ),
+    odd_text,
+)
+days = st.one_of(
+    st.dates().map(str), st.sampled_from(["0001-01-01", "9999-12-31", "2026-02-30"]), odd_text
+)
+search_queries = st.fixed_dictionaries(
+    {},
+    optional={
+        "q": search_words,
+        "kind": st.lists(
+            st.one_of(st.sampled_from(["tickets", "customers", "contacts", "orders"]), odd_text),
+            max_size=5,
+        ),
+        "status": statuses,
+        "team": odd_text,
+        "assignee": st.one_of(st.sampled_from(["me", "none"]), odd_text),
+        "from": days,
+        "to": days,
+        "page": odd_text,
+    },
+)
+
+
+@fuzz
+@given(role=roles, query=search_queries)
+def test_search_answers_any_query(world, role, query):
+    """Any words, filters that do not parse (ignored), any page: a page of results or of
+    none, never a 500."""
+    response = answered(world.client(role).get(reverse("desk:search"), query))
+    assert response.status_code == (302 if role == "anonymous" else 200)
+
+
+customer_list_queries = st.fixed_dictionaries(
+    {},
+    optional={
+        "q": search_words,
+        "sort": st.one_of(st.sampled_from(["name", "spend", "last_order", "risk"]), st.text()),
+        "page": odd_text,
+    },
+)
+
+
+@fuzz
+@given(role=roles, query=customer_list_queries)
+def test_customer_list_answers_any_query(world, role, query):
+    """An unknown sort is by name; any page a page (past the last, the last)."""
+    response = answered(world.client(role).get(reverse("desk:customers"), query))
+    assert response.status_code == (302 if role == "anonymous" else 200)
+
+
 at_risk_queries = st.fixed_dictionaries(
     {},
     optional={

@@ -10,6 +10,7 @@ from django.db.models import Sum
 from nextorder.crm.models import Customer, Order, OrderLine
 from nextorder.demo.data import CDNOW_LAST_DAY, cdnow_shift_days
 from nextorder.desk.models import AssignmentRule, Macro, Message, SavedView, Ticket, TicketTag
+from nextorder.desk.search import SearchFilters, search
 
 
 def test_shift_keeps_weekdays_and_ends_before_today():
@@ -73,3 +74,10 @@ def test_demo_loads_once_and_rerunning_adds_nothing():
     # Some tickets come from the biggest spenders.
     top = Customer.objects.order_by("-total_spend")[:236]
     assert Ticket.objects.filter(customer__in=top).exists()
+    # Search finds the demo's conversations and people (its writes were indexed as made).
+    alex = get_user_model().objects.get(username="alex")
+    ticket = Ticket.objects.order_by("-id").first()
+    found = search(user=alex, query=ticket.subject, filters=SearchFilters())
+    assert ticket.pk in [hit.ticket.pk for hit in found.tickets]
+    by_name = search(user=alex, query=ticket.customer.name, filters=SearchFilters())
+    assert ticket.customer in by_name.customers

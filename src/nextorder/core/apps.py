@@ -14,9 +14,12 @@ class CoreConfig(AppConfig):
         from django.contrib.auth.signals import user_login_failed
 
         from nextorder.core.roles import ensure_roles
+        from nextorder.core.search import fts5_repair
 
         # Groups need the permissions that migrations create, so they follow every migrate.
         post_migrate.connect(ensure_roles, dispatch_uid="nextorder.core.ensure_roles")
+        # A migration that rebuilds a table on SQLite drops its search triggers.
+        post_migrate.connect(fts5_repair, dispatch_uid="nextorder.core.fts5_repair")
         # Log-in failures and lockouts are only announced by signals: record them.
         user_login_failed.connect(_login_failed, dispatch_uid="nextorder.core.login_failed")
         user_locked_out.connect(_locked_out, dispatch_uid="nextorder.core.locked_out")

@@ -8,4 +8,9 @@ class CrmConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the dispatch listeners that turn this app's events into webhooks.
+        from nextorder.core.search import text_index_register
         from nextorder.crm import webhooks  # noqa: F401
+        from nextorder.crm.selectors import TEXT_INDEXES
+
+        for index in TEXT_INDEXES:
+            text_index_register(index)

@@ -10,20 +10,37 @@ from datetime import datetime, time
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Case, DecimalField, Q, QuerySet, Value, When
+from django.core.paginator import Page, Paginator
+from django.db import connection
+from django.db.models import Case, DecimalField, F, Q, QuerySet, Value, When
+from django.db.models.expressions import RawSQL
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from nextorder.core.changes import changes_text
 from nextorder.core.models import Event
+from nextorder.core.search import (
+    SearchText,
+    TextIndex,
+    fts5_prefixes,
+    search_text,
+    tsquery_prefixes,
+)
 from nextorder.crm.models import (
     NET_AMOUNT,
     SYNTHESIZED_ORDER_ID,
     Contact,
+    ContactEmail,
     CurrencyRate,
     Customer,
     Order,
     OrderLine,
+)
+
+# Names in SQLite's FTS5 (crm migration 0009 makes them; PostgreSQL has GIN indexes).
+TEXT_INDEXES = (
+    TextIndex(table="crm_customer", columns=("name",)),
+    TextIndex(table="crm_contact", columns=("name",)),
 )
 
 
@@ -109,15 +126,140 @@ def orders_mentioned(*, texts: Mapping[int, str]) -> dict[int, Order]:
     return found
 
 
-def customers_search(*, query: str = "") -> QuerySet[Customer]:
-    """Customers whose name, or one of whose contacts' addresses, starts with `query`."""
-    customers = Customer.objects.order_by("name", "id")
-    if query:
-        emails = Contact.objects.filter(emails__address__startswith=query.strip().lower())
-        customers = customers.filter(
-            Q(name__istartswith=query.strip()) | Q(pk__in=emails.values("customer_id"))
+def _names_matching(table: str, words: list[str]) -> RawSQL:
+    """Ids of `table`'s rows whose name has every word (the longer ones as prefixes)."""
+    if connection.vendor == "postgresql":
+        return RawSQL(
+            f"SELECT id FROM {table} WHERE to_tsvector('simple'::regconfig, name) "
+            "@@ to_tsquery('simple', %s)",
+            [tsquery_prefixes(words)],
         )
-    return customers
+    return RawSQL(
+        f"SELECT rowid FROM {table}_fts WHERE {table}_fts MATCH %s", [fts5_prefixes(words)]
+    )
+
+
+def _address_of(text: SearchText) -> str | None:
+    """What was typed, as (the start of) an email address: one term with an @ or a dot."""
+    terms = [t for group in text.groups for t in group]
+    if len(terms) != 1 or terms[0].phrase or not any(c in terms[0].typed for c in "@."):
+        return None
+    return terms[0].typed.lower()
+
+
+def _contacts_by_address(address: str) -> QuerySet[ContactEmail]:
+    # Stored lower-cased: a LIKE prefix served by crm_contactemail_address_prefix.
+    return ContactEmail.objects.filter(address__startswith=address)
+
+
+def customers_search(*, query: str = "") -> QuerySet[Customer]:
+    """Customers with every word of `query` in their name (as typed: "jan do" finds Jane
+    Doe), or with a contact whose address starts with it; by name."""
+    customers = Customer.objects.order_by("name", "id")
+    text = search_text(query)
+    if text.empty:
+        return customers
+    matches = Q(pk__in=_names_matching("crm_customer", list(text.words)))
+    address = _address_of(text)
+    if address:
+        emails = _contacts_by_address(address).values("contact__customer_id")
+        matches |= Q(pk__in=emails)
+    return customers.filter(matches)
+
+
+class CustomerSort:
+    """The customer list's orders, each ending in the key (a total order, one index each
+    where the table has one)."""
+
+    NAME = "name"
+    SPEND = "spend"
+    LAST_ORDER = "last_order"
+    RISK = "risk"
+    CHOICES = (
+        (NAME, "Name"),
+        (SPEND, "Total spend"),
+        (LAST_ORDER, "Last order"),
+        (RISK, "Value at risk"),
+    )
+    ORDERINGS = {
+        NAME: [F("name").asc(), F("id").asc()],
+        SPEND: [F("total_spend").desc(), F("id").asc()],
+        LAST_ORDER: [F("last_order_at").desc(nulls_last=True), F("id").asc()],
+        RISK: [F("value_at_risk").desc(nulls_last=True), F("id").asc()],
+    }
+
+
+def customers_list(
+    *, query: str = "", sort: str = CustomerSort.NAME, page: int = 1, per_page: int = 50
+) -> Page:
+    """A page of the customer list, with the count of customers that match; a page past
+    the last is the last."""
+    ordering = CustomerSort.ORDERINGS.get(sort, CustomerSort.ORDERINGS[CustomerSort.NAME])
+    customers = customers_search(query=query).order_by(*ordering)
+    return Paginator(customers, per_page).get_page(page)
+
+
+def _ranked_ids(ids: list[int], limit: int) -> list[int]:
+    return list(dict.fromkeys(ids))[:limit]
+
+
+def customers_find(*, text: SearchText, limit: int = 10) -> list[Customer]:
+    """Customers for the search page: those with the typed address first, then by name
+    match, the biggest spenders first among equals."""
+    if text.empty:
+        return []
+    address = _address_of(text)
+    exact: list[int] = []
+    if address:
+        exact = list(
+            ContactEmail.objects.filter(address=address).values_list(
+                "contact__customer_id", flat=True
+            )
+        )
+    by_name = customers_search(query=text.typed).order_by("-total_spend", "id")
+    ids = _ranked_ids(exact + list(by_name.values_list("id", flat=True)[:limit]), limit)
+    found = Customer.objects.in_bulk(ids)
+    return [found[pk] for pk in ids if pk in found]
+
+
+def contacts_find(*, text: SearchText, limit: int = 10) -> list[Contact]:
+    """Contacts by name (as typed) or address (whole first, then by its start)."""
+    if text.empty:
+        return []
+    address = _address_of(text)
+    ids: list[int] = []
+    matches = Q(pk__in=_names_matching("crm_contact", list(text.words)))
+    if address:
+        ids += list(
+            ContactEmail.objects.filter(address=address).values_list("contact_id", flat=True)
+        )
+        matches |= Q(pk__in=_contacts_by_address(address).values("contact_id"))
+    ids += list(
+        Contact.objects.filter(matches).order_by("name", "id").values_list("id", flat=True)[:limit]
+    )
+    ids = _ranked_ids(ids, limit)
+    found = Contact.objects.select_related("customer").prefetch_related("emails").in_bulk(ids)
+    return [found[pk] for pk in ids if pk in found]
+
+
+def orders_find(*, text: SearchText, limit: int = 10) -> list[Order]:
+    """Orders by their reference (`Order.reference`), whole: an order number is never
+    split into words. The shop's id as typed, with or without its #, or the number an
+    order without one is shown by."""
+    terms = [t for group in text.groups for t in group if not t.negated]
+    if len(terms) != 1:
+        return []
+    typed = terms[0].typed.lstrip("#")
+    found = list(
+        Order.objects.filter(external_id__in=[typed, f"#{typed}"]).select_related("customer")[
+            :limit
+        ]
+    )
+    if typed.isascii() and typed.isdigit() and len(typed) <= 18 and len(found) < limit:
+        numbered = Order.objects.select_related("customer").filter(pk=int(typed)).first()
+        if numbered is not None and numbered.reference == f"No. {numbered.pk}":
+            found.append(numbered)
+    return found
 
 
 @dataclass(frozen=True)

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema, Status
-from pydantic import model_validator
+from pydantic import AfterValidator, model_validator
 
-from nextorder.core.api import ERRORS, ObjectId, inline, require_perm, text
+from nextorder.core.api import ERRORS, ObjectId, api_user, inline, require_perm, text
 from nextorder.core.models import Team
+from nextorder.crm.api import ContactOut, CustomerOut, OrderOut
 from nextorder.crm.models import Customer, Order
 from nextorder.crm.services import contact_for_email
 from nextorder.desk.mail.parse import MAX_BODY_CHARS
 from nextorder.desk.models import Message, Ticket
+from nextorder.desk.search import PER_PAGE, Kind, SearchFilters, kinds_for, search
 from nextorder.desk.selectors import (
     ASSIGNEE_ME,
     ASSIGNEE_NOBODY,
@@ -34,6 +36,8 @@ MessageDirection = Annotated[Message.Direction, inline(Message.Direction)]
 Sort = Annotated[QueueSort, inline(QueueSort)]
 
 router = Router(tags=["tickets"])
+search_router = Router(tags=["search"])
+SearchKind = Annotated[Kind, inline(Kind)]
 
 Version = Field(ge=1, le=2**31 - 1, description="The version you read; a stale one is a 409.")
 Body = text(MAX_BODY_CHARS, min_length=1)
@@ -241,3 +245,73 @@ def _referenced(model: Any, pk: int | None, what: str) -> Any:
     if found is None:
         raise ValidationError(f"There is no {what} #{pk}.")
     return found
+
+
+def _day(value: date | None) -> date | None:
+    if value is not None and not 1900 <= value.year <= 9000:
+        raise ValueError("the year must be between 1900 and 9000")
+    return value
+
+
+Day = Annotated[date, AfterValidator(_day)]
+
+
+class SearchQuery(Schema):
+    q: text(1000) = Field(  # type: ignore[valid-type]
+        description='Words, "a phrase", -left-out, "or"; an email address or order number '
+        "is found whole. Over 200 characters or 12 terms, the rest is ignored (`cut`)."
+    )
+    kind: list[SearchKind] = Field(default_factory=lambda: list(Kind), max_length=len(Kind))
+    status: list[TicketStatus] = Field(default_factory=list, max_length=len(Ticket.Status))
+    team: ObjectId | None = None
+    assignee: ObjectId | Literal["me", "none"] | None = None
+    opened_from: Day | None = None
+    opened_to: Day | None = None
+    page: int = Field(1, ge=1, le=1000, description=f"Of tickets, {PER_PAGE} a page.")
+
+
+class TicketHitOut(Schema):
+    ticket: TicketOut
+    rank: float
+    excerpt: str
+
+
+class SearchOut(Schema):
+    tickets: list[TicketHitOut]
+    more_tickets: bool
+    capped: bool = Field(description="More tickets matched than were ranked: the newest were.")
+    cut: bool
+    customers: list[CustomerOut]
+    contacts: list[ContactOut]
+    orders: list[OrderOut]
+
+
+@search_router.get("", response={200: SearchOut, **ERRORS})
+def search_all(request: HttpRequest, query: Query[SearchQuery]) -> Any:
+    """Tickets (subject and messages, ranked), customers, contacts and orders that match,
+    of the kinds the token's role reads."""
+    user = api_user(request)
+    if not kinds_for(user):
+        raise PermissionDenied("Your role may not read anything searchable.")
+    results = search(
+        user=user,
+        query=query.q,
+        filters=SearchFilters(
+            kinds=tuple(query.kind) or tuple(Kind),
+            statuses=tuple(query.status),
+            team_id=query.team,
+            assignee=query.assignee,
+            opened_from=query.opened_from,
+            opened_to=query.opened_to,
+        ),
+        page=query.page,
+    )
+    return {
+        "tickets": results.tickets,
+        "more_tickets": results.more_tickets,
+        "capped": results.capped,
+        "cut": results.text.cut,
+        "customers": results.customers,
+        "contacts": results.contacts,
+        "orders": results.orders,
+    }

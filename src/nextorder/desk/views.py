@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from django.conf import settings
@@ -25,9 +26,11 @@ from nextorder.core import params
 from nextorder.core.models import Team
 from nextorder.crm.models import Customer
 from nextorder.crm.selectors import (
+    CustomerSort,
     customer_orders,
     customer_summary,
     customer_timeline,
+    customers_list,
     order_lines,
 )
 from nextorder.desk.assignment import (
@@ -55,6 +58,7 @@ from nextorder.desk.macros import (
 )
 from nextorder.desk.mail.inbound import quarantined_mail_delete, quarantined_mail_release
 from nextorder.desk.models import AgentSkill, Attachment, InboundMail, Macro, OutboxMail, Ticket
+from nextorder.desk.search import Kind, SearchFilters, kinds_for, search
 from nextorder.desk.selectors import (
     ASSIGNEE_ME,
     ASSIGNEE_NOBODY,
@@ -346,6 +350,87 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "orders": customer_orders(customer=customer, limit=100),
             "tickets": customer_tickets(customer=customer, limit=50),
             "timeline": customer_timeline(customer=customer, limit=50),
+        },
+    )
+
+
+def _day(raw: str | None) -> date | None:
+    """A date as the browser's date field sends it (YYYY-MM-DD); anything else is ignored."""
+    try:
+        day = date.fromisoformat(raw or "")
+    except ValueError:
+        return None
+    return day if 1900 <= day.year <= 9000 else None
+
+
+def _search_filters(request: HttpRequest) -> SearchFilters:
+    """Unknown values are ignored, as on the queue."""
+    kinds = tuple(k for k in Kind if k.value in request.GET.getlist("kind"))
+    assignee = request.GET.get("assignee", "")
+    return SearchFilters(
+        kinds=kinds or tuple(Kind),
+        statuses=tuple(s for s in request.GET.getlist("status") if s in Ticket.Status.values),
+        team_id=params.object_id(request.GET.get("team")),
+        assignee=(
+            assignee if assignee in (ASSIGNEE_ME, ASSIGNEE_NOBODY) else params.object_id(assignee)
+        ),
+        opened_from=_day(request.GET.get("from")),
+        opened_to=_day(request.GET.get("to")),
+    )
+
+
+@login_required
+def search_view(request: HttpRequest) -> HttpResponse:
+    """The search box's page: everything the user's role reads that matches, by kind."""
+    user: User = request.user  # type: ignore[assignment]
+    if not kinds_for(user):
+        raise PermissionDenied
+    query = request.GET.get("q", "")
+    filters = _search_filters(request)
+    page = params.integer(request.GET.get("page"), minimum=1, maximum=1000) or 1
+    results = search(user=user, query=query, filters=filters, page=page)
+
+    def page_link(number: int) -> str:
+        link = request.GET.copy()
+        link["page"] = str(number)
+        return link.urlencode()
+
+    return render(
+        request,
+        "desk/search.html",
+        {
+            "search_query": query,
+            "results": results,
+            "kinds": [(k.value, k.value.capitalize()) for k in kinds_for(user)],
+            "statuses": Ticket.Status.choices,
+            "teams": Team.objects.all(),
+            "next_page": page_link(page + 1) if results.more_tickets else "",
+            "previous_page": page_link(page - 1) if page > 1 else "",
+        },
+    )
+
+
+@login_required
+@permission_required("crm.view_customer", raise_exception=True)
+def customer_list(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "")
+    sort = request.GET.get("sort", CustomerSort.NAME)
+    page = customers_list(
+        query=query,
+        sort=sort,
+        page=params.integer(request.GET.get("page"), minimum=1, maximum=10**6) or 1,
+    )
+    link = request.GET.copy()
+    link.pop("page", None)
+    return render(
+        request,
+        "desk/customers.html",
+        {
+            "page": page,
+            "query": query,
+            "sort": sort if sort in CustomerSort.ORDERINGS else CustomerSort.NAME,
+            "sorts": CustomerSort.CHOICES,
+            "page_query": link.urlencode(),
         },
     )
 
