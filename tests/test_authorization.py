@@ -18,6 +18,8 @@ from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from nextorder.core.models import BusinessCalendar, Team
+from nextorder.core.services import calendar_create
 from nextorder.desk.mail.inbound import mail_receive
 from nextorder.desk.models import Attachment, InboundMail, OutboxMail
 
@@ -61,6 +63,21 @@ MATRIX: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("insight:retention", "GET"): (LOGIN, 403, 200, 200, 200),
     ("insight:retention_csv", "GET"): (LOGIN, 403, 200, 200, 200),
     ("insight:value_model", "GET"): (LOGIN, 403, 200, 200, 200),
+    # Everyone sees business hours and coverage; leads and managers change them.
+    ("insight:calendars", "GET"): (LOGIN, 200, 200, 200, 200),
+    ("insight:coverage_panel", "GET"): (LOGIN, 200, 200, 200, 200),
+    ("insight:calendar_new", "GET"): (LOGIN, 403, 200, 403, 200),
+    ("insight:calendar_new", "POST"): (LOGIN, 403, 400, 403, 400),
+    ("insight:calendar_edit", "GET"): (LOGIN, 403, 200, 403, 200),
+    ("insight:calendar_edit", "POST"): (LOGIN, 403, 400, 403, 400),
+    ("insight:calendar_exception_add", "GET"): (405, 405, 405, 405, 405),
+    ("insight:calendar_exception_add", "POST"): (LOGIN, 403, 400, 403, 400),
+    ("insight:calendar_exception_remove", "GET"): (405, 405, 405, 405, 405),
+    ("insight:calendar_exception_remove", "POST"): (LOGIN, 403, 400, 403, 400),
+    ("insight:calendar_import", "GET"): (405, 405, 405, 405, 405),
+    ("insight:calendar_import", "POST"): (LOGIN, 403, 400, 403, 400),
+    ("insight:team_calendar", "GET"): (405, 405, 405, 405, 405),
+    ("insight:team_calendar", "POST"): (LOGIN, 403, 400, 403, 400),
     # Public pages: a staff log-in changes nothing; an empty form is a 400 with its errors.
     ("contact:form", "GET"): (200, 200, 200, 200, 200),
     ("contact:form", "POST"): (400, 400, 400, 400, 400),
@@ -81,6 +98,8 @@ MATRIX: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
 # Models whose admin pages are read-only: they change through their services only.
 READ_ONLY_IN_ADMIN = {
     "core.event",
+    "core.openingperiod",
+    "core.calendarexception",
     "core.apitoken",
     "core.webhooksubscription",
     "core.webhookdelivery",
@@ -159,9 +178,19 @@ def mail(db) -> tuple[int, int]:
     return held.pk, kept.pk
 
 
-def _url(name: str, ticket, customer, attachment, mail) -> str:
+@pytest.fixture
+def business_calendar(db) -> BusinessCalendar:
+    return calendar_create(name="Service hours", time_zone="Europe/Berlin")
+
+
+def _url(name: str, ticket, customer, attachment, mail, calendar) -> str:
     held, kept = mail
     args = {
+        "insight:calendar_edit": [calendar.pk],
+        "insight:calendar_exception_add": [calendar.pk],
+        "insight:calendar_exception_remove": [calendar.pk],
+        "insight:calendar_import": [calendar.pk],
+        "insight:team_calendar": [Team.objects.get_or_create(name="Returns")[0].pk],
         "desk:quarantine_raw": [held],
         "desk:quarantine_release": [held],
         "desk:quarantine_delete": [held],
@@ -183,12 +212,12 @@ def _url(name: str, ticket, customer, attachment, mail) -> str:
 
 @pytest.mark.parametrize(("name", "method"), list(MATRIX))
 def test_each_role_gets_the_status_in_the_table(
-    clients, ticket, customer, attachment, mail, name, method
+    clients, ticket, customer, attachment, mail, business_calendar, name, method
 ):
     got = {}
     for role in ROLES:
         client = clients[role]
-        url = _url(name, ticket, customer, attachment, mail)
+        url = _url(name, ticket, customer, attachment, mail, business_calendar)
         response = client.get(url) if method == "GET" else client.post(url, {})
         got[role] = response.status_code
     assert got == dict(zip(ROLES, MATRIX[name, method], strict=True))

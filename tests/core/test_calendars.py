@@ -40,8 +40,8 @@ def test_create_and_update_record_the_hours(manager):
     calendar_update(calendar=calendar, weekly=(*WEEKDAYS_SPLIT[:5], saturday, ()), actor=manager)
     events = Event.objects.filter(verb__startswith="calendar.").order_by("id")
     assert [e.verb for e in events] == [Verb.CALENDAR_CREATED, Verb.CALENDAR_CHANGED]
-    assert events[1].before["hours"][5] == []
-    assert events[1].after["hours"][5] == ["10:00-14:00"]
+    assert events[1].before["hours"][5] == "closed"
+    assert events[1].after["hours"][5] == "10:00-14:00"
     assert events[1].actor == manager
 
 

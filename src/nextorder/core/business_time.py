@@ -23,7 +23,7 @@ are exact to the microsecond and the vectorised form agrees with them bit for bi
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from types import MappingProxyType
@@ -135,6 +135,48 @@ class Schedule:
         return max(
             (day for day, periods in self.special_dates.items() if periods), default=date.min
         )
+
+
+def periods_text(periods: Sequence[Period]) -> str:
+    """ "09:00-12:00, 13:00-17:00", or "closed": how hours are shown and typed; a
+    closing at midnight reads 24:00."""
+    if not periods:
+        return "closed"
+    return ", ".join(
+        f"{opens:%H:%M}-{'24:00' if closes == time(0) else format(closes, '%H:%M')}"
+        for opens, closes in periods
+    )
+
+
+def periods_parse(text: str) -> DayPeriods:
+    """The periods `periods_text` writes (commas or semicolons between them, "closed" or
+    nothing for none), checked as a Schedule checks them."""
+    cleaned = text.strip().lower()
+    if cleaned in ("", "closed", "-"):
+        return ()
+    periods = []
+    for part in cleaned.replace(";", ",").split(","):
+        opens_text, dash, closes_text = part.strip().replace("\u2013", "-").partition("-")
+        if not dash:
+            raise ValueError(f"{part.strip()!r} is not a period such as 09:00-17:00")
+        periods.append((_clock(opens_text), _clock(closes_text, closing=True)))
+    return _checked_periods(periods, text.strip())
+
+
+def _clock(text: str, *, closing: bool = False) -> time:
+    text = text.strip()
+    if closing and text in ("24:00", "24"):
+        return time(0)
+    hours, _colon, minutes = text.partition(":")
+    if not (
+        hours.isascii()
+        and hours.isdigit()
+        and (not minutes or (minutes.isascii() and minutes.isdigit()))
+    ):
+        raise ValueError(f"{text!r} is not a time such as 09:00")
+    if len(hours) > 2 or len(minutes) > 2 or int(hours) > 23 or int(minutes or 0) > 59:
+        raise ValueError(f"{text!r} is not a time such as 09:00")
+    return time(int(hours), int(minutes or 0))
 
 
 def _to_us(moment: datetime) -> int:

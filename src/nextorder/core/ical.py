@@ -85,6 +85,8 @@ def ical_exceptions(
             continue
         if not isinstance(end, datetime) or _local(end, zone) <= _local(start, zone):
             raise IcalError(f"The event {name!r} has no end after its start.")
+        if _local(end, zone) - _local(start, zone) > timedelta(days=MAX_DAYS):
+            raise IcalError(f"The event {name!r} lasts more than {MAX_DAYS} days.")
         for day, period in _timed_periods(_local(start, zone), _local(end, zone)):
             if day in closed:
                 continue

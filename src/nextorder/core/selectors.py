@@ -7,8 +7,8 @@ from datetime import date, time
 import holidays
 from django.utils import timezone
 
-from nextorder.core.business_time import Schedule
-from nextorder.core.models import BusinessCalendar
+from nextorder.core.business_time import Schedule, periods_text
+from nextorder.core.models import BusinessCalendar, OpeningPeriod
 
 
 def _time(text: str) -> time:
@@ -22,9 +22,7 @@ def calendar_schedule(*, calendar: BusinessCalendar, years: range | None = None)
     if years is None:
         this_year = timezone.now().year
         years = range(this_year - 1, this_year + 4)
-    weekly: list[list[tuple[time, time]]] = [[] for _ in range(7)]
-    for period in calendar.periods.all():
-        weekly[period.weekday].append((period.opens, period.closes))
+    weekly = calendar_weekly(calendar=calendar)
     closed: frozenset[date] = frozenset()
     if calendar.holiday_country:
         closed = frozenset(
@@ -44,3 +42,21 @@ def calendar_schedule(*, calendar: BusinessCalendar, years: range | None = None)
         closed_dates=closed,
         special_dates=special,
     )
+
+
+def calendar_weekly(*, calendar: BusinessCalendar) -> list[list[tuple[time, time]]]:
+    """The periods of each weekday, Monday first, in opening order."""
+    weekly: list[list[tuple[time, time]]] = [[] for _ in range(7)]
+    for period in sorted(calendar.periods.all(), key=lambda p: (p.weekday, p.opens)):
+        weekly[period.weekday].append((period.opens, period.closes))
+    return weekly
+
+
+def calendar_hours_text(*, calendar: BusinessCalendar) -> list[tuple[str, str]]:
+    """Each weekday's name with its hours as text."""
+    return [
+        (label, periods_text(day))
+        for (_, label), day in zip(
+            OpeningPeriod.Weekday.choices, calendar_weekly(calendar=calendar), strict=True
+        )
+    ]

@@ -21,7 +21,7 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
-from nextorder.core.business_time import Schedule
+from nextorder.core.business_time import Schedule, periods_text
 from nextorder.core.dispatch import dispatch
 from nextorder.core.ical import IcalError, ical_exceptions
 from nextorder.core.models import (
@@ -37,6 +37,7 @@ from nextorder.core.models import (
     WebhookSubscription,
 )
 from nextorder.core.roles import MANAGER, ROLES
+from nextorder.core.selectors import calendar_weekly
 
 
 def staff_actor(actor: User | None) -> User | None:
@@ -339,15 +340,16 @@ def _checked_holiday_region(country: str, subdivision: str) -> None:
         )
 
 
-def _weekly_of(calendar: BusinessCalendar) -> list[list[tuple[time, time]]]:
-    weekly: list[list[tuple[time, time]]] = [[] for _ in range(7)]
-    for period in calendar.periods.order_by("weekday", "opens"):
-        weekly[period.weekday].append((period.opens, period.closes))
-    return weekly
+def calendar_check(
+    *, time_zone: str, weekly: Weekly, holiday_country: str, holiday_subdivision: str
+) -> None:
+    """What `calendar_create` and `calendar_update` refuse, for forms to ask first."""
+    _checked_schedule(time_zone=time_zone, weekly=weekly)
+    _checked_holiday_region(holiday_country, holiday_subdivision)
 
 
-def _hours_text(weekly: Weekly) -> list[list[str]]:
-    return [[f"{opens:%H:%M}-{closes:%H:%M}" for opens, closes in day] for day in weekly]
+def _hours_text(weekly: Weekly) -> list[str]:
+    return [periods_text(day) for day in weekly]
 
 
 def _periods_write(*, calendar: BusinessCalendar, weekly: Weekly) -> None:
@@ -370,8 +372,12 @@ def calendar_create(
     actor: User | None = None,
 ) -> BusinessCalendar:
     """A business calendar with its weekly hours (Monday first, several periods a day)."""
-    _checked_schedule(time_zone=time_zone, weekly=weekly)
-    _checked_holiday_region(holiday_country, holiday_subdivision)
+    calendar_check(
+        time_zone=time_zone,
+        weekly=weekly,
+        holiday_country=holiday_country,
+        holiday_subdivision=holiday_subdivision,
+    )
     calendar = BusinessCalendar(
         name=name,
         time_zone=time_zone,
@@ -402,7 +408,7 @@ def calendar_update(
     actor: User | None = None,
 ) -> BusinessCalendar:
     """Change what is given; `weekly` replaces all of the week's periods."""
-    old_weekly = _weekly_of(calendar)
+    old_weekly = calendar_weekly(calendar=calendar)
     fields = ("name", "time_zone", "holiday_country", "holiday_subdivision")
     before = {field: getattr(calendar, field) for field in fields}
     given = dict(zip(fields, (name, time_zone, holiday_country, holiday_subdivision), strict=True))
@@ -410,8 +416,12 @@ def calendar_update(
         if value is not None:
             setattr(calendar, field, value)
     new_weekly = old_weekly if weekly is None else weekly
-    _checked_schedule(time_zone=calendar.time_zone, weekly=new_weekly)
-    _checked_holiday_region(calendar.holiday_country, calendar.holiday_subdivision)
+    calendar_check(
+        time_zone=calendar.time_zone,
+        weekly=new_weekly,
+        holiday_country=calendar.holiday_country,
+        holiday_subdivision=calendar.holiday_subdivision,
+    )
     calendar.full_clean()
     calendar.save()
     if weekly is not None:
