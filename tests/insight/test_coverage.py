@@ -1,9 +1,10 @@
 """Coverage against sales: the gaps between a sales calendar and a service calendar over
-four weeks from Monday 1 June 2026, weighted by arrivals counted by hand."""
+four weeks from Monday 1 June 2026, weighted by arrivals counted by hand. The site's
+clock is UTC; gaps and arrivals are read on the sales line's (Berlin)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -32,11 +33,6 @@ SALES_WEEK = (*WEEKDAYS_9_18, ((time(9), time(17)),), ())
 SERVICE_WEEK = (((time(9), time(17)),),) * 5 + ((), ())
 
 
-@pytest.fixture(autouse=True)
-def _berlin(settings):
-    settings.TIME_ZONE = "Europe/Berlin"
-
-
 def lines(*, service_country=""):
     sales = calendar_create(name="Sales line", time_zone="Europe/Berlin", weekly=SALES_WEEK)
     service = calendar_create(
@@ -52,7 +48,8 @@ def lines(*, service_country=""):
 
 
 def history():
-    """Six orders: three on Saturdays at 10:00, one dated only (a Saturday, at midnight),
+    """Six orders: three on Saturdays at 10:00, one dated only (a Saturday, at midnight
+    UTC, which is 02:00 in Berlin and would be outside sales hours if read as a time),
     one on a Monday noon, one on a Tuesday at 17:30. Email: two on Saturday, two on
     Wednesday; web form: one on Tuesday at 17:15."""
     customer = Customer.objects.create(name="Ada", external_id="C-1")
@@ -60,7 +57,7 @@ def history():
         datetime(2026, 5, 2, 10, tzinfo=BERLIN),
         datetime(2026, 5, 9, 10, tzinfo=BERLIN),
         datetime(2026, 5, 16, 10, tzinfo=BERLIN),
-        datetime(2026, 5, 23, 0, tzinfo=BERLIN),
+        datetime(2026, 5, 23, 0, tzinfo=UTC),  # a date-only import, read as UTC
         datetime(2026, 5, 4, 12, tzinfo=BERLIN),
         datetime(2026, 5, 5, 17, 30, tzinfo=BERLIN),
     ]

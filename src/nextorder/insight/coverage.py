@@ -3,7 +3,8 @@ cannot get service (and the reverse), weighted by when orders and tickets arrive
 
 Open times are exact intervals from the business-time kernel (union of the sales teams'
 calendars, union of the service teams'); a gap is sales-open minus service-open, split at
-local midnight so that recurring ones group by weekday ("Saturdays 09:00-17:00"). Each
+midnight on the sales line's clock so that recurring ones group by weekday ("Saturdays
+09:00-17:00"). Each
 gap is weighted by the share of a week's orders, and of each channel's tickets, that
 arrived in its weekday-hours over the last year.
 """
@@ -16,12 +17,13 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
 from django.core.cache import cache
-from django.db.models import Case, Count, IntegerField, Max, Q, QuerySet, Value, When
+from django.db.models import Count, Max, Q, QuerySet
 from django.db.models.functions import ExtractHour, ExtractIsoWeekDay, ExtractMinute, ExtractSecond
 from django.utils import timezone
 
@@ -208,52 +210,65 @@ def _gaps(
     return gaps, total_hours, total_shares
 
 
+def _midnight(stamp: str, zone: ZoneInfo, prefix: str) -> tuple[dict[str, Any], Q]:
+    """Annotations and the condition for "exactly midnight on `zone`'s clock"."""
+    parts = {"hour": ExtractHour, "minute": ExtractMinute, "second": ExtractSecond}
+    annotations = {f"{prefix}_{name}": kind(stamp, tzinfo=zone) for name, kind in parts.items()}
+    return annotations, Q(**{name: 0 for name in annotations})
+
+
 def _arrival_counts(
-    rows: QuerySet[Order] | QuerySet[Ticket], stamp: str, zone: ZoneInfo, since: datetime
+    rows: QuerySet[Order] | QuerySet[Ticket],
+    stamp: str,
+    zone: ZoneInfo,
+    since: datetime,
+    *,
+    dates_only: bool,
 ) -> tuple[Shares, npt.NDArray[np.float64]]:
-    """Arrivals by weekday and hour, and (separately, by weekday) those stamped exactly at
-    midnight: a history that carries dates only."""
+    """Arrivals by weekday and hour on `zone`'s clock and, with `dates_only`, those that
+    carry a date only, by weekday. A date-only import stores midnight in the zone it was
+    read in, which is UTC or the site's: a row exactly at either midnight is counted on
+    the weekday of that date, not at 19:00 the evening before in New York."""
     recent = rows.filter(**{f"{stamp}__gte": since})
     if not recent.exists():
         recent = rows
+    import_zones = {ZoneInfo("UTC"), ZoneInfo(timezone.get_current_timezone_name())}
+    dated = np.zeros(7)
+    timed_rows = recent
+    if dates_only:
+        for index, import_zone in enumerate(sorted(import_zones, key=str)):
+            annotations, at_midnight = _midnight(stamp, import_zone, f"z{index}")
+            timed_rows = timed_rows.annotate(**annotations).exclude(at_midnight)
+            midnights = (
+                recent.annotate(**annotations)
+                .filter(at_midnight)
+                .annotate(weekday=ExtractIsoWeekDay(stamp, tzinfo=import_zone))
+                .values("weekday")
+                .annotate(count=Count("pk"))
+                .order_by()
+            )
+            for row in midnights:
+                dated[row["weekday"] - 1] += row["count"]
     counted = (
-        recent.annotate(
-            weekday=ExtractIsoWeekDay(stamp, tzinfo=zone),
-            hour=ExtractHour(stamp, tzinfo=zone),
-            minute=ExtractMinute(stamp, tzinfo=zone),
-            second=ExtractSecond(stamp, tzinfo=zone),
-            date_only=Case(
-                When(Q(hour=0, minute=0, second=0), then=Value(1)),
-                default=Value(0),
-                output_field=IntegerField(),
-            ),
+        timed_rows.annotate(
+            weekday=ExtractIsoWeekDay(stamp, tzinfo=zone), hour=ExtractHour(stamp, tzinfo=zone)
         )
-        .values("weekday", "hour", "date_only")
+        .values("weekday", "hour")
         .annotate(count=Count("pk"))
         .order_by()
     )
     timed = np.zeros((7, 24))
-    dated = np.zeros(7)
     for row in counted:
-        if row["date_only"]:
-            dated[row["weekday"] - 1] += row["count"]
-        else:
-            timed[row["weekday"] - 1, row["hour"]] += row["count"]
+        timed[row["weekday"] - 1, row["hour"]] += row["count"]
     return timed, dated
 
 
-def _shares(
-    timed: Shares, dated: npt.NDArray[np.float64], open_hours: Shares | None
-) -> Shares | None:
-    """A week's arrivals as shares of 1. Orders with a date only (`open_hours` given) are
-    spread over the hours the sales line is open that weekday (over the whole day if it
-    is closed); tickets always carry a time, so one at midnight stays at midnight."""
+def _shares(timed: Shares, dated: npt.NDArray[np.float64], open_hours: Shares) -> Shares | None:
+    """A week's arrivals as shares of 1; those with a date only are spread over the hours
+    the sales line is open that weekday (over the whole day if it is closed)."""
     counts = timed.copy()
     for weekday in range(7):
         if not dated[weekday]:
-            continue
-        if open_hours is None:
-            counts[weekday, 0] += dated[weekday]
             continue
         spread = open_hours[weekday] if open_hours[weekday].sum() else np.ones(24)
         counts[weekday] += dated[weekday] * spread / spread.sum()
@@ -282,15 +297,16 @@ def coverage_report(
     now: datetime | None = None,
     replace: dict[int, Schedule] | None = None,
 ) -> CoverageReport:
-    """Uncovered hours from the start of the current hour over `weeks` weeks; `replace`
-    puts other schedules in place of some calendars (what a calendar was before a save)."""
-    zone = ZoneInfo(timezone.get_current_timezone_name())
+    """Uncovered hours from the start of the current hour over `weeks` weeks, on the clock
+    of the (first) sales line, where customers buy; `replace` puts other schedules in
+    place of some calendars (what a calendar was before a save)."""
+    sales, service = _calendars(Team.Kind.SALES), _calendars(Team.Kind.SERVICE)
+    zone = ZoneInfo(sales[0].time_zone if sales else timezone.get_current_timezone_name())
     now = (now or timezone.now()).astimezone(zone)
     starts = now.replace(minute=0, second=0, microsecond=0)
     ends = starts + timedelta(weeks=weeks)
     years = range(starts.year, ends.year + 1)
     replace = replace or {}
-    sales, service = _calendars(Team.Kind.SALES), _calendars(Team.Kind.SERVICE)
 
     def schedules(calendars: list[BusinessCalendar]) -> list[Schedule]:
         return [
@@ -313,15 +329,15 @@ def coverage_report(
     since = now - HISTORY
     open_cells = _open_cells(sales_open, zone)
     shares: dict[str, Shares] = {}
-    order_shares = _shares(
-        *_arrival_counts(Order.objects.all(), "placed_at", zone, since), open_cells
-    )
+    orders = _arrival_counts(Order.objects.all(), "placed_at", zone, since, dates_only=True)
+    order_shares = _shares(*orders, open_cells)
     if order_shares is not None:
         shares[ORDERS] = order_shares
     channels = []
     for channel in Ticket.objects.order_by().values_list("channel", flat=True).distinct():
         tickets = Ticket.objects.filter(channel=channel)
-        channel_shares = _shares(*_arrival_counts(tickets, "created_at", zone, since), None)
+        arrivals = _arrival_counts(tickets, "created_at", zone, since, dates_only=False)
+        channel_shares = _shares(*arrivals, open_cells)
         if channel_shares is not None:
             shares[channel] = channel_shares
             channels.append((channel, channel_labels.get(channel, channel)))
@@ -338,8 +354,10 @@ def coverage_report(
         service_only=service_only,
         sales_only_hours=sales_hours,
         service_only_hours=service_hours,
-        sales_only_shares={series: total / weeks for series, total in sales_shares.items()},
-        service_only_shares={series: total / weeks for series, total in service_shares.items()},
+        sales_only_shares={series: float(total) / weeks for series, total in sales_shares.items()},
+        service_only_shares={
+            series: float(total) / weeks for series, total in service_shares.items()
+        },
     )
 
 

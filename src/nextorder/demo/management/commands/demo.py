@@ -17,6 +17,7 @@ from nextorder.demo.data import (
     DEMO_PASSWORD,
     DEMO_USERS,
     cdnow_shift_days,
+    ensure_demo_calendars,
     ensure_demo_staff,
     generate_demo_tickets,
     score_demo_customers,
@@ -56,6 +57,7 @@ class Command(BaseCommand):
             "customers."
         )
         ensure_demo_staff()
+        ensure_demo_calendars()
         self.stdout.write(score_demo_customers(shift_days=shift))
         made = generate_demo_tickets(count=options["tickets"])
         self.stdout.write(f"Tickets: {made} generated." if made else "Tickets: already there.")
