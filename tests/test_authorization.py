@@ -18,6 +18,8 @@ from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from nextorder.core.models import BusinessCalendar, Team
+from nextorder.core.services import calendar_create
 from nextorder.desk.bulk import saved_view_save
 from nextorder.desk.macros import macro_save
 from nextorder.desk.mail.inbound import mail_receive
@@ -95,6 +97,21 @@ MATRIX: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("insight:retention", "GET"): (LOGIN, 403, 200, 200, 200),
     ("insight:retention_csv", "GET"): (LOGIN, 403, 200, 200, 200),
     ("insight:value_model", "GET"): (LOGIN, 403, 200, 200, 200),
+    # Everyone sees business hours and coverage; leads and managers change them.
+    ("insight:calendars", "GET"): (LOGIN, 200, 200, 200, 200),
+    ("insight:coverage_panel", "GET"): (LOGIN, 200, 200, 200, 200),
+    ("insight:calendar_new", "GET"): (LOGIN, 403, 200, 403, 200),
+    ("insight:calendar_new", "POST"): (LOGIN, 403, 400, 403, 400),
+    ("insight:calendar_edit", "GET"): (LOGIN, 403, 200, 403, 200),
+    ("insight:calendar_edit", "POST"): (LOGIN, 403, 400, 403, 400),
+    ("insight:calendar_exception_add", "GET"): (405, 405, 405, 405, 405),
+    ("insight:calendar_exception_add", "POST"): (LOGIN, 403, 400, 403, 400),
+    ("insight:calendar_exception_remove", "GET"): (405, 405, 405, 405, 405),
+    ("insight:calendar_exception_remove", "POST"): (LOGIN, 403, 400, 403, 400),
+    ("insight:calendar_import", "GET"): (405, 405, 405, 405, 405),
+    ("insight:calendar_import", "POST"): (LOGIN, 403, 400, 403, 400),
+    ("insight:team_calendar", "GET"): (405, 405, 405, 405, 405),
+    ("insight:team_calendar", "POST"): (LOGIN, 403, 400, 403, 400),
     # Public pages: a staff log-in changes nothing; an empty form is a 400 with its errors.
     ("contact:form", "GET"): (200, 200, 200, 200, 200),
     ("contact:form", "POST"): (400, 400, 400, 400, 400),
@@ -115,6 +132,8 @@ MATRIX: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
 # Models whose admin pages are read-only: they change through their services only.
 READ_ONLY_IN_ADMIN = {
     "core.event",
+    "core.openingperiod",
+    "core.calendarexception",
     "core.apitoken",
     "core.webhooksubscription",
     "core.webhookdelivery",
@@ -198,6 +217,11 @@ def mail(db) -> tuple[int, int]:
 
 
 @pytest.fixture
+def business_calendar(db) -> BusinessCalendar:
+    return calendar_create(name="Service hours", time_zone="Europe/Berlin")
+
+
+@pytest.fixture
 def workspace(agent, lead) -> dict[str, int]:
     """A tag on nothing, the lead's shared macro, the agent's macro and saved view."""
     shared = macro_save(actor=lead, name="Thanks", body="Thank you", personal=False)
@@ -210,7 +234,7 @@ def workspace(agent, lead) -> dict[str, int]:
     }
 
 
-def _url(name: str, ticket, customer, attachment, mail, workspace) -> str:
+def _url(name: str, ticket, customer, attachment, mail, workspace, calendar) -> str:
     held, kept = mail
     args = {
         "desk:ticket_tag_add": [ticket.pk],
@@ -221,6 +245,11 @@ def _url(name: str, ticket, customer, attachment, mail, workspace) -> str:
         "desk:saved_view_delete": [workspace["view"]],
         "desk:macro_edit": [workspace["shared_macro"]],
         "desk:macro_delete": [workspace["my_macro"]],
+        "insight:calendar_edit": [calendar.pk],
+        "insight:calendar_exception_add": [calendar.pk],
+        "insight:calendar_exception_remove": [calendar.pk],
+        "insight:calendar_import": [calendar.pk],
+        "insight:team_calendar": [Team.objects.get_or_create(name="Returns")[0].pk],
         "desk:quarantine_raw": [held],
         "desk:quarantine_release": [held],
         "desk:quarantine_delete": [held],
@@ -242,12 +271,12 @@ def _url(name: str, ticket, customer, attachment, mail, workspace) -> str:
 
 @pytest.mark.parametrize(("name", "method"), list(MATRIX))
 def test_each_role_gets_the_status_in_the_table(
-    clients, ticket, customer, attachment, mail, workspace, name, method
+    clients, ticket, customer, attachment, mail, workspace, business_calendar, name, method
 ):
     got = {}
     for role in ROLES:
         client = clients[role]
-        url = _url(name, ticket, customer, attachment, mail, workspace)
+        url = _url(name, ticket, customer, attachment, mail, workspace, business_calendar)
         response = client.get(url) if method == "GET" else client.post(url, {})
         got[role] = response.status_code
     assert got == dict(zip(ROLES, MATRIX[name, method], strict=True))

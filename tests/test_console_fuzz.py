@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import HttpResponse
 from django.test import Client
 from django.urls import reverse
@@ -26,6 +27,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from nextorder.core.models import Team
+from nextorder.core.services import calendar_create
 from nextorder.crm.models import Customer
 from nextorder.desk.models import Message, Ticket
 
@@ -743,3 +745,126 @@ def test_macro_page_answers_any_form(world, role, form):
 )
 def test_saved_views_answer_any_form(world, role, form):
     answered(world.client(role).post(reverse("desk:saved_view_create"), form))
+
+
+# Hours as people type them: ranges in other scripts and separators, 24:00, overlaps.
+odd_hours = st.one_of(
+    st.sampled_from(
+        [
+            "09:00-17:00",
+            "09:00-12:00, 13:00-17:00",
+            "22:00-24:00",
+            "00:00-24:00",
+            "17:00-09:00",
+            "09:00-13:00, 12:00-14:00",
+            "9-17",
+            "\u0669-\u0661\u0667",  # Arabic-Indic digits
+            "09:00\u201317:00",  # an en dash
+            "24:00-25:00",
+            "99999999999999999999:00-1",
+            "-",
+            ",,,",
+            "closed",
+            "\x00",
+        ]
+    ),
+    odd_text,
+)
+calendar_forms = st.fixed_dictionaries(
+    {},
+    optional={
+        "name": st.one_of(st.just("Service hours"), st.text(max_size=120)),
+        "time_zone": st.one_of(
+            st.sampled_from(["Europe/Berlin", "UTC", "../../etc/passwd", "Europe/", ""]), odd_text
+        ),
+        "holiday_country": st.one_of(st.sampled_from(["DE", "US", "de", "XX", ""]), odd_text),
+        "holiday_subdivision": st.one_of(st.sampled_from(["BY", "CA", ""]), odd_text),
+        **{day: odd_hours for day in ("monday", "tuesday", "saturday", "sunday")},
+    },
+)
+
+
+@pytest.fixture
+def business_calendar(db):
+    return calendar_create(name="Service hours", time_zone="Europe/Berlin")
+
+
+@fuzz
+@given(role=roles, form=calendar_forms, new=st.booleans())
+def test_calendar_forms_answer_any_hours(world, business_calendar, role, form, new):
+    """Hours that overlap, run backwards or are not times, zones and countries that do
+    not exist: a 400 with the reason, never a 500 (and the ValueError of the kernel never
+    escapes as one)."""
+    if new:
+        path = reverse("insight:calendar_new")
+    else:
+        path = reverse("insight:calendar_edit", args=[business_calendar.pk])
+    answered(world.client(role).post(path, form))
+
+
+@fuzz
+@given(
+    role=roles,
+    pk=st.one_of(st.none(), odd_ids),
+    form=st.fixed_dictionaries(
+        {},
+        optional={
+            "day": st.one_of(st.sampled_from(["2026-12-24", "0000-01-01", "9999-12-31"]), odd_text),
+            "name": st.text(max_size=250),
+            "hours": odd_hours,
+        },
+    ),
+    remove=st.booleans(),
+)
+def test_exception_forms_answer_any_date_and_hours(
+    world, business_calendar, role, pk, form, remove
+):
+    name = "insight:calendar_exception_remove" if remove else "insight:calendar_exception_add"
+    path = reverse(name, args=[business_calendar.pk if pk is None else pk])
+    answered(world.client(role).post(path, form))
+
+
+@fuzz
+@given(
+    role=roles,
+    data=st.one_of(
+        st.binary(max_size=300),
+        st.sampled_from(
+            [
+                b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n",
+                b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+                b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART;VALUE=DATE:20260101\r\n"
+                b"DTEND;VALUE=DATE:99991231\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+                b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART:20260101T100000Z\r\n"
+                b"DURATION:P9999W\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+                b"BEGIN:VEVENT\r\nEND:VEVENT\r\n",
+            ]
+        ),
+    ),
+)
+def test_ical_upload_answers_any_file(world, business_calendar, role, data):
+    """Garbage, empty calendars, events without times or lasting millennia: a 400 that
+    says why, never a 500."""
+    path = reverse("insight:calendar_import", args=[business_calendar.pk])
+    answered(world.client(role).post(path, {"file": SimpleUploadedFile("x.ics", data)}))
+
+
+@fuzz
+@given(
+    role=roles,
+    form=st.fixed_dictionaries(
+        {},
+        optional={
+            "calendar": st.one_of(st.just("<calendar>"), odd_text),
+            "kind": st.one_of(st.sampled_from(["sales", "service"]), odd_text),
+        },
+    ),
+    query=st.dictionaries(st.text(), st.text(), max_size=3),
+)
+def test_team_calendar_and_pages_answer_anything(world, business_calendar, role, form, query):
+    if form.get("calendar") == "<calendar>":
+        form["calendar"] = str(business_calendar.pk)
+    client = world.client(role)
+    answered(client.post(reverse("insight:team_calendar", args=[world.team.pk]), form))
+    answered(client.get(reverse("insight:calendars"), query))
+    answered(client.get(reverse("insight:coverage_panel"), query))

@@ -6,11 +6,14 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db.models import Sum
+from django.test import Client
+from django.urls import reverse
 
 from nextorder.crm.models import Customer, Order, OrderLine
 from nextorder.demo.data import CDNOW_LAST_DAY, cdnow_shift_days
 from nextorder.desk.models import AssignmentRule, Macro, Message, SavedView, Ticket, TicketTag
 from nextorder.desk.search import SearchFilters, search
+from nextorder.insight.coverage import coverage_report
 
 
 def test_shift_keeps_weekdays_and_ends_before_today():
@@ -71,6 +74,14 @@ def test_demo_loads_once_and_rerunning_adds_nothing():
     assert merged.status == Ticket.Status.CLOSED and not merged.messages.exists()
     assert merged.merged_into.messages.filter(body_text__contains="Any news?").exists()
     assert SavedView.objects.filter(owner__username="alex").exists()
+    # The sales line is open on Saturdays and the service desk is not: the home page says so.
+    coverage = coverage_report()
+    assert coverage.sales_only[0].label == "Saturdays 09:00-17:00"
+    assert coverage.sales_only[0].shares["orders"] > 0
+    client = Client()
+    client.force_login(get_user_model().objects.get(username="alex"))
+    panel = client.get(reverse("insight:coverage_panel")).content.decode()
+    assert "Saturdays 09:00-17:00: sales open, service closed" in panel
     # Some tickets come from the biggest spenders.
     top = Customer.objects.order_by("-total_spend")[:236]
     assert Ticket.objects.filter(customer__in=top).exists()

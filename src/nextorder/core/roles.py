@@ -25,6 +25,8 @@ _READ_RECORD = [
     "crm.view_product",
     "core.view_event",
     "core.view_team",
+    # Everyone may see when the desk and the sales line are open.
+    "core.view_businesscalendar",
 ]
 _WORK_TICKETS = [
     "desk.view_ticket",
@@ -57,6 +59,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "desk.view_inboundmail",
         "desk.manage_quarantine",
         "core.change_team",
+        "core.add_businesscalendar",
+        "core.change_businesscalendar",
         "crm.view_customer_value",
     ],
     # Sales owns the record of what was sold; it reads tickets but does not work them.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
@@ -18,9 +18,15 @@ from django.db import transaction
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
-from nextorder.core.models import Team
+from nextorder.core.models import BusinessCalendar, Team
 from nextorder.core.roles import AGENT, LEAD, MANAGER, SALES
-from nextorder.core.services import team_ensure, user_create, user_role_set
+from nextorder.core.services import (
+    calendar_create,
+    team_calendar_set,
+    team_ensure,
+    user_create,
+    user_role_set,
+)
 from nextorder.crm.models import Contact, Customer, Order
 from nextorder.crm.services import contact_create, customer_update
 from nextorder.desk.assignment import agent_skill_add, assignment_rule_set
@@ -295,6 +301,34 @@ def ensure_demo_staff() -> dict[str, User]:
     for name in TEAM_NAMES:
         team_ensure(name=name)
     return users
+
+
+SALES_TEAM = "Sales line"
+SALES_CALENDAR = "Sales line hours"
+SERVICE_CALENDAR = "Service desk hours"
+DEMO_TIME_ZONE = "America/New_York"  # CDNOW was an American shop
+_SALES_WEEK = (((time(9), time(18)),),) * 5 + (((time(9), time(17)),), ())
+# A lunch break on weekdays, closed at weekends and on US public holidays.
+_SERVICE_WEEK = (((time(9), time(12, 30)), (time(13), time(18))),) * 5 + ((), ())
+
+
+def ensure_demo_calendars() -> None:
+    """A sales line open on Saturdays and a service desk that is not, so the coverage gap
+    shows on the home page; left alone once they exist (a lead may have changed them)."""
+    sales = BusinessCalendar.objects.filter(name=SALES_CALENDAR).first() or calendar_create(
+        name=SALES_CALENDAR, time_zone=DEMO_TIME_ZONE, weekly=_SALES_WEEK
+    )
+    service = BusinessCalendar.objects.filter(name=SERVICE_CALENDAR).first() or calendar_create(
+        name=SERVICE_CALENDAR,
+        time_zone=DEMO_TIME_ZONE,
+        weekly=_SERVICE_WEEK,
+        holiday_country="US",
+    )
+    sales_team = team_ensure(name=SALES_TEAM)
+    if sales_team.calendar is None:
+        team_calendar_set(team=sales_team, calendar=sales, kind=Team.Kind.SALES)
+    for team in Team.objects.filter(name__in=TEAM_NAMES, calendar__isnull=True):
+        team_calendar_set(team=team, calendar=service)
 
 
 def _order_phrase(order: Order) -> str:

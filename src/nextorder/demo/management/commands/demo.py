@@ -20,6 +20,7 @@ from nextorder.demo.data import (
     SEED,
     cdnow_shift_days,
     ensure_demo_assignment,
+    ensure_demo_calendars,
     ensure_demo_staff,
     generate_demo_tickets,
     score_demo_customers,
@@ -65,6 +66,7 @@ class Command(BaseCommand):
             else "CD catalogue: already there."
         )
         ensure_demo_staff()
+        ensure_demo_calendars()
         self.stdout.write(score_demo_customers(shift_days=shift))
         made = generate_demo_tickets(count=options["tickets"])
         self.stdout.write(f"Tickets: {made} generated." if made else "Tickets: already there.")
