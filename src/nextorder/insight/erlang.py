@@ -108,17 +108,20 @@ def erlang_b(*, traffic: ArrayLike, agents: ArrayLike) -> FloatArray:
         _checked(traffic, name="traffic"), _checked_agents(agents)
     )
     flat_traffic, flat_agents = traffic_.ravel(), agents_.ravel()
-    order = np.argsort(flat_agents, kind="stable")
+    order = np.argsort(flat_agents.astype(np.int32), kind="stable")  # a radix sort
     sorted_agents = flat_agents[order]
-    load = flat_traffic[order].copy()
+    load = flat_traffic[order]
     blocking = np.ones_like(load)
+    load_blocked, denominator = np.empty_like(load), np.empty_like(load)
     top = int(sorted_agents[-1]) if sorted_agents.size else 0
     # Intervals needing at least k agents form a suffix of the sorted order: step k
     # touches only them, so the work is the sum of the agents, not size x maximum.
     starts = np.searchsorted(sorted_agents, np.arange(1, top + 1), side="left")
-    for k, start in enumerate(starts, start=1):
-        load_blocked = load[start:] * blocking[start:]
-        blocking[start:] = load_blocked / (k + load_blocked)
+    for k, start in enumerate(starts.tolist(), start=1):
+        product, below = load_blocked[start:], denominator[start:]
+        np.multiply(load[start:], blocking[start:], out=product)
+        np.add(product, k, out=below)
+        np.divide(product, below, out=blocking[start:])
     result = np.empty_like(blocking)
     result[order] = blocking
     return result.reshape(traffic_.shape)
@@ -146,6 +149,15 @@ def erlang_c(*, traffic: ArrayLike, agents: ArrayLike) -> FloatArray:
     _refuse_unstable(traffic_, agents_)
     blocking = erlang_b(traffic=traffic_, agents=agents_)
     return np.where(traffic_ > 0, _erlang_c_from_b(traffic_, agents_, blocking), 0.0)
+
+
+def _erlang_c_level(
+    traffic: FloatArray, agents: IntArray, blocking: FloatArray, within_handles: FloatArray
+) -> FloatArray:
+    """Service level alone, for the search's inner loop (traffic > 0 < agents - traffic)."""
+    spare = agents - traffic
+    waiting = agents * blocking / (spare + traffic * blocking)
+    return np.asarray(1.0 - waiting * np.exp(-spare * within_handles))
 
 
 def _erlang_c_figures(
@@ -351,8 +363,13 @@ def agents_required(
 
     short = np.flatnonzero(traffic > 0)
     while short.size:
-        met = figures(short).service_level >= target[short]
-        short = short[~met]
+        if patience_seconds is None:
+            level = _erlang_c_level(
+                traffic[short], agents[short], blocking[short], within[short] / handle_[short]
+            )
+        else:
+            level = figures(short).service_level
+        short = short[level < target[short]]
         agents[short] += 1
         load_blocked = traffic[short] * blocking[short]
         blocking[short] = load_blocked / (agents[short] + load_blocked)
