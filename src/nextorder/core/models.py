@@ -76,6 +76,8 @@ class Verb(models.TextChoices):
     WEBHOOK_DELETED = "webhook.deleted", "Webhook subscription deleted"
     PORTAL_LINK_SENT = "portal.link_sent", "Portal log-in link sent"
     PORTAL_LINK_USED = "portal.link_used", "Logged in to the portal"
+    CALLS_RECORDED = "calls.recorded", "Call records reported"
+    ROSTER_CHANGED = "roster.changed", "Roster changed"
 
 
 class Event(models.Model):
