@@ -61,6 +61,7 @@ MATRIX: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("insight:retention", "GET"): (LOGIN, 403, 200, 200, 200),
     ("insight:retention_csv", "GET"): (LOGIN, 403, 200, 200, 200),
     ("insight:value_model", "GET"): (LOGIN, 403, 200, 200, 200),
+    ("insight:staffing", "GET"): (LOGIN, 403, 200, 403, 200),
     # Public pages: a staff log-in changes nothing; an empty form is a 400 with its errors.
     ("contact:form", "GET"): (200, 200, 200, 200, 200),
     ("contact:form", "POST"): (400, 400, 400, 400, 400),
@@ -98,6 +99,7 @@ READ_ONLY_IN_ADMIN = {
     "desk.portallogintoken",
     "desk.prioritycalibration",
     "insight.valuemodelfit",
+    "desk.callrecord",
     "axes.accesslog",
     "axes.accessattempt",
     "axes.accessfailurelog",

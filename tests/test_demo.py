@@ -1,14 +1,16 @@
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.utils import timezone
 
 from nextorder.crm.models import Customer, Order, OrderLine
 from nextorder.demo.data import CDNOW_LAST_DAY, cdnow_shift_days
-from nextorder.desk.models import Message, Ticket
+from nextorder.desk.models import CallRecord, Message, Ticket
+from nextorder.insight.selectors import StaffingTarget, staffing_plan
 
 
 def test_shift_keeps_weekdays_and_ends_before_today():
@@ -26,6 +28,7 @@ def test_demo_loads_once_and_rerunning_adds_nothing():
         Order.objects.count(),
         Ticket.objects.count(),
         Message.objects.count(),
+        CallRecord.objects.count(),
     )
 
     call_command("demo", "--no-serve", "--tickets", "60", verbosity=0)
@@ -38,8 +41,10 @@ def test_demo_loads_once_and_rerunning_adds_nothing():
         Order.objects.count(),
         Ticket.objects.count(),
         Message.objects.count(),
+        CallRecord.objects.count(),
     ) == counts
     assert set(Ticket.objects.values_list("status", flat=True)) == set(Ticket.Status.values)
+    assert_staffing_shows_something(counts[4])
     assert get_user_model().objects.get(username="alex").groups.filter(name="agent").exists()
     # Triage that can be believed: the rule raises some tickets, few to Urgent.
     active = Ticket.objects.filter(status__in=Ticket.ACTIVE_STATUSES)
@@ -49,3 +54,14 @@ def test_demo_loads_once_and_rerunning_adds_nothing():
     # Some tickets come from the biggest spenders.
     top = Customer.objects.order_by("-total_spend")[:236]
     assert Ticket.objects.filter(customer__in=top).exists()
+
+
+def assert_staffing_shows_something(counts_of_calls: int) -> None:
+    """Weeks of calls, a forecast, and the lunch hour short of agents."""
+    assert counts_of_calls > 2000
+    last_week = timezone.localdate() - timedelta(weeks=1)
+    plan = staffing_plan(week=last_week, target=StaffingTarget())
+    assert plan.gaps > 0
+    assert sum(row.measured.offered for row in plan.intervals) > 500
+    assert any(row.measured.abandoned for row in plan.intervals)
+    assert max(row.forecast_calls for row in plan.intervals) > 20

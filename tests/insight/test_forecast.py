@@ -25,6 +25,12 @@ def test_a_growing_history_keeps_its_shape_and_grows_on():
     assert forecast[0] / forecast[0].sum() == pytest.approx(shape)
 
 
+def test_weeks_before_the_first_arrival_are_not_a_trend():
+    week = np.array([2, 8, 2], dtype=float)
+    history = np.concatenate([np.zeros(9), np.tile(week, 2)])
+    assert weekly_forecast(history=history, slots=3, weeks=1)[0] == pytest.approx(week)
+
+
 def test_a_falling_trend_stops_at_zero():
     history = np.array([30, 20, 10, 0], dtype=float)
     assert weekly_forecast(history=history, slots=1, weeks=3).min() == 0.0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from io import StringIO
 
 import pytest
@@ -124,3 +124,21 @@ def test_forecast_command_refuses_bad_options():
     assert refused.value.returncode == 2
     with pytest.raises(CommandError, match="shrinkage"):
         call_command("staffing", "forecast", "--shrinkage", "1.5", stdout=StringIO())
+
+
+def test_staffing_page_highlights_the_gap(client, lead, two_weeks_of_calls):
+    roster_shift_save(
+        shift=RosterShift(weekday=0, starts_at=time(9), ends_at=time(9, 30), agents=12),
+        actor=None,
+    )
+    client.force_login(lead)
+    week = (this_monday() + timedelta(weeks=1)).date().isoformat()
+    page = client.get("/insight/staffing/", {"week": week}).content.decode()
+    assert "Staffing</a>" in page  # in the navigation
+    plan = staffing_plan(week=date.fromisoformat(week), target=StaffingTarget())
+    short = [row.start for row in plan.intervals if row.gap]
+    assert short  # 09:30 has nobody rostered
+    assert page.count('<tr class="gap">') == len(short) == plan.gaps
+    for start in short:
+        assert f"{timezone.localtime(start):%a %H:%M}</td>" in page
+    assert f'id="gaps">{plan.gaps}<' in page

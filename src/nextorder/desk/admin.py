@@ -3,6 +3,7 @@ from django.contrib import admin
 from nextorder.core.admin_site import ReadOnlyAdmin, ReadOnlyInline
 from nextorder.desk.models import (
     Attachment,
+    CallRecord,
     Delivery,
     InboundMail,
     MailboxCursor,
@@ -84,3 +85,12 @@ class PortalLoginTokenAdmin(ReadOnlyAdmin):
     list_display = ["contact", "created_at", "expires_at", "used_at"]
     exclude = ["token_sha256"]
     list_select_related = ["contact"]
+
+
+@admin.register(CallRecord)
+class CallRecordAdmin(ReadOnlyAdmin):
+    """Reported by telephony and chat systems through the API; kept as they were sent."""
+
+    list_display = ["offered_at", "channel", "queue", "outcome", "wait_seconds", "handle_seconds"]
+    list_filter = ["channel", "outcome", "queue"]
+    date_hierarchy = "offered_at"

@@ -3,8 +3,9 @@ trend of weekly totals (plain NumPy, no Django).
 
 History is whole weeks of counts, each week starting on Monday 00:00, `slots` intervals a
 week. A week's total follows a straight line through the past weeks' totals (flat with
-one week); each slot takes its share of the week as observed over all the weeks, so a
-Monday-morning peak stays a Monday-morning peak whatever the trend does.
+one week; weeks before the first arrival are left out); each slot takes its share of the
+week as observed over all the weeks, so a Monday-morning peak stays a Monday-morning
+peak whatever the trend does.
 """
 
 from __future__ import annotations
@@ -26,10 +27,13 @@ def weekly_forecast(*, history: npt.ArrayLike, slots: int, weeks: int) -> FloatA
     if weeks < 1:
         raise ValueError("weeks must be at least 1")
     by_week = counts.reshape(-1, slots)
+    if by_week.sum() == 0:
+        return np.zeros((weeks, slots))
+    # Weeks before the first arrival are before the desk (or its records) began, not quiet.
+    first = int(np.flatnonzero(by_week.sum(axis=1))[0])
+    by_week = by_week[first:]
     totals = by_week.sum(axis=1)
     past = np.arange(len(totals), dtype=np.float64)
-    if totals.sum() == 0:
-        return np.zeros((weeks, slots))
     if len(totals) > 1:
         slope, intercept = np.polyfit(past, totals, 1)
     else:

@@ -9,5 +9,6 @@ urlpatterns = [
     path("at-risk/<int:pk>/follow-up/", views.follow_up, name="follow_up"),
     path("retention/", views.retention, name="retention"),
     path("value-model/", views.value_model, name="value_model"),
+    path("staffing/", views.staffing, name="staffing"),
     path("retention/<slug:table>.csv", views.retention_csv, name="retention_csv"),
 ]

@@ -17,7 +17,9 @@ from nextorder.demo.data import (
     DEMO_PASSWORD,
     DEMO_USERS,
     cdnow_shift_days,
+    ensure_demo_roster,
     ensure_demo_staff,
+    generate_demo_calls,
     generate_demo_tickets,
     score_demo_customers,
 )
@@ -59,6 +61,9 @@ class Command(BaseCommand):
         self.stdout.write(score_demo_customers(shift_days=shift))
         made = generate_demo_tickets(count=options["tickets"])
         self.stdout.write(f"Tickets: {made} generated." if made else "Tickets: already there.")
+        ensure_demo_roster()
+        calls = generate_demo_calls()
+        self.stdout.write(f"Call records: {calls} new (three weeks and this one, for Staffing).")
         host = options["addr"]
         self.stdout.write(self.style.SUCCESS(f"\nNextOrder demo: http://{host}/"))
         self.stdout.write(f"Log in with password {DEMO_PASSWORD!r} as one of:")
