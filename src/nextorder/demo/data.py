@@ -451,8 +451,9 @@ def ensure_demo_roster() -> int:
 
 
 def generate_demo_calls(*, weeks: int = 3, now: datetime | None = None) -> int:
-    """Call records for the whole weeks before this one and this week so far, posted as a
-    telephony system would (external ids, so a second run adds nothing). Waits follow
+    """Call records for the whole weeks before this one and this week up to today, posted
+    as a telephony system would (external ids: a second run the same day adds nothing;
+    whole days, so a later hour adds nothing either). Waits follow
     Erlang C for the roster's agents on the phones (30 % shrinkage), so the lunch hour's
     short roster shows as long waits and hang-ups."""
     now = now or timezone.now()
@@ -461,10 +462,11 @@ def generate_demo_calls(*, weeks: int = 3, now: datetime | None = None) -> int:
     start = timezone.make_aware(
         datetime.combine(today - timedelta(days=today.weekday(), weeks=weeks), time())
     )
+    end = timezone.make_aware(datetime.combine(today, time()))
     on_roster = rostered_agents(week_start=start, interval_minutes=30)
     records: list[CallRecordData] = []
     slot_start = start
-    while slot_start < now:
+    while slot_start < end:
         local = timezone.localtime(slot_start)
         minute = local.hour * 60 + local.minute
         slot = local.weekday() * 48 + minute // 30
@@ -479,8 +481,6 @@ def generate_demo_calls(*, weeks: int = 3, now: datetime | None = None) -> int:
             waiting, mean_wait = 1.0, 600.0
         for n in range(calls):
             offered_at = slot_start + timedelta(seconds=rng.uniform(0, 1800))
-            if offered_at >= now:
-                continue
             wait = rng.expovariate(1 / mean_wait) if rng.random() < waiting else 0.0
             patience = rng.expovariate(1 / 120)
             abandoned = wait > patience
