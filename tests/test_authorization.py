@@ -112,6 +112,7 @@ MATRIX: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("insight:calendar_import", "POST"): (LOGIN, 403, 400, 403, 400),
     ("insight:team_calendar", "GET"): (405, 405, 405, 405, 405),
     ("insight:team_calendar", "POST"): (LOGIN, 403, 400, 403, 400),
+    ("insight:staffing", "GET"): (LOGIN, 403, 200, 403, 200),
     # Public pages: a staff log-in changes nothing; an empty form is a 400 with its errors.
     ("contact:form", "GET"): (200, 200, 200, 200, 200),
     ("contact:form", "POST"): (400, 400, 400, 400, 400),
@@ -155,6 +156,7 @@ READ_ONLY_IN_ADMIN = {
     "desk.macro",
     "desk.savedview",
     "insight.valuemodelfit",
+    "desk.callrecord",
     "axes.accesslog",
     "axes.accessattempt",
     "axes.accessfailurelog",

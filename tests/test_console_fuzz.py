@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -515,6 +515,25 @@ def test_retention_csv_answers_any_table_and_months(world, role, table, query):
 def test_value_model_page_answers_any_query(world, role, query):
     """The page takes no parameters; any it is given change nothing."""
     answered(world.client(role).get(reverse("insight:value_model"), query))
+
+
+staffing_queries = st.fixed_dictionaries(
+    {},
+    optional={
+        "week": st.one_of(odd_text, st.dates().map(date.isoformat)),
+        "interval": st.one_of(odd_text, st.sampled_from(["15", "30"])),
+        "new_customers": odd_text,
+    },
+)
+
+
+@fuzz
+@given(role=roles, query=staffing_queries)
+def test_staffing_answers_any_week_interval_and_growth(world, role, query):
+    """An unreadable week is this week; an odd interval is 30 minutes; odd growth is none."""
+    response = answered(world.client(role).get(reverse("insight:staffing"), query))
+    if role in ("lead", "manager"):
+        assert response.status_code == 200
 
 
 # The known cases, one by one: each bad value is ignored (the page as without it) or

@@ -8,12 +8,22 @@ from django.core.management import call_command
 from django.db.models import Sum
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from nextorder.crm.models import Customer, Order, OrderLine
 from nextorder.demo.data import CDNOW_LAST_DAY, cdnow_shift_days
-from nextorder.desk.models import AssignmentRule, Macro, Message, SavedView, Ticket, TicketTag
+from nextorder.desk.models import (
+    AssignmentRule,
+    CallRecord,
+    Macro,
+    Message,
+    SavedView,
+    Ticket,
+    TicketTag,
+)
 from nextorder.desk.search import SearchFilters, search
 from nextorder.insight.coverage import coverage_report
+from nextorder.insight.selectors import StaffingTarget, staffing_plan
 
 
 def test_shift_keeps_weekdays_and_ends_before_today():
@@ -31,6 +41,7 @@ def test_demo_loads_once_and_rerunning_adds_nothing():
         Order.objects.count(),
         Ticket.objects.count(),
         Message.objects.count(),
+        CallRecord.objects.count(),
     )
 
     call_command("demo", "--no-serve", "--tickets", "60", verbosity=0)
@@ -56,8 +67,10 @@ def test_demo_loads_once_and_rerunning_adds_nothing():
         Order.objects.count(),
         Ticket.objects.count(),
         Message.objects.count(),
+        CallRecord.objects.count(),
     ) == counts
     assert set(Ticket.objects.values_list("status", flat=True)) == set(Ticket.Status.values)
+    assert_staffing_shows_something(counts[4])
     assert get_user_model().objects.get(username="alex").groups.filter(name="agent").exists()
     # Triage that can be believed: the rule raises some tickets, few to Urgent.
     active = Ticket.objects.filter(status__in=Ticket.ACTIVE_STATUSES)
@@ -92,3 +105,14 @@ def test_demo_loads_once_and_rerunning_adds_nothing():
     assert ticket.pk in [hit.ticket.pk for hit in found.tickets]
     by_name = search(user=alex, query=ticket.customer.name, filters=SearchFilters())
     assert ticket.customer in by_name.customers
+
+
+def assert_staffing_shows_something(counts_of_calls: int) -> None:
+    """Weeks of calls, a forecast, and the lunch hour short of agents."""
+    assert counts_of_calls > 2000
+    last_week = timezone.localdate() - timedelta(weeks=1)
+    plan = staffing_plan(week=last_week, target=StaffingTarget())
+    assert plan.gaps > 0
+    assert sum(row.measured.offered for row in plan.intervals) > 500
+    assert any(row.measured.abandoned for row in plan.intervals)
+    assert max(row.forecast_calls for row in plan.intervals) > 20

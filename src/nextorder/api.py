@@ -14,8 +14,8 @@ from ninja import NinjaAPI
 from nextorder.core.api import ApiTokenAuth
 from nextorder.core.api import router as webhooks_router
 from nextorder.crm.api import router as crm_router
+from nextorder.desk.api import calls_router, search_router
 from nextorder.desk.api import router as desk_router
-from nextorder.desk.api import search_router
 from nextorder.desk.services import TicketConflict
 
 api = NinjaAPI(
@@ -29,6 +29,7 @@ api = NinjaAPI(
 )
 api.add_router("/tickets", desk_router)
 api.add_router("/search", search_router)
+api.add_router("/call-records", calls_router)
 api.add_router("/", crm_router)
 api.add_router("/webhooks", webhooks_router)
 

@@ -110,3 +110,30 @@ def test_the_queue_fits_the_screen_of_a_desk_and_of_a_phone(
         box = page.locator(visible).first.bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width
     page.close()
+
+
+@pytest.mark.parametrize("width", [1440, 390])
+def test_the_staffing_page_fits_a_desk_and_a_phone(lead, live_server, browser, width, tmp_path):
+    """The interval table scrolls inside its box; the page itself is never wider."""
+    from datetime import time
+
+    from nextorder.insight.models import RosterShift
+    from nextorder.insight.services import roster_shift_save
+
+    for weekday in range(7):
+        roster_shift_save(
+            shift=RosterShift(weekday=weekday, starts_at=time(0), ends_at=time(23), agents=3),
+            actor=None,
+        )
+    page = browser.new_page(viewport={"width": 1440, "height": 844})
+    log_in(page, live_server, lead.username)
+    page.set_viewport_size({"width": width, "height": 844})
+    page.click("a:has-text('Staffing')")
+    page.wait_for_selector("table#staffing")
+    page.screenshot(path=str(tmp_path / f"staffing-{width}.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    for visible in ("button:has-text('Show')", "input[name=week]", "#gaps"):
+        box = page.locator(visible).first.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width
+    assert page.locator("table#staffing tbody tr").count() > 40
+    page.close()

@@ -186,6 +186,8 @@ class Verb(models.TextChoices):
     CALENDAR_EXCEPTION_SET = "calendar.exception_set", "Calendar exception set"
     CALENDAR_IMPORTED = "calendar.imported", "Calendar exceptions imported"
     TEAM_CALENDAR_SET = "team.calendar_set", "Team calendar set"
+    CALLS_RECORDED = "calls.recorded", "Call records reported"
+    ROSTER_CHANGED = "roster.changed", "Roster changed"
 
 
 class Event(models.Model):

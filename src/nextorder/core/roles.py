@@ -62,6 +62,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "core.add_businesscalendar",
         "core.change_businesscalendar",
         "crm.view_customer_value",
+        # Leads plan the desk's hours: wait times, staffing, the roster.
+        "desk.view_callrecord",
+        "desk.add_callrecord",
+        "insight.view_rostershift",
     ],
     # Sales owns the record of what was sold; it reads tickets but does not work them.
     SALES: [

@@ -8,6 +8,7 @@ real orders, through the same services an agent's actions use.
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -33,15 +34,25 @@ from nextorder.desk.assignment import agent_skill_add, assignment_rule_set
 from nextorder.desk.bulk import saved_view_save
 from nextorder.desk.macros import macro_save
 from nextorder.desk.merge import ticket_merge
-from nextorder.desk.models import AgentSkill, Ticket
+from nextorder.desk.models import AgentSkill, CallRecord, Ticket
 from nextorder.desk.services import (
+    MAX_CALL_RECORDS_PER_BATCH,
+    CallRecordData,
+    call_records_report,
     ticket_open,
     ticket_receive_message,
     ticket_reply,
     ticket_update,
 )
 from nextorder.desk.tags import tag_get_or_create, ticket_tags_add
-from nextorder.insight.services import customers_score, value_models_fit
+from nextorder.insight import erlang
+from nextorder.insight.models import RosterShift
+from nextorder.insight.selectors import rostered_agents
+from nextorder.insight.services import (
+    customers_score,
+    roster_shift_save,
+    value_models_fit,
+)
 from nextorder.insight.tasks import nightly_scoring_schedule
 
 CDNOW_LAST_DAY = date(1998, 6, 30)
@@ -568,3 +579,105 @@ def ensure_demo_assignment() -> None:
     )
     if not AgentSkill.objects.exists():
         agent_skill_add(user=staff["priya"], kind="language", value="de", actor=lead)
+
+
+# The demo's phone line: open Monday to Friday 08:00-18:00 and Saturday 09:00-13:00,
+# busiest mid-morning; the roster thins out over lunch, which the staffing page shows.
+DEMO_ROSTER = [
+    *[(day, time(8), time(12), 14) for day in range(5)],
+    *[(day, time(12), time(13), 5) for day in range(5)],
+    *[(day, time(13), time(18), 12) for day in range(5)],
+    (5, time(9), time(13), 4),
+]
+DEMO_HANDLE_SECONDS = 240.0
+
+
+def _calls_per_half_hour(weekday: int, minute_of_day: int) -> float:
+    """Expected calls in the half hour starting at `minute_of_day`."""
+    hour = minute_of_day / 60 + 0.25
+    if weekday == 6 or not (8 <= hour < 18) or (weekday == 5 and not 9 <= hour < 13):
+        return 0.0
+    shape = (
+        0.25 + math.exp(-(((hour - 10.5) / 1.5) ** 2)) + 0.7 * math.exp(-(((hour - 14.5) / 2) ** 2))
+    )
+    return (40 if weekday < 5 else 12) * shape * (1.15 if weekday == 0 else 1.0)
+
+
+def ensure_demo_roster() -> int:
+    """The roster above, once (an edited roster is left as it is)."""
+    if RosterShift.objects.exists():
+        return 0
+    for weekday, starts_at, ends_at, agents in DEMO_ROSTER:
+        roster_shift_save(
+            shift=RosterShift(weekday=weekday, starts_at=starts_at, ends_at=ends_at, agents=agents),
+            actor=None,
+        )
+    return len(DEMO_ROSTER)
+
+
+def generate_demo_calls(*, weeks: int = 3, now: datetime | None = None) -> int:
+    """Call records for the whole weeks before this one and this week up to today, posted
+    as a telephony system would (external ids: a second run the same day adds nothing;
+    whole days, so a later hour adds nothing either). Waits follow
+    Erlang C for the roster's agents on the phones (30 % shrinkage), so the lunch hour's
+    short roster shows as long waits and hang-ups."""
+    now = now or timezone.now()
+    rng = random.Random(SEED)
+    today = timezone.localdate(now)
+    start = timezone.make_aware(
+        datetime.combine(today - timedelta(days=today.weekday(), weeks=weeks), time())
+    )
+    end = timezone.make_aware(datetime.combine(today, time()))
+    on_roster = rostered_agents(week_start=start, interval_minutes=30)
+    records: list[CallRecordData] = []
+    slot_start = start
+    while slot_start < end:
+        local = timezone.localtime(slot_start)
+        minute = local.hour * 60 + local.minute
+        slot = local.weekday() * 48 + minute // 30
+        calls = _poisson(rng, _calls_per_half_hour(local.weekday(), minute))
+        on_phones = int(on_roster[slot] * 0.7)
+        traffic = calls * DEMO_HANDLE_SECONDS / 1800
+        # Erlang C: a call waits with probability C, then about h / (n - A) on average.
+        if on_phones > traffic:
+            waiting = float(erlang.erlang_c(traffic=traffic, agents=on_phones)) if calls else 0.0
+            mean_wait = DEMO_HANDLE_SECONDS / (on_phones - traffic)
+        else:
+            waiting, mean_wait = 1.0, 600.0
+        for n in range(calls):
+            offered_at = slot_start + timedelta(seconds=rng.uniform(0, 1800))
+            wait = rng.expovariate(1 / mean_wait) if rng.random() < waiting else 0.0
+            patience = rng.expovariate(1 / 120)
+            abandoned = wait > patience
+            records.append(
+                CallRecordData(
+                    external_id=f"demo-call-{offered_at:%Y%m%d%H%M}-{n}",
+                    channel=CallRecord.Channel.PHONE if n % 5 else CallRecord.Channel.CHAT,
+                    queue="support",
+                    offered_at=offered_at,
+                    outcome=CallRecord.Outcome.ABANDONED
+                    if abandoned
+                    else CallRecord.Outcome.ANSWERED,
+                    wait_seconds=round(patience if abandoned else wait, 1),
+                    handle_seconds=0.0
+                    if abandoned
+                    else round(rng.expovariate(1 / DEMO_HANDLE_SECONDS), 1),
+                )
+            )
+        slot_start += timedelta(minutes=30)
+    created = 0
+    for first in range(0, len(records), MAX_CALL_RECORDS_PER_BATCH):
+        batch = records[first : first + MAX_CALL_RECORDS_PER_BATCH]
+        created += call_records_report(records=batch, actor=None).created
+    return created
+
+
+def _poisson(rng: random.Random, mean: float) -> int:
+    """Knuth's method: the demo's loads are small."""
+    if mean <= 0:
+        return 0
+    limit, count, product = math.exp(-mean), 0, rng.random()
+    while product > limit:
+        count += 1
+        product *= rng.random()
+    return count

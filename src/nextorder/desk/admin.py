@@ -3,6 +3,7 @@ from django.contrib import admin
 from nextorder.core.admin_site import ReadOnlyAdmin, ReadOnlyInline
 from nextorder.desk.models import (
     Attachment,
+    CallRecord,
     Delivery,
     InboundMail,
     Macro,
@@ -113,3 +114,12 @@ class MacroAdmin(ReadOnlyAdmin):
 @admin.register(SavedView)
 class SavedViewAdmin(ReadOnlyAdmin):
     list_display = ["name", "owner", "query", "created_at"]
+
+
+@admin.register(CallRecord)
+class CallRecordAdmin(ReadOnlyAdmin):
+    """Reported by telephony and chat systems through the API; kept as they were sent."""
+
+    list_display = ["offered_at", "channel", "queue", "outcome", "wait_seconds", "handle_seconds"]
+    list_filter = ["channel", "outcome", "queue"]
+    date_hierarchy = "offered_at"

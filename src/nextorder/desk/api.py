@@ -12,13 +12,13 @@ from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema, Status
 from pydantic import AfterValidator, model_validator
 
-from nextorder.core.api import ERRORS, ObjectId, api_user, inline, require_perm, text
+from nextorder.core.api import ERRORS, Moment, ObjectId, api_user, inline, require_perm, text
 from nextorder.core.models import Team
 from nextorder.crm.api import ContactOut, CustomerOut, OrderOut
 from nextorder.crm.models import Customer, Order
 from nextorder.crm.services import contact_for_email
 from nextorder.desk.mail.parse import MAX_BODY_CHARS
-from nextorder.desk.models import Message, Ticket
+from nextorder.desk.models import CallRecord, Message, Ticket
 from nextorder.desk.search import PER_PAGE, Kind, SearchFilters, kinds_for, search
 from nextorder.desk.selectors import (
     ASSIGNEE_ME,
@@ -27,7 +27,14 @@ from nextorder.desk.selectors import (
     QueueSort,
     tickets_for_queue,
 )
-from nextorder.desk.services import ticket_open, ticket_reply, ticket_update
+from nextorder.desk.services import (
+    MAX_CALL_RECORDS_PER_BATCH,
+    CallRecordData,
+    call_records_report,
+    ticket_open,
+    ticket_reply,
+    ticket_update,
+)
 
 TicketStatus = Annotated[Ticket.Status, inline(Ticket.Status)]
 TicketPriority = Annotated[Ticket.Priority, inline(Ticket.Priority)]
@@ -315,3 +322,41 @@ def search_all(request: HttpRequest, query: Query[SearchQuery]) -> Any:
         "contacts": results.contacts,
         "orders": results.orders,
     }
+
+
+calls_router = Router(tags=["call records"])
+
+CallChannel = Annotated[CallRecord.Channel, inline(CallRecord.Channel)]
+CallOutcome = Annotated[CallRecord.Outcome, inline(CallRecord.Outcome)]
+Seconds = Annotated[float, Field(ge=0, le=86_400, allow_inf_nan=False)]
+
+
+class CallRecordIn(Schema):
+    external_id: text(200, min_length=1)  # type: ignore[valid-type]
+    channel: CallChannel
+    queue: text(100) = ""  # type: ignore[valid-type]
+    team_id: ObjectId | None = None
+    offered_at: Moment
+    outcome: CallOutcome
+    wait_seconds: Seconds
+    handle_seconds: Seconds = 0.0
+
+
+class CallRecordsIn(Schema):
+    records: list[CallRecordIn] = Field(min_length=1, max_length=MAX_CALL_RECORDS_PER_BATCH)
+
+
+class CallRecordsOut(Schema):
+    created: int
+    duplicates: int = Field(description="Records already held (by external_id), not counted again.")
+
+
+@calls_router.post("", response={201: CallRecordsOut, **ERRORS})
+def call_records(request: HttpRequest, data: CallRecordsIn) -> Any:
+    """Calls and chats reported by a telephony or chat system, for wait times and staffing.
+    Sending a batch again is safe: a record is known by its `external_id`."""
+    user = require_perm(request, "desk.add_callrecord")
+    result = call_records_report(
+        records=[CallRecordData(**record.model_dump()) for record in data.records], actor=user
+    )
+    return Status(201, {"created": result.created, "duplicates": result.duplicates})

@@ -504,3 +504,41 @@ class PortalLoginToken(models.Model):
 
     def __str__(self) -> str:
         return f"portal link for contact {self.contact_id}, expires {self.expires_at}"
+
+
+class CallRecord(models.Model):
+    """A phone call or chat that a telephony or chat system reports: the live channels'
+    queue, measured. `external_id` is the reporting system's id, so a record sent again
+    is recognised and counted once."""
+
+    class Channel(models.TextChoices):
+        PHONE = "phone", "Phone"
+        CHAT = "chat", "Chat"
+
+    class Outcome(models.TextChoices):
+        ANSWERED = "answered", "Answered"
+        ABANDONED = "abandoned", "Abandoned"
+
+    external_id = models.CharField(max_length=200, unique=True)
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    queue = models.CharField(max_length=100, blank=True)
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="call_records"
+    )
+    offered_at = models.DateTimeField()
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    wait_seconds = models.FloatField()
+    handle_seconds = models.FloatField(default=0)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["channel", "offered_at"], name="desk_callrecord_offered")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(wait_seconds__gte=0) & models.Q(handle_seconds__gte=0),
+                name="desk_callrecord_seconds_not_negative",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} {self.external_id}"

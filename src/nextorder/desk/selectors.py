@@ -8,11 +8,12 @@ import itertools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+import numpy as np
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.db.models import Exists, OuterRef, Q, QuerySet, prefetch_related_objects
@@ -21,6 +22,7 @@ from nextorder.core import params
 from nextorder.crm.models import Customer
 from nextorder.desk.mail.parse import visible_text
 from nextorder.desk.models import (
+    CallRecord,
     InboundMail,
     Message,
     OutboxMail,
@@ -426,3 +428,95 @@ def quarantined_mail(*, limit: int = 100) -> tuple[int, list[InboundMail]]:
 def outbox_mail(*, limit: int = 100) -> tuple[int, list[OutboxMail]]:
     kept = OutboxMail.objects.defer("raw")
     return kept.count(), list(kept.order_by("-sent_at", "-id")[:limit])
+
+
+@dataclass(frozen=True)
+class IntervalWaits:
+    """The live channels' queue in one interval, as the call records measured it.
+
+    `service_level` is answered within the target / offered (abandoned calls count as
+    missed); `asa_seconds` is the mean wait of answered calls. Empty intervals give None.
+    For email and web, `first_response_seconds` is the mean time to the first agent reply
+    of the tickets opened in the interval that have one.
+    """
+
+    start: datetime
+    offered: int
+    answered: int
+    abandoned: int
+    service_level: float | None
+    asa_seconds: float | None
+    abandonment_rate: float | None
+    first_response_seconds: float | None
+    first_responses: int
+
+
+WRITTEN_CHANNELS = (Ticket.Channel.EMAIL, Ticket.Channel.WEB_FORM, Ticket.Channel.PORTAL)
+
+
+def _interval_index(moments: list[datetime], *, start: datetime, seconds: int) -> Any:
+    offsets = np.array([(m - start).total_seconds() for m in moments], dtype=np.float64)
+    return (offsets // seconds).astype(np.int64)
+
+
+def wait_times(
+    *,
+    start: datetime,
+    end: datetime,
+    interval_minutes: int,
+    answer_within: float,
+    channel: str | None = None,
+    team_id: int | None = None,
+) -> list[IntervalWaits]:
+    """Offered, answered, abandoned, service level, ASA and abandonment per interval of
+    [start, end), with the written channels' time to first response beside them."""
+    if interval_minutes not in (15, 30, 60):
+        raise ValueError("interval_minutes must be 15, 30 or 60")
+    seconds = interval_minutes * 60
+    count = int((end - start).total_seconds() // seconds)
+    calls = CallRecord.objects.filter(offered_at__gte=start, offered_at__lt=end)
+    tickets = Ticket.objects.filter(
+        created_at__gte=start,
+        created_at__lt=end,
+        channel__in=WRITTEN_CHANNELS,
+        first_response_at__isnull=False,
+    )
+    if channel:
+        calls = calls.filter(channel=channel)
+    if team_id:
+        calls, tickets = calls.filter(team_id=team_id), tickets.filter(team_id=team_id)
+    rows = list(calls.values_list("offered_at", "outcome", "wait_seconds"))
+    index = _interval_index([r[0] for r in rows], start=start, seconds=seconds)
+    answered_mask = np.array([r[1] == CallRecord.Outcome.ANSWERED for r in rows], dtype=bool)
+    waits = np.array([r[2] for r in rows], dtype=np.float64)
+    offered = np.bincount(index, minlength=count)[:count]
+    answered = np.bincount(index[answered_mask], minlength=count)[:count]
+    in_time = np.bincount(index[answered_mask & (waits <= answer_within)], minlength=count)[:count]
+    answered_wait = np.bincount(
+        index[answered_mask], weights=waits[answered_mask], minlength=count
+    )[:count]
+    replies = [
+        (opened, first)
+        for opened, first in tickets.values_list("created_at", "first_response_at")
+        if first is not None
+    ]
+    reply_index = _interval_index([r[0] for r in replies], start=start, seconds=seconds)
+    reply_seconds = np.array([(r[1] - r[0]).total_seconds() for r in replies], dtype=np.float64)
+    responses = np.bincount(reply_index, minlength=count)[:count]
+    response_total = np.bincount(reply_index, weights=reply_seconds, minlength=count)[:count]
+    return [
+        IntervalWaits(
+            start=start + timedelta(seconds=seconds * i),
+            offered=int(offered[i]),
+            answered=int(answered[i]),
+            abandoned=int(offered[i] - answered[i]),
+            service_level=float(in_time[i] / offered[i]) if offered[i] else None,
+            asa_seconds=float(answered_wait[i] / answered[i]) if answered[i] else None,
+            abandonment_rate=float(1 - answered[i] / offered[i]) if offered[i] else None,
+            first_response_seconds=float(response_total[i] / responses[i])
+            if responses[i]
+            else None,
+            first_responses=int(responses[i]),
+        )
+        for i in range(count)
+    ]

@@ -7,6 +7,7 @@ so two agents saving at once never overwrite each other silently.
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from nextorder.crm.selectors import orders_mentioned
 from nextorder.crm.services import contact_create, contact_email_add
 from nextorder.desk.assignment import NewTicket, tickets_assign
 from nextorder.desk.mail.parse import MAX_BODY_CHARS
-from nextorder.desk.models import Delivery, Message, PriorityCalibration, Ticket
+from nextorder.desk.models import CallRecord, Delivery, Message, PriorityCalibration, Ticket
 from nextorder.desk.priority import PriorityDecision, PriorityRule, decide_priority
 
 
@@ -763,3 +764,94 @@ def tickets_refresh_value_at_risk(*, customer_ids_sql: str) -> int:
             """
         )
         return cursor.rowcount
+
+
+@dataclass(frozen=True)
+class CallRecordData:
+    """One call or chat as another system reports it (see `CallRecord`)."""
+
+    external_id: str
+    channel: str
+    offered_at: datetime
+    outcome: str
+    wait_seconds: float
+    handle_seconds: float = 0.0
+    queue: str = ""
+    team_id: int | None = None
+
+
+@dataclass(frozen=True)
+class CallRecordsReported:
+    created: int
+    duplicates: int
+
+
+MAX_CALL_RECORDS_PER_BATCH = 10_000
+
+
+def _call_record_problem(record: CallRecordData) -> str | None:
+    if record.channel not in CallRecord.Channel.values:
+        return f"channel must be one of {', '.join(CallRecord.Channel.values)}"
+    if record.outcome not in CallRecord.Outcome.values:
+        return f"outcome must be one of {', '.join(CallRecord.Outcome.values)}"
+    for name in ("wait_seconds", "handle_seconds"):
+        value = getattr(record, name)
+        if not (math.isfinite(value) and 0 <= value <= 86_400):
+            return f"{name} must be between 0 and 86400"
+    if record.outcome == CallRecord.Outcome.ABANDONED and record.handle_seconds:
+        return "an abandoned call has no handle time"
+    if timezone.is_naive(record.offered_at):
+        return "offered_at needs a time zone"
+    if not record.external_id:
+        return "external_id must not be empty"
+    return None
+
+
+@transaction.atomic
+def call_records_report(
+    *, records: Sequence[CallRecordData], actor: User | None
+) -> CallRecordsReported:
+    """Store reported calls and chats; one already held (by external id) is not counted
+    again, so a system may send a batch twice. A bad row refuses the whole batch, named."""
+    if len(records) > MAX_CALL_RECORDS_PER_BATCH:
+        raise ValidationError(f"At most {MAX_CALL_RECORDS_PER_BATCH} records a batch.")
+    problems = [
+        f"row {index}: {problem}"
+        for index, record in enumerate(records)
+        if (problem := _call_record_problem(record))
+    ]
+    if problems:
+        raise ValidationError("; ".join(problems[:20]))
+    team_ids = {r.team_id for r in records if r.team_id is not None}
+    known_teams = set(Team.objects.filter(pk__in=team_ids).values_list("pk", flat=True))
+    if unknown := sorted(team_ids - known_teams):
+        raise ValidationError(f"No team with id {', '.join(map(str, unknown))}.")
+    by_id = {record.external_id: record for record in records}
+    held = set(
+        CallRecord.objects.filter(external_id__in=list(by_id)).values_list("external_id", flat=True)
+    )
+    new = [
+        CallRecord(
+            external_id=record.external_id,
+            channel=record.channel,
+            queue=record.queue,
+            team_id=record.team_id,
+            offered_at=record.offered_at,
+            outcome=record.outcome,
+            wait_seconds=record.wait_seconds,
+            handle_seconds=record.handle_seconds,
+        )
+        for external_id, record in by_id.items()
+        if external_id not in held
+    ]
+    # A concurrent batch with the same ids loses nothing: the database keeps one of each.
+    CallRecord.objects.bulk_create(new, ignore_conflicts=True, batch_size=1000)
+    result = CallRecordsReported(created=len(new), duplicates=len(records) - len(new))
+    if new:
+        event_record(
+            verb=Verb.CALLS_RECORDED,
+            subject=CallRecord.objects.get(external_id=new[0].external_id),
+            actor=actor,
+            after={"created": result.created, "duplicates": result.duplicates},
+        )
+    return result

@@ -39,3 +39,40 @@ class ValueModelFit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_purpose_display()} fit of {self.fitted_at:%Y-%m-%d %H:%M}"
+
+
+class RosterShift(models.Model):
+    """Agents on the phones by weekday and hours: the simple roster the staffing page
+    compares with the agents required. Edited through `insight.services`."""
+
+    class Weekday(models.IntegerChoices):
+        MONDAY = 0, "Monday"
+        TUESDAY = 1, "Tuesday"
+        WEDNESDAY = 2, "Wednesday"
+        THURSDAY = 3, "Thursday"
+        FRIDAY = 4, "Friday"
+        SATURDAY = 5, "Saturday"
+        SUNDAY = 6, "Sunday"
+
+    team = models.ForeignKey(
+        "core.Team", null=True, blank=True, on_delete=models.CASCADE, related_name="roster_shifts"
+    )
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    starts_at = models.TimeField()
+    ends_at = models.TimeField()
+    agents = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["weekday", "starts_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gt=models.F("starts_at")),
+                name="insight_rostershift_ends_after_start",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.get_weekday_display()} {self.starts_at:%H:%M}-{self.ends_at:%H:%M}: "
+            f"{self.agents} agents"
+        )

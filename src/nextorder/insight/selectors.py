@@ -8,24 +8,28 @@ comes back.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, DateField, F, FloatField, Max, Q, QuerySet, Sum
+from django.db.models import Avg, Count, DateField, F, FloatField, Max, Q, QuerySet, Sum
 from django.db.models.functions import Cast, TruncDate, TruncMonth
+from django.utils import timezone
 
 from nextorder.core.files import DataFormat
 from nextorder.crm.importers import ColumnMapping, lines_as_in_editor, read_order_file
 from nextorder.crm.models import Customer, Order
 from nextorder.crm.selectors import net_in_shop_currency, rates_to_shop_currency
-from nextorder.desk.models import Ticket
-from nextorder.insight.models import ValueModelFit
+from nextorder.desk.models import CallRecord, Ticket
+from nextorder.desk.selectors import IntervalWaits, wait_times
+from nextorder.insight import erlang, forecast
+from nextorder.insight.models import RosterShift, ValueModelFit
 from nextorder.insight.rfm import DAYS_PER_WEEK, summary_from_aggregates
 
 
@@ -457,3 +461,154 @@ def latest_value_fit(*, purpose: str, with_holdout: bool = False) -> ValueModelF
     if with_holdout:
         fits = fits.filter(holdout_end__isnull=False)
     return fits.select_related("fitted_by").first()
+
+
+@dataclass(frozen=True)
+class StaffingTarget:
+    target_level: float = 0.8
+    answer_within: float = 20.0
+    shrinkage: float = 0.3
+    interval_minutes: int = 30
+    history_weeks: int = 8
+    new_customers_per_month: float = 0.0
+
+
+@dataclass(frozen=True)
+class StaffingInterval:
+    start: datetime
+    forecast_calls: float
+    forecast_tickets: float
+    agents_required: int
+    agents_to_roster: int
+    agents_rostered: int
+    measured: IntervalWaits
+
+    @property
+    def gap(self) -> int:
+        """Agents missing from the roster (0 when covered)."""
+        return max(self.agents_to_roster - self.agents_rostered, 0)
+
+
+@dataclass(frozen=True)
+class StaffingPlan:
+    week_start: datetime
+    target: StaffingTarget
+    handle_seconds: float
+    customers: int
+    intervals: list[StaffingInterval]
+
+    @property
+    def gaps(self) -> int:
+        return sum(1 for interval in self.intervals if interval.gap)
+
+
+DEFAULT_HANDLE_SECONDS = 300.0
+
+
+def _monday(day: date) -> datetime:
+    monday = day - timedelta(days=day.weekday())
+    return timezone.make_aware(datetime.combine(monday, time()))
+
+
+def _counts_per_slot(moments: list[datetime], *, start: datetime, slots: int, seconds: int) -> Any:
+    offsets = np.array([(m - start).total_seconds() for m in moments], dtype=np.float64)
+    index = (offsets // seconds).astype(np.int64)
+    return np.bincount(index[(index >= 0) & (index < slots)], minlength=slots)
+
+
+def rostered_agents(*, week_start: datetime, interval_minutes: int) -> list[int]:
+    """Agents on the roster in each interval of the week (a shift covers the intervals
+    that start inside it)."""
+    per_day = 24 * 60 // interval_minutes
+    agents = [0] * (7 * per_day)
+    for shift in RosterShift.objects.all():
+        first = (shift.starts_at.hour * 60 + shift.starts_at.minute + interval_minutes - 1) // (
+            interval_minutes
+        )
+        last = (shift.ends_at.hour * 60 + shift.ends_at.minute - 1) // interval_minutes
+        for slot in range(first, last + 1):
+            agents[shift.weekday * per_day + slot] += shift.agents
+    return agents
+
+
+def staffing_plan(*, week: date, target: StaffingTarget) -> StaffingPlan:
+    """Forecast, required and rostered agents per interval of the week that holds `week`,
+    with the wait times measured in it. The forecast learns from the whole weeks before
+    that week (and before this week, for a week still to come)."""
+    seconds = target.interval_minutes * 60
+    slots = 7 * 24 * 3600 // seconds
+    week_start = _monday(week)
+    history_end = min(week_start, _monday(timezone.localdate()))
+    history_start = history_end - timedelta(weeks=target.history_weeks)
+    weeks_ahead = (week_start - history_end).days // 7 + 1
+    calls = CallRecord.objects.filter(offered_at__gte=history_start, offered_at__lt=history_end)
+    tickets = Ticket.objects.filter(created_at__gte=history_start, created_at__lt=history_end)
+    history_slots = target.history_weeks * slots
+    call_counts = _counts_per_slot(
+        list(calls.values_list("offered_at", flat=True)),
+        start=history_start,
+        slots=history_slots,
+        seconds=seconds,
+    )
+    ticket_counts = _counts_per_slot(
+        list(tickets.values_list("created_at", flat=True)),
+        start=history_start,
+        slots=history_slots,
+        seconds=seconds,
+    )
+    customers = Customer.objects.count()
+    growth = (
+        forecast.growth_factor(
+            weeks=weeks_ahead,
+            slots=slots,
+            customers=customers,
+            new_customers_per_month=target.new_customers_per_month,
+        )[-1]
+        if target.new_customers_per_month and customers
+        else np.ones(slots)
+    )
+    forecast_calls = (
+        forecast.weekly_forecast(history=call_counts, slots=slots, weeks=weeks_ahead)[-1] * growth
+    )
+    forecast_tickets = (
+        forecast.weekly_forecast(history=ticket_counts, slots=slots, weeks=weeks_ahead)[-1] * growth
+    )
+    handle = (
+        calls.filter(outcome=CallRecord.Outcome.ANSWERED).aggregate(handle=Avg("handle_seconds"))[
+            "handle"
+        ]
+        or DEFAULT_HANDLE_SECONDS
+    )
+    required = erlang.agents_required(
+        calls=forecast_calls,
+        interval_seconds=seconds,
+        handle_seconds=handle,
+        target_level=target.target_level,
+        answer_within=target.answer_within,
+    )
+    to_roster = erlang.rostered(agents=required.agents, shrinkage=target.shrinkage)
+    on_roster = rostered_agents(week_start=week_start, interval_minutes=target.interval_minutes)
+    measured = wait_times(
+        start=week_start,
+        end=week_start + timedelta(weeks=1),
+        interval_minutes=target.interval_minutes,
+        answer_within=target.answer_within,
+    )
+    return StaffingPlan(
+        week_start=week_start,
+        target=target,
+        handle_seconds=float(handle),
+        customers=customers,
+        intervals=[
+            StaffingInterval(
+                start=measured[i].start,
+                forecast_calls=float(forecast_calls[i]),
+                forecast_tickets=float(forecast_tickets[i]),
+                agents_required=int(required.agents[i]),
+                agents_to_roster=int(to_roster[i]),
+                agents_rostered=on_roster[i],
+                measured=measured[i],
+            )
+            for i in range(slots)
+        ],
+    )

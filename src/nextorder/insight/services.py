@@ -30,7 +30,7 @@ from nextorder.desk.services import (
     ticket_update,
     tickets_refresh_value_at_risk,
 )
-from nextorder.insight.models import ValueModelFit
+from nextorder.insight.models import RosterShift, ValueModelFit
 from nextorder.insight.selectors import (
     daily_purchase_counts_from_database,
     rfm_summary_from_database,
@@ -264,3 +264,35 @@ def customer_follow_up_open(*, customer: Customer, actor: User, note: str = "") 
         # A sales user cannot work tickets: theirs waits in the queue for an agent.
         ticket_update(ticket=ticket, actor=actor, expected_version=ticket.version, assignee=actor)
     return FollowUp(ticket=ticket, opened=True)
+
+
+@transaction.atomic
+def roster_shift_save(*, shift: RosterShift, actor: User | None) -> RosterShift:
+    """Create or change one roster shift, checked, with the change in the audit log."""
+    before = {} if shift.pk is None else _roster_fields(RosterShift.objects.get(pk=shift.pk))
+    shift.full_clean()
+    shift.save()
+    event_record(
+        verb=Verb.ROSTER_CHANGED,
+        subject=shift,
+        actor=actor,
+        before=before,
+        after=_roster_fields(shift),
+    )
+    return shift
+
+
+@transaction.atomic
+def roster_shift_delete(*, shift: RosterShift, actor: User | None) -> None:
+    event_record(verb=Verb.ROSTER_CHANGED, subject=shift, actor=actor, before=_roster_fields(shift))
+    shift.delete()
+
+
+def _roster_fields(shift: RosterShift) -> dict[str, object]:
+    return {
+        "team": shift.team_id,
+        "weekday": shift.weekday,
+        "starts_at": shift.starts_at.isoformat(timespec="minutes"),
+        "ends_at": shift.ends_at.isoformat(timespec="minutes"),
+        "agents": shift.agents,
+    }

@@ -9,6 +9,7 @@ urlpatterns = [
     path("at-risk/<int:pk>/follow-up/", views.follow_up, name="follow_up"),
     path("retention/", views.retention, name="retention"),
     path("value-model/", views.value_model, name="value_model"),
+    path("staffing/", views.staffing, name="staffing"),
     path("retention/<slug:table>.csv", views.retention_csv, name="retention_csv"),
     path("hours/", calendar_views.calendars, name="calendars"),
     path("hours/new/", calendar_views.calendar_new, name="calendar_new"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 from django import forms
@@ -26,12 +27,14 @@ from nextorder.insight.selectors import (
     AtRiskStage,
     BucketMonth,
     Cohort,
+    StaffingTarget,
     acquisition_cohorts,
     customer_value_totals,
     customers_at_risk,
     customers_at_risk_count,
     latest_value_fit,
     leaky_bucket,
+    staffing_plan,
 )
 from nextorder.insight.services import customer_follow_up_open
 from nextorder.insight.valuation import MODEL_LABELS, holdout_charts, unconverged_models
@@ -369,3 +372,49 @@ def retention_csv(request: HttpRequest, table: str) -> HttpResponse:
     else:
         return HttpResponse("Unknown table: use cohorts or leaky-bucket.", status=404)
     return response
+
+
+def _week(raw: str | None) -> date:
+    """The week asked for, or this week's (an unreadable or far-off date is ignored)."""
+    try:
+        day = date.fromisoformat(raw or "")
+    except ValueError:
+        return timezone.localdate()
+    return day if 2000 <= day.year <= 2100 else timezone.localdate()
+
+
+@login_required
+@permission_required("insight.view_rostershift", raise_exception=True)
+def staffing(request: HttpRequest) -> HttpResponse:
+    interval = 15 if request.GET.get("interval") == "15" else 30
+    growth = params.integer(request.GET.get("new_customers"), maximum=1_000_000) or 0
+    target = StaffingTarget(interval_minutes=interval, new_customers_per_month=growth)
+    plan = staffing_plan(week=_week(request.GET.get("week")), target=target)
+    shown = [
+        row
+        for row in plan.intervals
+        if row.forecast_calls >= 0.05 or row.agents_rostered or row.measured.offered
+    ]
+    offered = sum(row.measured.offered for row in plan.intervals)
+    answered = sum(row.measured.answered for row in plan.intervals)
+    in_time = sum(
+        (row.measured.service_level or 0) * row.measured.offered for row in plan.intervals
+    )
+    waited = sum((row.measured.asa_seconds or 0) * row.measured.answered for row in plan.intervals)
+    return render(
+        request,
+        "insight/staffing.html",
+        {
+            "plan": plan,
+            "rows": shown,
+            "interval": interval,
+            "growth": growth,
+            "week_value": plan.week_start.date().isoformat(),
+            "previous_week": (plan.week_start.date() - timedelta(weeks=1)).isoformat(),
+            "next_week": (plan.week_start.date() + timedelta(weeks=1)).isoformat(),
+            "offered": offered,
+            "measured_level": in_time / offered if offered else None,
+            "measured_asa": waited / answered if answered else None,
+            "abandoned": offered - answered,
+        },
+    )

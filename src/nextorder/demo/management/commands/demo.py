@@ -21,7 +21,9 @@ from nextorder.demo.data import (
     cdnow_shift_days,
     ensure_demo_assignment,
     ensure_demo_calendars,
+    ensure_demo_roster,
     ensure_demo_staff,
+    generate_demo_calls,
     generate_demo_tickets,
     score_demo_customers,
 )
@@ -71,6 +73,9 @@ class Command(BaseCommand):
         made = generate_demo_tickets(count=options["tickets"])
         self.stdout.write(f"Tickets: {made} generated." if made else "Tickets: already there.")
         ensure_demo_assignment()
+        ensure_demo_roster()
+        calls = generate_demo_calls()
+        self.stdout.write(f"Call records: {calls} new (three weeks and this one, for Staffing).")
         host = options["addr"]
         self.stdout.write(self.style.SUCCESS(f"\nNextOrder demo: http://{host}/"))
         self.stdout.write(f"Log in with password {DEMO_PASSWORD!r} as one of:")
