@@ -76,6 +76,19 @@ class Verb(models.TextChoices):
     WEBHOOK_DELETED = "webhook.deleted", "Webhook subscription deleted"
     PORTAL_LINK_SENT = "portal.link_sent", "Portal log-in link sent"
     PORTAL_LINK_USED = "portal.link_used", "Logged in to the portal"
+    COMMITMENT_CREATED = "commitment.created", "Promise made"
+    COMMITMENT_CHANGED = "commitment.changed", "Promise changed"
+    COMMITMENT_REASSIGNED = "commitment.reassigned", "Promise handed to another owner"
+    COMMITMENT_DUE_SOON = "commitment.due_soon", "Promise coming due"
+    COMMITMENT_KEPT = "commitment.kept", "Promise kept"
+    COMMITMENT_BROKEN = "commitment.broken", "Promise broken"
+    COMMITMENT_WAIVED = "commitment.waived", "Promise waived"
+    AGREEMENT_CREATED = "agreement.created", "Service agreement made"
+    AGREEMENT_CHANGED = "agreement.changed", "Service agreement changed"
+    LEAD_CREATED = "lead.created", "Sales lead opened"
+    LEAD_CHANGED = "lead.changed", "Sales lead changed"
+    LEAD_WON = "lead.won", "Sales lead won"
+    LEAD_LOST = "lead.lost", "Sales lead lost"
 
 
 class Event(models.Model):

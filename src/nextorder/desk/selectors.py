@@ -21,6 +21,7 @@ from nextorder.core import params
 from nextorder.crm.models import Customer
 from nextorder.desk.mail.parse import visible_text
 from nextorder.desk.models import InboundMail, Message, OutboxMail, Ticket
+from nextorder.sales.intent import buying_intent
 
 
 class QueueSort(StrEnum):
@@ -303,6 +304,15 @@ def ticket_conversation(*, ticket: Ticket) -> list[ConversationEntry]:
             new_text = new if quoted else ""
         entries.append(ConversationEntry(message=message, new_text=new_text))
     return entries
+
+
+def conversation_buying_intent(conversation: list[ConversationEntry]) -> list[str]:
+    """Phrases of buying intent in the customer's latest message (its own words, not what
+    it quotes), for the ticket's "Make a lead" suggestion."""
+    for entry in reversed(conversation):
+        if entry.message.direction == Message.Direction.INBOUND:
+            return buying_intent(entry.new_text or entry.message.body_text)
+    return []
 
 
 def public_conversation(*, ticket: Ticket) -> list[Message]:

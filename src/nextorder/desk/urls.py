@@ -13,6 +13,7 @@ urlpatterns = [
         views.ticket_contact_address,
         name="ticket_contact_address",
     ),
+    path("tickets/<int:pk>/lead/", views.ticket_lead, name="ticket_lead"),
     path("customers/<int:pk>/", views.customer_detail, name="customer"),
     path("attachments/<int:pk>/", views.attachment_download, name="attachment"),
     path("mail/quarantine/", views.quarantine, name="quarantine"),
