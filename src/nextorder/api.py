@@ -16,12 +16,13 @@ from nextorder.core.api import router as webhooks_router
 from nextorder.crm.api import router as crm_router
 from nextorder.desk.api import router as desk_router
 from nextorder.desk.services import TicketConflict
+from nextorder.sales.api import router as sales_router
 
 api = NinjaAPI(
     title="NextOrder API",
     version="1",
-    description="Tickets, customers, orders and webhooks. Authenticate with "
-    "`Authorization: Bearer <token>` (`nextorder api_token create`).",
+    description="Tickets, customers, orders, promises, agreements, leads and webhooks. "
+    "Authenticate with `Authorization: Bearer <token>` (`nextorder api_token create`).",
     urls_namespace="api",
     # Bearer tokens only: no session cookie is read, so no request can be forged (CSRF).
     auth=ApiTokenAuth(),
@@ -29,6 +30,7 @@ api = NinjaAPI(
 api.add_router("/tickets", desk_router)
 api.add_router("/", crm_router)
 api.add_router("/webhooks", webhooks_router)
+api.add_router("/sales", sales_router)
 
 
 def _error(request: HttpRequest, message: str, status: int) -> HttpResponse:

@@ -55,7 +55,7 @@ def buying_intent(text: str) -> list[str]:
 # ("shop.example.com") only with a common top-level domain, so that "broke.Please" in a
 # hurried sentence is not a seller. Labels follow RFC 1035 (letters, digits, inner hyphens).
 _LABELS = r"((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24})"
-_LINKED_HOST = re.compile(r"(?:\b(?:https?|ftp)://|\bwww\.)" + _LABELS, re.IGNORECASE)
+_LINKED_HOST = re.compile(r"(?:\b(?:https?|ftp)://(?:www\.)?|\bwww\.)" + _LABELS, re.IGNORECASE)
 _COMMON_TLDS = (
     "com|net|org|info|biz|io|co|shop|store|online|site|app|eu|uk|de|fr|nl|be|at|ch|it|es|"
     "pl|se|dk|no|fi|ie|pt|cz|us|ca|au|nz|jp|cn|in|br|mx"
