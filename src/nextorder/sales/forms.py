@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -52,7 +53,14 @@ class CommitmentForm(forms.Form):
     def __init__(self, *args: Any, customer: Customer, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["owner"].queryset = staff_users()  # type: ignore[attr-defined]
-        self.fields["order"].queryset = customer.orders.order_by("-placed_at", "-id")[:50]  # type: ignore[attr-defined]
+        self.fields["order"].queryset = customer.orders.order_by("-placed_at", "-id")  # type: ignore[attr-defined]
+
+    def clean_due_at(self) -> datetime:
+        """A time the databases store in UTC whatever the shop's zone (as the API's)."""
+        due_at: datetime = self.cleaned_data["due_at"]
+        if not 1900 <= due_at.year <= 9000:
+            raise forms.ValidationError("The year must be between 1900 and 9000.")
+        return due_at
 
 
 class CommitmentStateForm(forms.Form):
