@@ -170,15 +170,17 @@ class LeadNewForm(LeadForm):
 
 class LeadCloseForm(forms.Form):
     outcome = forms.ChoiceField(choices=(("won", "Won"), ("lost", "Lost")))
+    order = _OrderChoiceField(
+        queryset=Order.objects.none(), required=False, empty_label="— no order —"
+    )
     amount = forms.DecimalField(
         required=False, max_digits=12, decimal_places=2, min_value=0, max_value=_MOST_MONEY
     )
-    order = forms.ModelChoiceField(queryset=Order.objects.none(), required=False)
     reason = forms.CharField(max_length=500, required=False)
 
     def __init__(self, *args: Any, lead: Lead, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["order"].queryset = lead.customer.orders.all()  # type: ignore[attr-defined]
+        self.fields["order"].queryset = lead.customer.orders.order_by("-placed_at", "-id")  # type: ignore[attr-defined]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

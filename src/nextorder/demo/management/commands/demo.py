@@ -18,6 +18,7 @@ from nextorder.demo.data import (
     DEMO_USERS,
     cdnow_shift_days,
     ensure_demo_staff,
+    generate_demo_sales,
     generate_demo_tickets,
     score_demo_customers,
 )
@@ -59,6 +60,7 @@ class Command(BaseCommand):
         self.stdout.write(score_demo_customers(shift_days=shift))
         made = generate_demo_tickets(count=options["tickets"])
         self.stdout.write(f"Tickets: {made} generated." if made else "Tickets: already there.")
+        self.stdout.write(generate_demo_sales())
         host = options["addr"]
         self.stdout.write(self.style.SUCCESS(f"\nNextOrder demo: http://{host}/"))
         self.stdout.write(f"Log in with password {DEMO_PASSWORD!r} as one of:")
