@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from django.core import mail
 from django.core.exceptions import ValidationError
+from django.core.management import call_command
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
@@ -181,3 +182,12 @@ def test_an_owner_without_an_address_gets_no_email(make_promise, sales_user):
     assert owner_notify.call(*notice.args_kwargs["args"]) == "no address"
     assert mail.outbox == []
     assert Commitment.objects.get(pk=promise.pk).due_soon_notified_at is not None
+
+
+def test_the_command_checks_by_hand_and_says_what_it_did(make_promise, capsys):
+    make_promise(due_in=-timedelta(hours=1))
+    make_promise(due_in=timedelta(hours=1))
+    call_command("sales", "check")
+    assert "1 coming due (owners told), 1 broken; 0 renewal leads" in capsys.readouterr().out
+    call_command("sales", "check")
+    assert "0 coming due (owners told), 0 broken" in capsys.readouterr().out
