@@ -114,6 +114,13 @@ def test_suggestions_are_what_others_bought_with_the_customers_products(catalogu
     ]
     assert "Customers who bought Machine often add Beans" in suggestions[0].text
 
+    # Only the products most often bought with each are kept: a page reads a few rows.
+    product_affinities_refresh(per_product=1)
+    assert list(ProductAffinity.objects.filter(product=p["M"]).values_list("other__sku")) == [
+        ("B",)
+    ]
+    product_affinities_refresh()
+
     # What the customer has bought since is no longer suggested.
     _order(customer, 6, p["B"])
     assert [s.product.sku for s in upsell_suggestions(customer=customer)] == ["F"]

@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from nextorder.crm.models import Product
+from nextorder.crm.models import Customer, Product
 from nextorder.desk.services import ticket_receive_message
 from nextorder.sales.models import AgreementItem, Commitment, Lead, ServiceAgreement
 from nextorder.sales.services import ItemSpec, agreement_create, commitments_check, lead_create
@@ -193,3 +193,18 @@ def test_coverage_is_answered_in_place_on_the_ticket(ticket, agent, sales_user):
     assert "<html" not in text and "Covered." in text and "Care covers" in text
     bad = page.get(reverse("sales:coverage"), {"customer": "x"}, headers={"HX-Request": "true"})
     assert bad.status_code == 400 and "<html" not in bad.content.decode()
+
+
+def test_the_at_risk_list_filters_on_promises_not_kept(customer, sales_user, make_promise):
+    other = Customer.objects.create(name="Kept Karl")
+    Customer.objects.filter(pk__in=[customer.pk, other.pk]).update(
+        value_at_risk=Decimal(50), clv_12m=Decimal(100), p_alive=0.6
+    )
+    make_promise(due_in=-timedelta(hours=1), description="Overdue, not yet broken")
+    page = _client(sales_user)
+    everyone = page.get(reverse("insight:at_risk"), {"stage": "all"}).content.decode()
+    assert "Kept Karl" in everyone and customer.name in everyone
+    unkept = page.get(
+        reverse("insight:at_risk"), {"stage": "all", "unkept_promises": "1"}
+    ).content.decode()
+    assert "Kept Karl" not in unkept and customer.name in unkept

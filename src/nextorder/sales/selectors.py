@@ -69,6 +69,15 @@ def commitments_list(
     return promises.order_by("-due_at", "-id")
 
 
+def unkept_promise_customers() -> QuerySet[Commitment, int]:
+    """The customers (as ids, for `pk__in`) owed a promise that was broken or is
+    overdue: the at-risk list's "promises not kept" filter."""
+    unkept = Q(state=Commitment.State.BROKEN) | Q(
+        state=Commitment.State.OPEN, due_at__lt=timezone.now()
+    )
+    return Commitment.objects.filter(unkept).values_list("customer_id", flat=True)
+
+
 @dataclass(frozen=True)
 class CustomerPromises:
     open: list[Commitment]

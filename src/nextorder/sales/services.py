@@ -642,10 +642,18 @@ def _sql_of(sql: str) -> str:
     return sql.format(line="crm_orderline", affinity="sales_productaffinity")
 
 
+# How many of the products most often bought with a product the table keeps for it: a
+# suggestion needs the first few a customer does not own yet.
+AFFINITIES_PER_PRODUCT = 25
+
+
 @transaction.atomic
-def product_affinities_refresh(*, minimum_orders: int = 2) -> int:
+def product_affinities_refresh(
+    *, minimum_orders: int = 2, per_product: int = AFFINITIES_PER_PRODUCT
+) -> int:
     """Rebuild the co-occurrence table from every order's lines in one statement: for each
-    pair of products, the number of orders that had both (pairs seen in fewer than
+    pair of products, the number of orders that had both, keeping for each product the
+    `per_product` others bought with it most often (pairs seen in fewer than
     `minimum_orders` orders are noise, and left out)."""
     with connection.cursor() as cursor:
         cursor.execute(_sql_of("DELETE FROM {affinity}"))
@@ -653,14 +661,22 @@ def product_affinities_refresh(*, minimum_orders: int = 2) -> int:
             _sql_of(
                 """
                 INSERT INTO {affinity} (product_id, other_id, orders)
-                SELECT a.product_id, b.product_id, COUNT(DISTINCT a.order_id)
-                FROM {line} a JOIN {line} b
-                  ON b.order_id = a.order_id AND b.product_id <> a.product_id
-                WHERE a.product_id IS NOT NULL AND b.product_id IS NOT NULL
-                GROUP BY a.product_id, b.product_id
-                HAVING COUNT(DISTINCT a.order_id) >= %s
+                SELECT product_id, other_id, orders FROM (
+                    SELECT a.product_id AS product_id, b.product_id AS other_id,
+                           COUNT(DISTINCT a.order_id) AS orders,
+                           ROW_NUMBER() OVER (
+                               PARTITION BY a.product_id
+                               ORDER BY COUNT(DISTINCT a.order_id) DESC, b.product_id
+                           ) AS rank
+                    FROM {line} a JOIN {line} b
+                      ON b.order_id = a.order_id AND b.product_id <> a.product_id
+                    WHERE a.product_id IS NOT NULL AND b.product_id IS NOT NULL
+                    GROUP BY a.product_id, b.product_id
+                    HAVING COUNT(DISTINCT a.order_id) >= %s
+                ) pairs
+                WHERE rank <= %s
                 """
             ),
-            [minimum_orders],
+            [minimum_orders, per_product],
         )
         return max(cursor.rowcount, 0)
