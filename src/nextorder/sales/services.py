@@ -112,7 +112,8 @@ def _open(commitment: Commitment) -> None:
 
 def _locked(commitment: Commitment) -> Commitment:
     """The row as it is now, locked: two people settling one promise settle it once."""
-    return Commitment.objects.select_for_update().select_related("owner").get(pk=commitment.pk)
+    locked = Commitment.objects.select_for_update(of=("self",))
+    return locked.select_related("owner").get(pk=commitment.pk)
 
 
 @transaction.atomic
@@ -281,7 +282,7 @@ def commitments_check(*, now: datetime | None = None) -> PromiseCheck:
     """
     now = now or timezone.now()
     soon = now + timedelta(hours=settings.NEXTORDER_PROMISE_DUE_SOON_HOURS)
-    open_promises = Commitment.objects.select_for_update(skip_locked=True).filter(
+    open_promises = Commitment.objects.select_for_update(skip_locked=True, of=("self",)).filter(
         state=Commitment.State.OPEN
     )
     overdue = list(open_promises.filter(due_at__lt=now).select_related("owner"))
@@ -519,7 +520,7 @@ def lead_create(
 
 
 def _open_lead(lead: Lead) -> Lead:
-    lead = Lead.objects.select_for_update().select_related("owner").get(pk=lead.pk)
+    lead = Lead.objects.select_for_update(of=("self",)).select_related("owner").get(pk=lead.pk)
     if lead.state != Lead.State.OPEN:
         raise ValidationError(f"This lead is already {lead.get_state_display().lower()}.")
     return lead
