@@ -12,11 +12,14 @@ which `tests/api/` covers (test_auth.py, test_roles.py).
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.contrib import admin
 from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from nextorder.core.models import BusinessCalendar, Team
 from nextorder.core.services import calendar_create
@@ -25,6 +28,7 @@ from nextorder.desk.macros import macro_save
 from nextorder.desk.mail.inbound import mail_receive
 from nextorder.desk.models import Attachment, InboundMail, OutboxMail
 from nextorder.desk.tags import tag_get_or_create
+from nextorder.sales.services import agreement_create, commitment_create, lead_create
 
 pytestmark = pytest.mark.django_db
 
@@ -113,6 +117,31 @@ MATRIX: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("insight:team_calendar", "GET"): (405, 405, 405, 405, 405),
     ("insight:team_calendar", "POST"): (LOGIN, 403, 400, 403, 400),
     ("insight:staffing", "GET"): (LOGIN, 403, 200, 403, 200),
+    # Sales makes and changes promises, agreements and leads; agents and leads see them,
+    # mark a promise kept and open leads (an empty POST is the form again, 400).
+    ("sales:commitments", "GET"): (LOGIN, 200, 200, 200, 200),
+    ("sales:commitment_new", "GET"): (LOGIN, 403, 403, 200, 200),
+    ("sales:commitment_new", "POST"): (LOGIN, 403, 403, 400, 400),
+    ("sales:commitment_edit", "GET"): (LOGIN, 403, 403, 200, 200),
+    ("sales:commitment_edit", "POST"): (LOGIN, 403, 403, 400, 400),
+    ("sales:commitment_state", "GET"): (405, 405, 405, 405, 405),
+    ("sales:commitment_state", "POST"): (LOGIN, 400, 400, 400, 400),
+    ("sales:agreements", "GET"): (LOGIN, 200, 200, 200, 200),
+    ("sales:agreement_new", "GET"): (LOGIN, 403, 403, 200, 200),
+    ("sales:agreement_new", "POST"): (LOGIN, 403, 403, 400, 400),
+    ("sales:agreement_edit", "GET"): (LOGIN, 403, 403, 200, 200),
+    ("sales:agreement_edit", "POST"): (LOGIN, 403, 403, 400, 400),
+    ("sales:coverage", "GET"): (LOGIN, 400, 400, 400, 400),  # no question asked
+    ("sales:leads", "GET"): (LOGIN, 200, 200, 200, 200),
+    ("sales:lead_new", "GET"): (LOGIN, 200, 200, 200, 200),
+    ("sales:lead_new", "POST"): (LOGIN, 400, 400, 400, 400),
+    ("sales:lead", "GET"): (LOGIN, 200, 200, 200, 200),
+    ("sales:lead", "POST"): (LOGIN, 403, 403, 400, 400),
+    ("sales:lead_close", "GET"): (405, 405, 405, 405, 405),
+    ("sales:lead_close", "POST"): (LOGIN, 403, 403, 400, 400),
+    # One action opens a lead from the ticket; again, it points to the one open.
+    ("desk:ticket_lead", "GET"): (405, 405, 405, 405, 405),
+    ("desk:ticket_lead", "POST"): (LOGIN, 302, 302, 302, 302),
     # Public pages: a staff log-in changes nothing; an empty form is a 400 with its errors.
     ("contact:form", "GET"): (200, 200, 200, 200, 200),
     ("contact:form", "POST"): (400, 400, 400, 400, 400),
@@ -157,6 +186,10 @@ READ_ONLY_IN_ADMIN = {
     "desk.savedview",
     "insight.valuemodelfit",
     "desk.callrecord",
+    "sales.commitment",
+    "sales.serviceagreement",
+    "sales.lead",
+    "sales.productaffinity",
     "axes.accesslog",
     "axes.accessattempt",
     "axes.accessfailurelog",
@@ -219,6 +252,28 @@ def mail(db) -> tuple[int, int]:
 
 
 @pytest.fixture
+def sold(customer, sales_user) -> dict[str, int]:
+    """A promise, an agreement and a lead of the customer, for the sales pages."""
+    today = timezone.localdate()
+    promise = commitment_create(
+        customer=customer,
+        description="Deliver by Friday",
+        owner=sales_user,
+        due_at=timezone.now() + timedelta(days=3),
+        actor=sales_user,
+    )
+    agreement = agreement_create(
+        customer=customer,
+        name="Care",
+        starts_on=today,
+        ends_on=today + timedelta(days=365),
+        actor=sales_user,
+    )
+    lead = lead_create(customer=customer, title="Second machine", actor=sales_user)
+    return {"promise": promise.pk, "agreement": agreement.pk, "lead": lead.pk}
+
+
+@pytest.fixture
 def business_calendar(db) -> BusinessCalendar:
     return calendar_create(name="Service hours", time_zone="Europe/Berlin")
 
@@ -236,7 +291,7 @@ def workspace(agent, lead) -> dict[str, int]:
     }
 
 
-def _url(name: str, ticket, customer, attachment, mail, workspace, calendar) -> str:
+def _url(name: str, ticket, customer, attachment, mail, workspace, calendar, sold) -> str:
     held, kept = mail
     args = {
         "desk:ticket_tag_add": [ticket.pk],
@@ -252,6 +307,15 @@ def _url(name: str, ticket, customer, attachment, mail, workspace, calendar) -> 
         "insight:calendar_exception_remove": [calendar.pk],
         "insight:calendar_import": [calendar.pk],
         "insight:team_calendar": [Team.objects.get_or_create(name="Returns")[0].pk],
+        "sales:commitment_new": [customer.pk],
+        "sales:commitment_edit": [sold["promise"]],
+        "sales:commitment_state": [sold["promise"]],
+        "sales:agreement_new": [customer.pk],
+        "sales:agreement_edit": [sold["agreement"]],
+        "sales:lead_new": [customer.pk],
+        "sales:lead": [sold["lead"]],
+        "sales:lead_close": [sold["lead"]],
+        "desk:ticket_lead": [ticket.pk],
         "desk:quarantine_raw": [held],
         "desk:quarantine_release": [held],
         "desk:quarantine_delete": [held],
@@ -273,12 +337,12 @@ def _url(name: str, ticket, customer, attachment, mail, workspace, calendar) -> 
 
 @pytest.mark.parametrize(("name", "method"), list(MATRIX))
 def test_each_role_gets_the_status_in_the_table(
-    clients, ticket, customer, attachment, mail, workspace, business_calendar, name, method
+    clients, ticket, customer, attachment, mail, workspace, business_calendar, sold, name, method
 ):
     got = {}
     for role in ROLES:
         client = clients[role]
-        url = _url(name, ticket, customer, attachment, mail, workspace, business_calendar)
+        url = _url(name, ticket, customer, attachment, mail, workspace, business_calendar, sold)
         response = client.get(url) if method == "GET" else client.post(url, {})
         got[role] = response.status_code
     assert got == dict(zip(ROLES, MATRIX[name, method], strict=True))

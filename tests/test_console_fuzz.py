@@ -30,6 +30,8 @@ from nextorder.core.models import Team
 from nextorder.core.services import calendar_create
 from nextorder.crm.models import Customer
 from nextorder.desk.models import Message, Ticket
+from nextorder.sales.models import Commitment
+from nextorder.sales.services import commitment_create, lead_create
 
 pytestmark = pytest.mark.django_db
 
@@ -887,3 +889,178 @@ def test_team_calendar_and_pages_answer_anything(world, business_calendar, role,
     answered(client.post(reverse("insight:team_calendar", args=[world.team.pk]), form))
     answered(client.get(reverse("insight:calendars"), query))
     answered(client.get(reverse("insight:coverage_panel"), query))
+
+
+# The sales pages: lists read their filters as the queue does; forms refuse what they
+# cannot store (times beyond what the database holds, NUL, huge or foreign numbers).
+odd_dates = st.one_of(
+    st.sampled_from(
+        ["0001-01-01", "9999-12-31", "2026-02-30", "2026-13-01", "1e9", "\x00", "", "today"]
+    ),
+    st.dates().map(str),
+    odd_text,
+)
+odd_times = st.one_of(
+    st.sampled_from(
+        ["9999-12-31T23:59", "0001-01-01T00:00", "2026-03-15T25:00", "2026-03-15 10:00", "\x00"]
+    ),
+    st.datetimes().map(lambda d: d.strftime("%Y-%m-%dT%H:%M")),
+    odd_text,
+)
+sales_lists = st.sampled_from(
+    [
+        (
+            "sales:commitments",
+            {
+                "view": st.one_of(st.sampled_from(["mine", "overdue", "broken", "all"]), odd_text),
+                "page": odd_text,
+            },
+        ),
+        (
+            "sales:leads",
+            {
+                "state": st.one_of(st.sampled_from(["open", "won", ""]), odd_text),
+                "source": odd_text,
+                "page": odd_text,
+            },
+        ),
+        ("sales:agreements", {"ending": st.one_of(st.just("1"), odd_text), "page": odd_text}),
+        (
+            "sales:coverage",
+            {
+                "customer": st.one_of(st.just("<customer>"), odd_text),
+                "product": odd_text,
+                "part": st.text(max_size=300),
+                "kind": st.one_of(st.sampled_from(["repair", "training"]), odd_text),
+                "on": odd_dates,
+            },
+        ),
+    ]
+)
+
+
+@fuzz
+@given(role=roles, page=sales_lists, data=st.data(), headers=htmx_headers)
+def test_sales_lists_answer_any_query(world, role, page, data, headers):
+    """Unknown lists, states and pages are the defaults; a coverage question it cannot
+    read is a 400 that says why, as a page or an htmx fragment."""
+    name, fields = page
+    query = data.draw(st.fixed_dictionaries({}, optional=fields))
+    if query.get("customer") == "<customer>":
+        query["customer"] = str(world.customer.pk)
+    answered(world.client(role, **headers).get(reverse(name), query))
+
+
+promise_forms = st.fixed_dictionaries(
+    {},
+    optional={
+        "kind": st.one_of(st.sampled_from(["deliver_by", "training"]), odd_text),
+        "description": st.one_of(st.text(), st.sampled_from(["\x00", "x" * 501])),
+        "due_at": odd_times,
+        "owner": st.one_of(st.sampled_from(["agent", "sales"]), odd_text),
+        "order": odd_text,
+    },
+)
+
+
+@fuzz
+@given(role=roles, form=promise_forms)
+def test_promise_form_answers_any_input(world, role, form):
+    """A due time the database cannot hold (year 9999 east of UTC), an unknown owner,
+    kind or order is a 400 with the form again; nothing is stored then."""
+    ids = world.ids()
+    if form.get("owner") in ids:
+        form["owner"] = ids[form["owner"]]
+    before = Commitment.objects.count()
+    path = reverse("sales:commitment_new", args=[world.customer.pk])
+    response = answered(world.client(role).post(path, form))
+    if response.status_code != 302:
+        assert Commitment.objects.count() == before
+
+
+@fuzz
+@given(
+    role=roles,
+    form=st.fixed_dictionaries(
+        {},
+        optional={
+            "action": st.one_of(st.sampled_from(["keep", "break", "waive", "reassign"]), odd_text),
+            "reason": st.one_of(st.text(), st.sampled_from(["\x00", "x" * 501])),
+            "owner": odd_text,
+            "next": st.one_of(
+                st.sampled_from(["/desk/", "//evil.example", "http://x", "/\\x"]), st.text()
+            ),
+        },
+    ),
+)
+def test_promise_state_answers_any_input(world, role, form):
+    """Settling the same promise again is refused with a message; a `next` off the site
+    is never followed."""
+    promise = commitment_create(
+        customer=world.customer,
+        description="Call back",
+        owner=world.users["sales"],
+        due_at=timezone.now() + timedelta(days=1),
+        actor=None,
+    )
+    response = answered(
+        world.client(role).post(reverse("sales:commitment_state", args=[promise.pk]), form)
+    )
+    if response.status_code == 302:
+        assert response["Location"].startswith("/") and not response["Location"].startswith("//")
+
+
+agreement_forms = st.fixed_dictionaries(
+    {},
+    optional={
+        "name": st.one_of(st.text(), st.sampled_from(["\x00", "x" * 201])),
+        "starts_on": odd_dates,
+        "ends_on": odd_dates,
+        "first_response_minutes": odd_text,
+        "resolution_minutes": odd_text,
+        "items-TOTAL_FORMS": odd_text,
+        "items-INITIAL_FORMS": odd_text,
+        "items-0-effect": st.one_of(st.sampled_from(["covers", "excludes", ""]), odd_text),
+        "items-0-product": odd_text,
+        "items-0-part": st.text(),
+        "items-0-kind": odd_text,
+    },
+)
+
+
+@fuzz
+@given(role=roles, form=agreement_forms)
+def test_agreement_form_answers_any_input(world, role, form):
+    """Dates that are not dates, minutes beyond 32 bits, a formset's counts of any size."""
+    path = reverse("sales:agreement_new", args=[world.customer.pk])
+    answered(world.client(role).post(path, form))
+
+
+lead_forms = st.fixed_dictionaries(
+    {},
+    optional={
+        "customer": st.one_of(st.just("<customer>"), odd_text),
+        "title": st.one_of(st.text(), st.sampled_from(["\x00", "x" * 201])),
+        "source": st.one_of(st.sampled_from(["manual", "ticket", "renewal"]), odd_text),
+        "owner": odd_text,
+        "value_estimate": odd_text,
+        "outcome": st.one_of(st.sampled_from(["won", "lost"]), odd_text),
+        "amount": odd_text,
+        "order": odd_text,
+    },
+)
+
+
+@fuzz
+@given(role=roles, form=lead_forms, close=st.booleans())
+def test_lead_forms_answer_any_input(world, role, form, close):
+    """Amounts that are NaN, Infinity or beyond the column, unknown sources and orders."""
+    if form.get("customer") == "<customer>":
+        form["customer"] = str(world.customer.pk)
+    lead = lead_create(customer=world.customer, title="More", actor=None)
+    path = (
+        reverse("sales:lead_close", args=[lead.pk])
+        if close
+        else reverse("sales:lead_new", args=[world.customer.pk])
+    )
+    answered(world.client(role).post(path, form))

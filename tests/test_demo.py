@@ -3,12 +3,14 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db.models import Sum
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
 from nextorder.crm.models import Customer, Order, OrderLine
 from nextorder.demo.data import CDNOW_LAST_DAY, cdnow_shift_days
@@ -24,6 +26,7 @@ from nextorder.desk.models import (
 from nextorder.desk.search import SearchFilters, search
 from nextorder.insight.coverage import coverage_report
 from nextorder.insight.selectors import StaffingTarget, staffing_plan
+from nextorder.sales.models import Commitment, Lead, ServiceAgreement
 
 
 def test_shift_keeps_weekdays_and_ends_before_today():
@@ -47,8 +50,9 @@ def test_demo_loads_once_and_rerunning_adds_nothing():
     call_command("demo", "--no-serve", "--tickets", "60", verbosity=0)
 
     # CDNOW's customers and orders, and the Shopify sample's (tests/crm/exports.py).
-    # 60 conversations, and a duplicate merged into one of them.
-    assert counts[:3] == (2357 + 42, 6919 + 120, 61)
+    # 60 conversations, a duplicate merged into one of them, and three of shop customers
+    # asking to buy (demo/data.py).
+    assert counts[:3] == (2357 + 42, 6919 + 120, 60 + 1 + 3)
     # The Shopify sample's 246 lines, and made-up CDs adding up to each CDNOW order.
     assert OrderLine.objects.filter(product__sku__startswith="CD-").exists()
     assert OrderLine.objects.exclude(product__sku__startswith="CD-").count() == 246
@@ -59,7 +63,8 @@ def test_demo_loads_once_and_rerunning_adds_nothing():
     assert all(round(o.lines_amount, 2) == o.amount and o.cds == o.item_count for o in totals)
     # Every conversation is about an order placed before it, a delivery soon after.
     tickets = Ticket.objects.filter(merged_into__isnull=True).select_related("order")
-    assert all(t.order and t.order.placed_at < t.created_at for t in tickets)
+    assert all(t.order.placed_at < t.created_at for t in tickets if t.order)
+    assert tickets.filter(order__isnull=False).count() >= 60
     cracked = tickets.filter(subject__contains="cracked")
     assert all(t.created_at - t.order.placed_at <= timedelta(days=10) for t in cracked)
     assert (
@@ -116,3 +121,40 @@ def assert_staffing_shows_something(counts_of_calls: int) -> None:
     assert sum(row.measured.offered for row in plan.intervals) > 500
     assert any(row.measured.abandoned for row in plan.intervals)
     assert max(row.forecast_calls for row in plan.intervals) > 20
+
+
+@pytest.mark.django_db(transaction=True)
+def test_demo_shows_promises_agreements_and_leads_on_every_page():
+    call_command("demo", "--no-serve", "--tickets", "40", verbosity=0)
+    promises = Commitment.objects.all()
+    states = set(promises.values_list("state", flat=True))
+    assert {"kept", "broken", "open", "waived"} <= states
+    assert promises.filter(state="open", due_soon_notified_at__isnull=False).exists()
+    soon = timezone.localdate() + timedelta(days=settings.NEXTORDER_RENEWAL_DAYS)
+    ending = ServiceAgreement.objects.filter(ends_on__lte=soon)
+    assert ending.exists()
+    assert Lead.objects.filter(source="renewal", agreement__in=ending).exists()
+    born_in_service = Lead.objects.filter(source__in=Lead.SERVICE_SOURCES)
+    assert born_in_service.filter(state="won").exists()
+
+    call_command("demo", "--no-serve", "--tickets", "40", verbosity=0)
+    assert Commitment.objects.count() == promises.count()  # once
+
+    sam = Client()
+    sam.force_login(get_user_model().objects.get(username="sam"))
+    broken = promises.filter(state="broken").first()
+    asking = Ticket.objects.get(subject="Price for a bigger pack")
+    pages = {
+        reverse("sales:commitments") + "?view=broken": broken.description,
+        reverse("sales:commitments") + "?view=due_soon": "Open",
+        reverse("sales:agreements") + "?ending=1": ending.first().name,
+        reverse("sales:leads") + "?state=won": "Won from leads born in service",
+        reverse("sales:lead", args=[born_in_service.first().pk]): "What the customer is worth",
+        reverse("desk:customer", args=[broken.customer_id]): broken.description,
+        reverse("desk:ticket", args=[asking.pk]): "The customer may want to buy",
+        reverse("sales:lead_new", args=[asking.customer_id]): "Often bought with theirs",
+    }
+    for url, shown in pages.items():
+        response = sam.get(url)
+        assert response.status_code == 200, url
+        assert escape(shown) in response.content.decode(), url

@@ -17,12 +17,13 @@ from nextorder.crm.api import router as crm_router
 from nextorder.desk.api import calls_router, search_router
 from nextorder.desk.api import router as desk_router
 from nextorder.desk.services import TicketConflict
+from nextorder.sales.api import router as sales_router
 
 api = NinjaAPI(
     title="NextOrder API",
     version="1",
-    description="Tickets, customers, orders and webhooks. Authenticate with "
-    "`Authorization: Bearer <token>` (`nextorder api_token create`).",
+    description="Tickets, customers, orders, promises, agreements, leads and webhooks. "
+    "Authenticate with `Authorization: Bearer <token>` (`nextorder api_token create`).",
     urls_namespace="api",
     # Bearer tokens only: no session cookie is read, so no request can be forged (CSRF).
     auth=ApiTokenAuth(),
@@ -32,6 +33,7 @@ api.add_router("/search", search_router)
 api.add_router("/call-records", calls_router)
 api.add_router("/", crm_router)
 api.add_router("/webhooks", webhooks_router)
+api.add_router("/sales", sales_router)
 
 
 def _error(request: HttpRequest, message: str, status: int) -> HttpResponse:

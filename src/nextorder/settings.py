@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "csp",
     "nextorder.core",
     "nextorder.crm",
+    "nextorder.sales",
     "nextorder.desk",
     "nextorder.insight",
     "nextorder.demo",
@@ -216,6 +217,25 @@ NEXTORDER_IMAP_PASSWORD = os.environ.get("NEXTORDER_IMAP_PASSWORD", "")
 NEXTORDER_CONTACT_RATE = os.environ.get("NEXTORDER_CONTACT_RATE", "5/10m")
 NEXTORDER_PORTAL_LINK_RATE = os.environ.get("NEXTORDER_PORTAL_LINK_RATE", "5/10m")
 NEXTORDER_PORTAL_LINK_MINUTES = int(os.environ.get("NEXTORDER_PORTAL_LINK_MINUTES", "30"))
+
+# Promises, agreements and leads (see nextorder/sales): how far ahead an open promise's
+# owner is told it is coming due; how many days before an agreement ends it becomes a
+# renewal lead; when the nightly co-occurrence table of products is rebuilt (local time;
+# promises are checked every hour); and the shop's own web domains
+# (comma-separated; the support address's domain is always one), the only ones a
+# suggested text may point a customer to.
+NEXTORDER_PROMISE_DUE_SOON_HOURS = int(os.environ.get("NEXTORDER_PROMISE_DUE_SOON_HOURS", "48"))
+NEXTORDER_RENEWAL_DAYS = int(os.environ.get("NEXTORDER_RENEWAL_DAYS", "60"))
+NEXTORDER_AFFINITY_TIME = os.environ.get("NEXTORDER_AFFINITY_TIME", "03:30")
+NEXTORDER_OWN_DOMAINS = [
+    d.strip().lower()
+    for d in (
+        os.environ.get("NEXTORDER_OWN_DOMAINS", "")
+        + ","
+        + NEXTORDER_SUPPORT_ADDRESS.rpartition("@")[2]
+    ).split(",")
+    if d.strip()
+]
 
 # Log-in throttling (django-axes): after NEXTORDER_LOGIN_FAILURE_LIMIT wrong passwords for
 # one user from one address, that pair is locked out for NEXTORDER_LOGIN_COOLOFF_MINUTES,

@@ -20,6 +20,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("desk/", include("nextorder.desk.urls")),
     path("insight/", include("nextorder.insight.urls")),
+    path("sales/", include("nextorder.sales.urls")),
     path("contact/", include(contact_patterns)),
     path("portal/", include(portal_patterns)),
     path("api/v1/", api.urls),

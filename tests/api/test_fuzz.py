@@ -7,6 +7,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from nextorder.sales.services import commitment_create, lead_create
+
 pytestmark = pytest.mark.django_db
 
 json_values = st.recursive(
@@ -49,6 +51,22 @@ FIELDS = [
     "url",
     "events",
     "active",
+    "description",
+    "due_at",
+    "owner_id",
+    "order_id",
+    "reason",
+    "title",
+    "source",
+    "ticket_id",
+    "value_estimate",
+    "starts_on",
+    "ends_on",
+    "first_response_minutes",
+    "items",
+    "product_id",
+    "part",
+    "effect",
 ]
 bodies = json_values | st.dictionaries(st.sampled_from(FIELDS), hostile, max_size=8)
 
@@ -73,6 +91,43 @@ def test_no_body_gives_a_server_error(manager_api, ticket, body, route):
         ("post", "/api/v1/webhooks"),
     ][route]
     response = getattr(manager_api, method)(url, body, content_type="application/json")
+    assert response.status_code < 500, response.content
+    if response.status_code >= 400:
+        assert response.json()["detail"]
+
+
+@pytest.fixture
+def sold(manager_api, ticket, manager) -> dict[str, int]:
+    """A promise and a lead to act on."""
+    promise = commitment_create(
+        customer=ticket.customer,
+        description="Call back",
+        owner=manager,
+        due_at=ticket.created_at,
+        actor=manager,
+    )
+    lead = lead_create(customer=ticket.customer, title="More", actor=manager)
+    return {"promise": promise.pk, "lead": lead.pk}
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(body=bodies, route=st.integers(min_value=0, max_value=8))
+def test_no_sales_body_gives_a_server_error(manager_api, sold, body, route):
+    promise, lead = sold["promise"], sold["lead"]
+    url = [
+        "/api/v1/sales/commitments",
+        f"/api/v1/sales/commitments/{promise}/keep",
+        f"/api/v1/sales/commitments/{promise}/break",
+        f"/api/v1/sales/commitments/{promise}/waive",
+        f"/api/v1/sales/commitments/{promise}/reassign",
+        "/api/v1/sales/agreements",
+        "/api/v1/sales/leads",
+        f"/api/v1/sales/leads/{lead}/win",
+        f"/api/v1/sales/leads/{lead}/lose",
+    ][route]
+    response = manager_api.post(url, body, content_type="application/json")
     assert response.status_code < 500, response.content
     if response.status_code >= 400:
         assert response.json()["detail"]

@@ -188,6 +188,19 @@ class Verb(models.TextChoices):
     TEAM_CALENDAR_SET = "team.calendar_set", "Team calendar set"
     CALLS_RECORDED = "calls.recorded", "Call records reported"
     ROSTER_CHANGED = "roster.changed", "Roster changed"
+    COMMITMENT_CREATED = "commitment.created", "Promise made"
+    COMMITMENT_CHANGED = "commitment.changed", "Promise changed"
+    COMMITMENT_REASSIGNED = "commitment.reassigned", "Promise handed to another owner"
+    COMMITMENT_DUE_SOON = "commitment.due_soon", "Promise coming due"
+    COMMITMENT_KEPT = "commitment.kept", "Promise kept"
+    COMMITMENT_BROKEN = "commitment.broken", "Promise broken"
+    COMMITMENT_WAIVED = "commitment.waived", "Promise waived"
+    AGREEMENT_CREATED = "agreement.created", "Service agreement made"
+    AGREEMENT_CHANGED = "agreement.changed", "Service agreement changed"
+    LEAD_CREATED = "lead.created", "Sales lead opened"
+    LEAD_CHANGED = "lead.changed", "Sales lead changed"
+    LEAD_WON = "lead.won", "Sales lead won"
+    LEAD_LOST = "lead.lost", "Sales lead lost"
 
 
 class Event(models.Model):

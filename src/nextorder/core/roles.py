@@ -48,8 +48,30 @@ _WORK_TICKETS = [
     "desk.delete_macro",
 ]
 
+# Agents see promises, agreements and leads, mark a promise kept and turn a conversation
+# into a lead; sales makes and changes them.
+_SERVE_SALES = [
+    "sales.view_commitment",
+    "sales.keep_commitment",
+    "sales.view_serviceagreement",
+    "sales.view_agreementitem",
+    "sales.view_lead",
+    "sales.add_lead",
+]
+_SELL = [
+    *_SERVE_SALES,
+    "sales.add_commitment",
+    "sales.change_commitment",
+    "sales.add_serviceagreement",
+    "sales.change_serviceagreement",
+    "sales.add_agreementitem",
+    "sales.change_agreementitem",
+    "sales.delete_agreementitem",
+    "sales.change_lead",
+]
+
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    AGENT: _READ_RECORD + _WORK_TICKETS,
+    AGENT: _READ_RECORD + _WORK_TICKETS + _SERVE_SALES,
     # Leads run the queue: they also assign tickets to others and route between teams.
     LEAD: [
         *_READ_RECORD,
@@ -66,6 +88,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "desk.view_callrecord",
         "desk.add_callrecord",
         "insight.view_rostershift",
+        *_SERVE_SALES,
     ],
     # Sales owns the record of what was sold; it reads tickets but does not work them.
     SALES: [
@@ -87,10 +110,11 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "crm.change_orderline",
         "crm.add_product",
         "crm.change_product",
+        *_SELL,
     ],
 }
 # Managers run the desk: every NextOrder model, and the log-in lockouts (axes) they release.
-MANAGED_APPS = ("core", "crm", "desk", "insight", "axes")
+MANAGED_APPS = ("core", "crm", "sales", "desk", "insight", "axes")
 
 
 def is_manager(user: Any) -> bool:

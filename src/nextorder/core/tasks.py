@@ -1,11 +1,17 @@
-"""Webhook deliveries as background tasks: each sends once and books its own retry."""
+"""Webhook deliveries as background tasks: each sends once and books its own retry; and
+the booking of daily tasks, which book their successors."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django_tasks import task
+from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
+from django.utils import timezone
+from django_tasks import TaskResultStatus, task
+from django_tasks.base import Task
+from django_tasks_db.models import DBTaskResult
 
 from nextorder.core.models import WebhookDelivery, WebhookEvent
 from nextorder.core.webhooks import webhook_deliveries_create, webhook_delivery_attempt
@@ -37,3 +43,38 @@ def webhook_deliver(delivery_id: int) -> dict[str, Any]:
         "attempts": delivery.attempts,
         "status_code": delivery.last_status_code,
     }
+
+
+def next_local_time(*, at: str, setting: str, after: datetime) -> datetime:
+    """The first `at` (HH:MM, in the shop's time zone, read from the setting named
+    `setting`) strictly after `after`."""
+    try:
+        clock = time.fromisoformat(at)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{setting}={at!r} is not HH:MM") from exc
+    day: date = timezone.localtime(after).date()
+    candidate = timezone.make_aware(datetime.combine(day, clock))
+    if candidate <= after:
+        candidate = timezone.make_aware(datetime.combine(day + timedelta(days=1), clock))
+    return candidate
+
+
+def task_book_once(daily: Task[Any, Any], *, run_after: datetime) -> datetime:
+    """Book `daily` at `run_after` unless a run of it is booked already; return when the
+    booked run will be. Idempotent, so that a chain of daily runs never doubles."""
+    backend = daily.get_backend()
+    if not backend.supports_defer:
+        raise ImproperlyConfigured(
+            "the task backend cannot run tasks later; use django_tasks_db's DatabaseBackend"
+        )
+    with transaction.atomic():
+        booked = (
+            DBTaskResult.objects.select_for_update()
+            .filter(task_path=daily.module_path, status=TaskResultStatus.READY)
+            .order_by("run_after")
+            .first()
+        )
+        if booked is not None:
+            return booked.run_after
+        daily.using(run_after=run_after).enqueue()
+        return run_after

@@ -430,6 +430,36 @@ def _read_raw(path: Path, file_format: DataFormat) -> pl.DataFrame:
         raise OrderFileError(f"cannot read {path} as {file_format}: {exc}") from exc
 
 
+def read_columns(*, path: Path, file_format: DataFormat, names: tuple[str, ...]) -> pl.DataFrame:
+    """The columns of an order file named (case-insensitively) in `names`, as text, with
+    the record numbers `read_order_file` gives its rows ("line"); for another app's
+    optional columns (sales' promises), read beside the orders. Only the header is read
+    when none of them is in the file."""
+    none = pl.DataFrame(schema={"line": pl.UInt32})
+    if file_format not in ("csv", "parquet") or not path.is_file():
+        return none
+    header = (
+        pl.read_csv(
+            path,
+            n_rows=0,
+            infer_schema=False,
+            encoding="utf8-lossy",
+            separator=_csv_separator(path),
+        ).columns
+        if file_format == "csv"
+        else pl.read_parquet_schema(path).keys()
+    )
+    present = {c.strip().lower(): c for c in header if c.strip().lower() in names}
+    if not present:
+        return none
+    raw = _read_raw(path, file_format).with_row_index(
+        "line", offset=2 if file_format == "csv" else 1
+    )
+    return raw.select(
+        "line", *(_blank_is_null(pl.col(column)).alias(name) for name, column in present.items())
+    )
+
+
 def _first_line_failing(frame: pl.DataFrame, condition: pl.Expr) -> int | None:
     hits = frame.select(pl.col("line").filter(condition).first()).item()
     return int(hits) if hits is not None else None

@@ -453,6 +453,9 @@ class ImportResult:
     layout: str
     warnings: tuple[str, ...]
     import_record: OrderImport
+    # Which order each record of the file belongs to ("line", "order_external_id"), for
+    # apps that read columns of their own beside the orders (sales' promises).
+    row_orders: pl.DataFrame
 
     def summary(self) -> dict[str, Any]:
         """The figures as JSON-ready values (amounts as exact decimal text)."""
@@ -1137,6 +1140,12 @@ def orders_import(
         layout=read.layout,
         warnings=(*read.warnings, *_unconverted_warning(frame)),
         import_record=record,
+        row_orders=pl.concat(
+            [
+                read.orders.select("line", "order_external_id"),
+                read.lines.select("line", "order_external_id"),
+            ]
+        ).unique("line"),
     )
     event_record(
         verb=Verb.ORDERS_IMPORTED,

@@ -12,6 +12,7 @@ import math
 import random
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
@@ -28,7 +29,7 @@ from nextorder.core.services import (
     user_create,
     user_role_set,
 )
-from nextorder.crm.models import Contact, Customer, Order
+from nextorder.crm.models import Contact, Customer, Order, Product
 from nextorder.crm.services import contact_create, customer_update
 from nextorder.desk.assignment import agent_skill_add, assignment_rule_set
 from nextorder.desk.bulk import saved_view_save
@@ -54,6 +55,22 @@ from nextorder.insight.services import (
     value_models_fit,
 )
 from nextorder.insight.tasks import nightly_scoring_schedule
+from nextorder.sales.models import AgreementItem, Commitment, Lead, ServiceKind
+from nextorder.sales.services import (
+    ItemSpec,
+    agreement_create,
+    commitment_create,
+    commitment_keep,
+    commitment_waive,
+    commitments_check,
+    lead_create,
+    lead_lose,
+    lead_update,
+    lead_win,
+    product_affinities_refresh,
+    renewal_leads_create,
+)
+from nextorder.sales.tasks import sales_schedule
 
 CDNOW_LAST_DAY = date(1998, 6, 30)
 # The published calibration period: 39 weeks from the cohort's first day.
@@ -681,3 +698,206 @@ def _poisson(rng: random.Random, mean: float) -> int:
         count += 1
         product *= rng.random()
     return count
+
+
+@dataclass(frozen=True)
+class DemoPromise:
+    kind: str
+    text: str
+    due_in_hours: float  # from now; negative is past
+    # "kept", "waived" or "open"; an open one past due is broken by the hourly check.
+    outcome: str
+    owner: str = "sam"
+
+
+_PROMISES = (
+    DemoPromise("deliver_by", "Deliver the replacement disc by express", -72, "kept", "alex"),
+    DemoPromise("call_back", "Call back once the carrier's claim is settled", -30, "open"),
+    DemoPromise("discount", "15% off the next order, as promised on the phone", 24 * 20, "open"),
+    DemoPromise("replacement_part", "Send a new CD case", 20, "open", "alex"),
+    DemoPromise("call_back", "Call to confirm the refund arrived", 30, "open"),
+    DemoPromise("deliver_by", "Pre-order ships on release day", -5, "open"),
+    DemoPromise("training", "Walk them through the new account pages", 24 * 9, "open"),
+    DemoPromise("other", "Hold two copies of the pre-order", -100, "waived"),
+    DemoPromise("install_by", "Set up the gift-wrap option on their account", -200, "kept"),
+)
+
+# Customers of the shop's own export (they bought products), asking about buying more.
+_INTENT_TICKETS = (
+    (
+        "Another bag?",
+        "Hi! The tote bag I bought is great. Do you sell it in other colours? I would like "
+        "another one for my sister.",
+    ),
+    (
+        "Price for a bigger pack",
+        "What is the price for the 1 kg pack of the Café crème? We go through it quickly.",
+    ),
+    (
+        "Upgrade my order",
+        "Can I upgrade my next order to gift wrapping for everything? And do you stock mugs "
+        "in blue?",
+    ),
+)
+
+
+def _shop_customers() -> list[Customer]:
+    """The customers of the Shopify sample (with products and emails), most orders first."""
+    return list(
+        Customer.objects.filter(
+            orders__lines__product__isnull=False, contacts__emails__isnull=False
+        )
+        .distinct()
+        .order_by("-order_count", "id")
+    )
+
+
+def _demo_agreements(
+    *, shop: list[Customer], served: list[Customer], sam: User, today: date
+) -> None:
+    covers, excludes = AgreementItem.Effect.COVERS, AgreementItem.Effect.EXCLUDES
+    coffee, shirt, mug = (Product.objects.get(sku=s) for s in ("CAFÉ-250", "TEE-RED-M", "MUG-01"))
+    plans = [
+        (
+            shop[0],
+            "Coffee subscription care",
+            "monthly",
+            today - timedelta(days=340),
+            today + timedelta(days=20),  # ends soon: a renewal lead for sales
+            [
+                ItemSpec(effect=covers, product=coffee, kind=ServiceKind.REPLACEMENT),
+                ItemSpec(effect=covers, kind=ServiceKind.REMOTE_SUPPORT),
+                ItemSpec(effect=excludes, product=mug, note="china is not covered"),
+            ],
+        ),
+        (
+            shop[1],
+            "Merchandise care",
+            "standard",
+            today - timedelta(days=30),
+            today + timedelta(days=335),
+            [
+                ItemSpec(effect=covers, product=shirt, kind=ServiceKind.REPLACEMENT),
+                ItemSpec(effect=excludes, product=shirt, part="print", note="wear and washing"),
+            ],
+        ),
+    ]
+    plans += [
+        (
+            customer,
+            "Priority care",
+            "gold",
+            today - timedelta(days=90),
+            today + timedelta(days=275),
+            [
+                ItemSpec(effect=covers, kind=ServiceKind.REPLACEMENT),
+                ItemSpec(effect=covers, kind=ServiceKind.REMOTE_SUPPORT),
+                ItemSpec(effect=excludes, part="gift voucher", note="vouchers are not replaced"),
+            ],
+        )
+        for customer in served[:3]
+    ]
+    for customer, name, plan, starts, ends, items in plans:
+        agreement_create(
+            customer=customer,
+            name=name,
+            plan=plan,
+            starts_on=starts,
+            ends_on=ends,
+            first_response_minutes=60 if plan == "gold" else 240,
+            resolution_minutes=480 if plan == "gold" else 2880,
+            items=items,
+            actor=sam,
+        )
+
+
+def _demo_leads(*, staff: dict[str, User], tickets: list[Ticket], shop: list[Customer]) -> None:
+    """Leads born in service (some won, one lost), a referral and one of sales' own."""
+    sam = staff["sam"]
+    outcomes = ("won", "won", "lost", "open", "open")
+    for ticket, outcome in zip(tickets, outcomes, strict=False):
+        lead = lead_create(
+            customer=ticket.customer,
+            title=f"From ticket #{ticket.pk}: {ticket.subject}"[:200],
+            source=Lead.Source.TICKET,
+            ticket_id=ticket.pk,
+            owner=sam,
+            value_estimate=(
+                ticket.customer.total_spend / max(ticket.customer.order_count, 1)
+            ).quantize(Decimal("0.01")),
+            actor=ticket.assignee or staff["alex"],
+        )
+        if outcome == "won":
+            order = ticket.customer.orders.order_by("-placed_at").first()
+            assert order is not None
+            lead_win(lead=lead, actor=sam, amount=order.amount, order=order)
+        elif outcome == "lost":
+            lead_lose(lead=lead, actor=sam, reason="Bought elsewhere before we called")
+    referral = lead_create(
+        customer=shop[2], title="Referred by a regular", source=Lead.Source.REFERRAL, actor=sam
+    )
+    lead_update(lead=referral, actor=sam, value_estimate=Decimal("60.00"), owner=sam)
+    own = lead_create(customer=shop[3], title="Office coffee order", actor=sam, owner=sam)
+    lead_win(lead=own, actor=sam, amount=Decimal("240.00"))
+
+
+@transaction.atomic
+def generate_demo_sales(*, now: datetime | None = None) -> str:
+    """Promises (kept, broken, due soon), agreements (one ending soon), leads born in
+    service and tickets whose customers ask to buy; once: a desk with promises is left
+    alone. Written through the services, then the hourly check run as the worker would."""
+    if Commitment.objects.exists():
+        return "Promises, agreements and leads: already there."
+    now = now or timezone.now()
+    staff = ensure_demo_staff()
+    served = list(
+        Ticket.objects.select_related("customer", "assignee")
+        .filter(customer__orders__isnull=False)
+        .distinct()
+        .order_by("id")[: len(_PROMISES) + 8]
+    )
+    shop = _shop_customers()
+    for ticket, spec in zip(served, _PROMISES, strict=False):
+        promise = commitment_create(
+            customer=ticket.customer,
+            order=ticket.customer.orders.order_by("-placed_at").first(),
+            kind=spec.kind,
+            description=spec.text,
+            owner=staff[spec.owner],
+            due_at=now + timedelta(hours=spec.due_in_hours),
+            actor=staff["sam"],
+        )
+        if spec.outcome == "kept":
+            commitment_keep(commitment=promise, actor=staff[spec.owner], reason="Done on time")
+        elif spec.outcome == "waived":
+            commitment_waive(
+                commitment=promise, actor=staff["sam"], reason="The customer no longer needs it"
+            )
+    check = commitments_check(now=now)
+    _demo_agreements(
+        shop=shop, served=[t.customer for t in served], sam=staff["sam"], today=now.date()
+    )
+    renewals = renewal_leads_create(today=now.date())
+    team = Team.objects.filter(name=TEAM_NAMES[0]).first()
+    asking = []
+    # Those with the fewest orders: what others bought with theirs is still to suggest.
+    for customer, (subject, text) in zip(reversed(shop[4:]), _INTENT_TICKETS, strict=False):
+        asking.append(
+            ticket_open(
+                customer=customer,
+                contact=_contact_for(customer),
+                subject=subject,
+                body_text=text,
+                team=team,
+                sent_at=now - timedelta(hours=3),
+            )
+        )
+    _demo_leads(staff=staff, tickets=served[len(_PROMISES) :] + asking[:1], shop=shop)
+    pairs = product_affinities_refresh()
+    sales_schedule()
+    return (
+        f"Promises: {len(_PROMISES)} ({check.broken_overdue} broken by the check, "
+        f"{check.flagged_due_soon} due soon); agreements with {len(renewals)} renewal lead; "
+        f"{Lead.objects.count()} leads; {len(asking)} customers asking to buy; "
+        f"{pairs} product pairs bought together."
+    )

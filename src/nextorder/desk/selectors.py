@@ -31,6 +31,7 @@ from nextorder.desk.models import (
     Ticket,
     TicketTag,
 )
+from nextorder.sales.intent import buying_intent
 
 
 class QueueSort(StrEnum):
@@ -375,6 +376,15 @@ def follow_up_draft(*, ticket: Ticket, agent: User) -> str:
         "is something we can help you find, just reply to this message.\n\n"
         f"{agent.get_full_name() or agent.get_username()}"
     )
+
+
+def conversation_buying_intent(conversation: list[ConversationEntry]) -> list[str]:
+    """Phrases of buying intent in the customer's latest message (its own words, not what
+    it quotes), for the ticket's "Make a lead" suggestion."""
+    for entry in reversed(conversation):
+        if entry.message.direction == Message.Direction.INBOUND:
+            return buying_intent(entry.new_text or entry.message.body_text)
+    return []
 
 
 def public_conversation(*, ticket: Ticket) -> list[Message]:

@@ -30,6 +30,7 @@ urlpatterns = [
     path("macros/<int:pk>/delete/", views_workspace.macro_remove, name="macro_delete"),
     path("search/", views.search_view, name="search"),
     path("customers/", views.customer_list, name="customers"),
+    path("tickets/<int:pk>/lead/", views.ticket_lead, name="ticket_lead"),
     path("customers/<int:pk>/", views.customer_detail, name="customer"),
     path("attachments/<int:pk>/", views.attachment_download, name="attachment"),
     path("mail/quarantine/", views.quarantine, name="quarantine"),

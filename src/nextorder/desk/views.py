@@ -65,6 +65,7 @@ from nextorder.desk.selectors import (
     BadCursor,
     QueueFilters,
     QueueSort,
+    conversation_buying_intent,
     customer_tickets,
     follow_up_draft,
     outbox_mail,
@@ -83,6 +84,9 @@ from nextorder.desk.services import (
     ticket_reply_address,
     ticket_update,
 )
+from nextorder.sales.models import Lead
+from nextorder.sales.selectors import customer_sales
+from nextorder.sales.services import lead_create
 
 
 def _queue_filters(request: HttpRequest) -> QueueFilters:
@@ -160,9 +164,13 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **extra: object) -> di
             status=chosen.set_status or Ticket.Status.PENDING,
             macro=chosen.pk,
         )
+    conversation = ticket_conversation(ticket=ticket)
     return {
         "ticket": ticket,
-        "conversation": ticket_conversation(ticket=ticket),
+        "conversation": conversation,
+        "buying_intent": conversation_buying_intent(conversation),
+        "open_lead": Lead.objects.filter(ticket_id=ticket.pk, state=Lead.State.OPEN).first(),
+        "sales": customer_sales(customer=ticket.customer),
         "order_lines": order_lines(order=ticket.order),
         "summary": customer_summary(customer=ticket.customer),
         "orders": customer_orders(customer=ticket.customer, limit=10),
@@ -336,6 +344,30 @@ def ticket_contact_address(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("desk:ticket", pk=pk)
 
 
+@require_POST
+@login_required
+@permission_required(["desk.view_ticket", "sales.add_lead"], raise_exception=True)
+def ticket_lead(request: HttpRequest, pk: int) -> HttpResponse:
+    """Turn the conversation into a sales lead in one action, the ticket linked (once: a
+    ticket with an open lead points to it)."""
+    ticket = _load_ticket(pk)
+    existing = Lead.objects.filter(ticket_id=ticket.pk, state=Lead.State.OPEN).first()
+    if existing is not None:
+        messages.info(request, f"This ticket has an open lead already: {existing.title}.")
+        return redirect("desk:ticket", pk=pk)
+    intent = conversation_buying_intent(ticket_conversation(ticket=ticket))
+    lead = lead_create(
+        customer=ticket.customer,
+        title=f"From ticket #{ticket.pk}: {ticket.subject}"[:200],
+        source=Lead.Source.TICKET,
+        ticket_id=ticket.pk,
+        note=f"The customer wrote: {', '.join(intent)}." if intent else "",
+        actor=request.user,  # type: ignore[arg-type]
+    )
+    messages.success(request, f"Lead opened for sales: {lead.title}.")
+    return redirect("desk:ticket", pk=pk)
+
+
 @login_required
 @permission_required("crm.view_customer", raise_exception=True)
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
@@ -350,6 +382,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "orders": customer_orders(customer=customer, limit=100),
             "tickets": customer_tickets(customer=customer, limit=50),
             "timeline": customer_timeline(customer=customer, limit=50),
+            "sales": customer_sales(customer=customer),
         },
     )
 

@@ -31,6 +31,7 @@ from nextorder.desk.selectors import IntervalWaits, wait_times
 from nextorder.insight import erlang, forecast
 from nextorder.insight.models import RosterShift, ValueModelFit
 from nextorder.insight.rfm import DAYS_PER_WEEK, summary_from_aggregates
+from nextorder.sales.selectors import unkept_promise_customers
 
 
 def _sales_in_shop_currency(rates: dict[str, Decimal]) -> QuerySet[Order]:
@@ -399,6 +400,7 @@ class AtRiskFilters:
     stage: AtRiskStage = AtRiskStage.REACHABLE
     falling_only: bool = False  # P(alive) lower than at the scoring before
     with_open_tickets_only: bool = False
+    with_unkept_promises_only: bool = False  # a promise broken, or open past its time
 
 
 def customers_at_risk(
@@ -426,6 +428,8 @@ def _at_risk(filters: AtRiskFilters) -> QuerySet[Customer]:
         customers = customers.filter(p_alive__lt=F("p_alive_previous"))
     if filters.with_open_tickets_only:
         customers = customers.filter(open_tickets__gt=0)
+    if filters.with_unkept_promises_only:
+        customers = customers.filter(pk__in=unkept_promise_customers())
     return customers
 
 

@@ -7,37 +7,23 @@ it fails, so the chain never breaks. Booking is idempotent: one pending run at m
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
 from django.utils import timezone
-from django_tasks import TaskResultStatus, task
-from django_tasks_db.models import DBTaskResult
+from django_tasks import task
 
+from nextorder.core.tasks import next_local_time, task_book_once
 from nextorder.insight.services import customers_score, value_models_fit
 from nextorder.insight.valuation import NotEnoughHistory
 
 
-def _scoring_time() -> time:
-    try:
-        return time.fromisoformat(settings.NEXTORDER_SCORING_TIME)
-    except ValueError as exc:
-        raise ImproperlyConfigured(
-            f"NEXTORDER_SCORING_TIME={settings.NEXTORDER_SCORING_TIME!r} is not HH:MM"
-        ) from exc
-
-
 def next_scoring_time(*, after: datetime) -> datetime:
     """The first NEXTORDER_SCORING_TIME, in the shop's time zone, strictly after `after`."""
-    local = timezone.localtime(after)
-    day: date = local.date()
-    candidate = timezone.make_aware(datetime.combine(day, _scoring_time()))
-    if candidate <= after:
-        candidate = timezone.make_aware(datetime.combine(day + timedelta(days=1), _scoring_time()))
-    return candidate
+    return next_local_time(
+        at=settings.NEXTORDER_SCORING_TIME, setting="NEXTORDER_SCORING_TIME", after=after
+    )
 
 
 @task()
@@ -76,20 +62,6 @@ def score_customers_now(as_of: str | None = None) -> dict[str, Any]:
 
 def nightly_scoring_schedule() -> datetime:
     """Book the next nightly scoring unless one is booked; return when it will run."""
-    backend = score_customers_nightly.get_backend()
-    if not backend.supports_defer:
-        raise ImproperlyConfigured(
-            "the task backend cannot run tasks later; use django_tasks_db's DatabaseBackend"
-        )
-    with transaction.atomic():
-        booked = (
-            DBTaskResult.objects.select_for_update()
-            .filter(task_path=score_customers_nightly.module_path, status=TaskResultStatus.READY)
-            .order_by("run_after")
-            .first()
-        )
-        if booked is not None:
-            return booked.run_after
-        when = next_scoring_time(after=timezone.now())
-        score_customers_nightly.using(run_after=when).enqueue()
-        return when
+    return task_book_once(
+        score_customers_nightly, run_after=next_scoring_time(after=timezone.now())
+    )

@@ -64,6 +64,7 @@ def _at_risk_filters(request: HttpRequest) -> AtRiskFilters:
         stage=stage or AtRiskStage.REACHABLE,
         falling_only=request.GET.get("falling") == "1",
         with_open_tickets_only=request.GET.get("open_tickets") == "1",
+        with_unkept_promises_only=request.GET.get("unkept_promises") == "1",
     )
 
 

@@ -24,6 +24,7 @@ from nextorder.demo.data import (
     ensure_demo_roster,
     ensure_demo_staff,
     generate_demo_calls,
+    generate_demo_sales,
     generate_demo_tickets,
     score_demo_customers,
 )
@@ -76,6 +77,7 @@ class Command(BaseCommand):
         ensure_demo_roster()
         calls = generate_demo_calls()
         self.stdout.write(f"Call records: {calls} new (three weeks and this one, for Staffing).")
+        self.stdout.write(generate_demo_sales())
         host = options["addr"]
         self.stdout.write(self.style.SUCCESS(f"\nNextOrder demo: http://{host}/"))
         self.stdout.write(f"Log in with password {DEMO_PASSWORD!r} as one of:")

@@ -1,8 +1,8 @@
 """`nextorder import orders FILE` and `nextorder import mailbox FILE`: bring a shop's
 order history and its old support mailbox in.
 
-It lives in `desk`, the highest app either kind belongs to (crm holds the order import),
-so that no app imports one above it.
+It lives in `desk`, the highest app either kind belongs to (crm holds the order import,
+sales the promises read from the same rows), so that no app imports one above it.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from nextorder.core.files import DATA_FORMATS, DataFormat, data_format_of
 from nextorder.core.progress import phase_progress_bars
 from nextorder.crm.importers import LAYOUTS, ColumnMapping, OrderFileError, mapping_from_options
-from nextorder.crm.services import ImportResult, orders_import
 from nextorder.desk.mail.mailbox import mailbox_import
+from nextorder.sales.importers import OrdersAndPromises, orders_import_with_promises
 
 
 class Command(BaseCommand):
@@ -81,7 +81,7 @@ class Command(BaseCommand):
             mapping = mapping_from_options(base=base, options=options["column"])
             quiet = options["json"] or options["verbosity"] == 0
             with phase_progress_bars(enabled=not quiet) as report:
-                result = orders_import(
+                result = orders_import_with_promises(
                     path=path,
                     file_format=file_format,
                     mapping=mapping,
@@ -98,11 +98,12 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(json.dumps(result.summary()))
             return
-        for warning in result.warnings:
+        for warning in result.orders.warnings:
             self.stderr.write(self.style.WARNING(f"{path.name}: {warning}"))
         self._print_summary(path, result)
 
-    def _print_summary(self, path: Path, result: ImportResult) -> None:
+    def _print_summary(self, path: Path, both: OrdersAndPromises) -> None:
+        result = both.orders
         not_counted = ", ".join(f"{n} {status}" for status, n in result.not_counted.items())
         net = ", ".join(
             f"{amount} {currency}" for currency, amount in result.net_sales_added.items()
@@ -121,6 +122,10 @@ class Command(BaseCommand):
             f"Kept but not counted as sales: {not_counted or 'none'}. "
             f"Net sales added: {net or 'none'}."
         )
+        if both.promises_created or both.promises_known:
+            self.stdout.write(
+                f"Promises: {both.promises_created} new, {both.promises_known} already recorded."
+            )
 
     def _mailbox(self, path: Path, *, verbosity: int) -> None:
         with phase_progress_bars(enabled=verbosity > 0) as report:
