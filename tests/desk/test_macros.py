@@ -11,7 +11,7 @@ from nextorder.core.models import Event, Team, Verb
 from nextorder.crm.models import OrderLine, Product
 from nextorder.crm.services import order_create
 from nextorder.desk.macros import macro_apply, macro_delete, macro_save, macro_text, macros_for
-from nextorder.desk.models import Message, Ticket
+from nextorder.desk.models import Macro, Message, Ticket
 from nextorder.desk.services import TicketConflict
 from nextorder.desk.tags import tag_get_or_create
 
@@ -163,3 +163,20 @@ def test_the_macro_page_reports_an_unknown_placeholder(client, lead):
     )
     assert response.status_code == 302
     assert macros_for(lead).get().add_tags.get().name == "vip"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Out of stock here; try https://www.othershop.example/cd-123 instead.",
+        "Write to sales@cheaper.example for a better price.",
+    ],
+)
+def test_a_macro_never_points_a_customer_to_another_seller(lead, body):
+    with pytest.raises(ValidationError, match="another seller"):
+        macro_save(actor=lead, name="Elsewhere", body=body, personal=False)
+    assert not Macro.objects.filter(name="Elsewhere").exists()
+    own = macro_save(
+        actor=lead, name="Ours", body="Reply to support@nextorder.localhost.", personal=False
+    )
+    assert own.pk

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -25,6 +26,7 @@ from nextorder.crm.models import Order
 from nextorder.desk.models import Macro, Message, Tag, Ticket
 from nextorder.desk.services import checked_body, ticket_reply, ticket_update
 from nextorder.desk.tags import ticket_tags_add
+from nextorder.sales.intent import text_points_elsewhere
 
 PLACEHOLDER = re.compile(r"\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}")
 
@@ -140,6 +142,13 @@ def macro_save(
         raise ValidationError(
             f"Unknown placeholder{'s' if len(unknown) > 1 else ''} "
             f"{', '.join(f'{{{n}}}' for n in unknown)}; the placeholders are {known}."
+        )
+    elsewhere = text_points_elsewhere(body, settings.NEXTORDER_OWN_DOMAINS)
+    if elsewhere:
+        # A canned reply sent a hundred times must never send customers to another seller.
+        raise ValidationError(
+            f"The reply points to {', '.join(elsewhere)}, which is not the shop's own "
+            "(NEXTORDER_OWN_DOMAINS): a macro never sends a customer to another seller."
         )
     if set_status and set_status not in Ticket.Status.values:
         raise ValidationError(f"Unknown status {set_status!r}.")

@@ -75,6 +75,7 @@
     var box = document.querySelector("header input[type=search]");
     if (!box) return false;
     box.focus();
+    box.select();
     return true;
   }
 
