@@ -39,6 +39,14 @@ _WORK_TICKETS = [
     "crm.add_contactemail",
 ]
 
+# Leads win back detractors; sales asks for the next order and thanks referrers.
+_FOLLOW_UP = [
+    "followup.view_followuptask",
+    "followup.change_followuptask",
+    "followup.view_survey",
+    "followup.change_customerfollowup",
+]
+
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     AGENT: _READ_RECORD + _WORK_TICKETS,
     # Leads run the queue: they also assign tickets to others and route between teams.
@@ -50,6 +58,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "desk.manage_quarantine",
         "core.change_team",
         "crm.view_customer_value",
+        *_FOLLOW_UP,
     ],
     # Sales owns the record of what was sold; it reads tickets but does not work them.
     SALES: [
@@ -71,10 +80,11 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "crm.change_orderline",
         "crm.add_product",
         "crm.change_product",
+        *_FOLLOW_UP,
     ],
 }
 # Managers run the desk: every NextOrder model, and the log-in lockouts (axes) they release.
-MANAGED_APPS = ("core", "crm", "desk", "insight", "axes")
+MANAGED_APPS = ("core", "crm", "desk", "followup", "insight", "axes")
 
 
 def is_manager(user: Any) -> bool:

@@ -20,6 +20,7 @@ from nextorder.crm.selectors import customer_orders, customer_summary, customer_
 from nextorder.desk.forms import ContactAddressForm, ReplyForm, TicketUpdateForm
 from nextorder.desk.mail.inbound import quarantined_mail_delete, quarantined_mail_release
 from nextorder.desk.models import Attachment, InboundMail, OutboxMail, Ticket
+from nextorder.desk.panels import customer_panels
 from nextorder.desk.selectors import (
     ASSIGNEE_ME,
     ASSIGNEE_NOBODY,
@@ -100,6 +101,7 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **extra: object) -> di
         "orders": customer_orders(customer=ticket.customer, limit=10),
         "other_tickets": customer_tickets(customer=ticket.customer, exclude=ticket, limit=10),
         "timeline": customer_timeline(customer=ticket.customer, limit=15),
+        "panels": customer_panels(request=request, customer=ticket.customer),
         "reply_address": ticket_reply_address(ticket),
         "address_form": extra.pop("address_form", None)
         or ContactAddressForm(initial={"version": ticket.version}),
@@ -242,6 +244,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "orders": customer_orders(customer=customer, limit=100),
             "tickets": customer_tickets(customer=customer, limit=50),
             "timeline": customer_timeline(customer=customer, limit=50),
+            "panels": customer_panels(request=request, customer=customer),
         },
     )
 
