@@ -17,9 +17,11 @@ from django.contrib import admin
 from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from nextorder.desk.mail.inbound import mail_receive
 from nextorder.desk.models import Attachment, InboundMail, OutboxMail
+from nextorder.followup.models import FollowupTask
 
 pytestmark = pytest.mark.django_db
 
@@ -61,6 +63,20 @@ MATRIX: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("insight:retention", "GET"): (LOGIN, 403, 200, 200, 200),
     ("insight:retention_csv", "GET"): (LOGIN, 403, 200, 200, 200),
     ("insight:value_model", "GET"): (LOGIN, 403, 200, 200, 200),
+    ("followup:tasks", "GET"): (LOGIN, 403, 200, 200, 200),
+    ("followup:task_close", "GET"): (405, 405, 405, 405, 405),
+    ("followup:task_close", "POST"): (LOGIN, 403, 400, 400, 400),
+    ("followup:playbook", "GET"): (405, 405, 405, 405, 405),
+    ("followup:playbook", "POST"): (LOGIN, 403, 400, 400, 400),
+    ("followup:report", "GET"): (LOGIN, 403, 200, 200, 200),
+    ("followup:report_csv", "GET"): (LOGIN, 403, 200, 200, 200),
+    # Pages customers reach from an email: the signed link decides, not a log-in.
+    ("followup:survey", "GET"): (400, 400, 400, 400, 400),  # a link that is not valid
+    ("followup:survey", "POST"): (400, 400, 400, 400, 400),
+    ("followup:unsubscribe", "GET"): (400, 400, 400, 400, 400),
+    ("followup:unsubscribe", "POST"): (400, 400, 400, 400, 400),
+    ("followup:referral", "GET"): (404, 404, 404, 404, 404),  # nobody's referral code
+    ("followup:referral", "POST"): (404, 404, 404, 404, 404),
     # Public pages: a staff log-in changes nothing; an empty form is a 400 with its errors.
     ("contact:form", "GET"): (200, 200, 200, 200, 200),
     ("contact:form", "POST"): (400, 400, 400, 400, 400),
@@ -98,6 +114,11 @@ READ_ONLY_IN_ADMIN = {
     "desk.portallogintoken",
     "desk.prioritycalibration",
     "insight.valuemodelfit",
+    "followup.survey",
+    "followup.referralask",
+    "followup.referral",
+    "followup.followuptask",
+    "followup.customerfollowup",
     "axes.accesslog",
     "axes.accessattempt",
     "axes.accessfailurelog",
@@ -159,7 +180,20 @@ def mail(db) -> tuple[int, int]:
     return held.pk, kept.pk
 
 
-def _url(name: str, ticket, customer, attachment, mail) -> str:
+@pytest.fixture
+def followup_task(customer) -> FollowupTask:
+    return FollowupTask.objects.create(
+        kind=FollowupTask.Kind.NUDGE,
+        customer=customer,
+        period="2026-03-15",
+        role="sales",
+        title="Ask for the next order",
+        due_at=timezone.now(),
+        created_at=timezone.now(),
+    )
+
+
+def _url(name: str, ticket, customer, attachment, mail, followup_task) -> str:
     held, kept = mail
     args = {
         "desk:quarantine_raw": [held],
@@ -174,6 +208,12 @@ def _url(name: str, ticket, customer, attachment, mail) -> str:
         "desk:customer": [customer.pk],
         "insight:follow_up": [customer.pk],
         "insight:retention_csv": ["cohorts"],
+        "followup:task_close": [followup_task.pk],
+        "followup:playbook": [customer.pk],
+        "followup:report_csv": ["reorders"],
+        "followup:survey": ["not-a-link-we-sent"],
+        "followup:unsubscribe": ["not-a-link-we-sent"],
+        "followup:referral": ["nobodys"],
         "portal:login": ["not-a-link-we-sent"],
         "portal:ticket": [ticket.pk],
         "portal:reply": [ticket.pk],
@@ -183,12 +223,12 @@ def _url(name: str, ticket, customer, attachment, mail) -> str:
 
 @pytest.mark.parametrize(("name", "method"), list(MATRIX))
 def test_each_role_gets_the_status_in_the_table(
-    clients, ticket, customer, attachment, mail, name, method
+    clients, ticket, customer, attachment, mail, followup_task, name, method
 ):
     got = {}
     for role in ROLES:
         client = clients[role]
-        url = _url(name, ticket, customer, attachment, mail)
+        url = _url(name, ticket, customer, attachment, mail, followup_task)
         response = client.get(url) if method == "GET" else client.post(url, {})
         got[role] = response.status_code
     assert got == dict(zip(ROLES, MATRIX[name, method], strict=True))

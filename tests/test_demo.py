@@ -9,6 +9,7 @@ from django.core.management import call_command
 from nextorder.crm.models import Customer, Order, OrderLine
 from nextorder.demo.data import CDNOW_LAST_DAY, cdnow_shift_days
 from nextorder.desk.models import Message, Ticket
+from nextorder.followup.models import FollowupTask, Referral, Survey
 
 
 def test_shift_keeps_weekdays_and_ends_before_today():
@@ -46,6 +47,12 @@ def test_demo_loads_once_and_rerunning_adds_nothing():
     urgent = active.filter(priority=Ticket.Priority.URGENT).count()
     assert urgent <= 0.10 * active.count()
     assert active.filter(priority=Ticket.Priority.HIGH).exclude(priority_reason="").exists()
+    # Follow-up: answered surveys of every standing, the tasks they open, a referral's order.
+    standings = {survey.standing for survey in Survey.objects.filter(answered_at__isnull=False)}
+    assert {"promoter", "detractor"} <= standings
+    kinds = set(FollowupTask.objects.values_list("kind", flat=True))
+    assert {FollowupTask.Kind.RECOVERY, FollowupTask.Kind.REFERRAL} <= kinds
+    assert Referral.objects.filter(order__isnull=False).exists()
     # Some tickets come from the biggest spenders.
     top = Customer.objects.order_by("-total_spend")[:236]
     assert Ticket.objects.filter(customer__in=top).exists()

@@ -104,13 +104,14 @@ def customers_to_nudge(*, now: datetime) -> list[tuple[int, datetime]]:
     """(customer id, last order) of those whose expected next purchase falls within the
     next NEXTORDER_NUDGE_DAYS_BEFORE days and who have no nudge since their last order.
 
-    The expected next purchase comes from the value model when the customer is scored
-    (90 days over the orders expected in them, from the scoring), else from their own
-    mean interval between orders (first to last over the orders between).
+    The expected next purchase is the last order plus the customer's interval between
+    orders: from the value model when the customer is scored (90 days over the orders
+    it expects in them, which already weighs in that they may have left), else their
+    own mean interval (first to last order over the orders between).
     """
     expected = (
         f"CASE WHEN c.scored_at IS NOT NULL AND c.expected_orders_90d >= %s "
-        f"THEN {_days('c.scored_at')} + 90.0 / c.expected_orders_90d "
+        f"THEN {_days('c.last_order_at')} + 90.0 / c.expected_orders_90d "
         f"WHEN c.scored_at IS NULL AND c.order_count >= 2 "
         f"THEN {_days('c.last_order_at')} + ({_days('c.last_order_at')} - "
         f"{_days('c.first_order_at')}) / (c.order_count - 1) END"

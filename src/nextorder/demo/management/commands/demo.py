@@ -21,6 +21,7 @@ from nextorder.demo.data import (
     generate_demo_tickets,
     score_demo_customers,
 )
+from nextorder.demo.followup import generate_demo_followup
 from nextorder.desk.mail.smtpd import parse_address, smtp_server
 
 
@@ -59,6 +60,10 @@ class Command(BaseCommand):
         self.stdout.write(score_demo_customers(shift_days=shift))
         made = generate_demo_tickets(count=options["tickets"])
         self.stdout.write(f"Tickets: {made} generated." if made else "Tickets: already there.")
+        surveyed = generate_demo_followup()
+        self.stdout.write(
+            f"Follow-up: {surveyed} surveys." if surveyed else "Follow-up: already there."
+        )
         host = options["addr"]
         self.stdout.write(self.style.SUCCESS(f"\nNextOrder demo: http://{host}/"))
         self.stdout.write(f"Log in with password {DEMO_PASSWORD!r} as one of:")
