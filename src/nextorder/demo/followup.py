@@ -47,7 +47,7 @@ def generate_demo_followup(*, now: datetime | None = None) -> int:
     delay = timedelta(hours=settings.NEXTORDER_SURVEY_DELAY_HOURS, minutes=5)
     solved = Ticket.objects.filter(solved_at__isnull=False).order_by("solved_at")
     for solved_at in solved.values_list("solved_at", flat=True):
-        if solved_at + delay <= now:
+        if solved_at is not None and solved_at + delay <= now:
             surveys_schedule(now=solved_at + delay)
     surveys = list(Survey.objects.order_by("created_at", "id"))
     for survey in surveys:
