@@ -65,7 +65,8 @@ SELECT g, CASE WHEN g % 2 = 0 THEN %(now)s::timestamptz END,
 FROM generate_series(1, %(n)s, 100) g;
 INSERT INTO followup_followuptask (kind, customer_id, period, role, title, due_at, state,
     created_at, note)
-SELECT 'nudge', g, 'p', 'sales', 'Ask', %(now)s::timestamptz, 'open', %(now)s::timestamptz - interval '3 days', ''
+SELECT 'nudge', g, 'p', 'sales', 'Ask', %(now)s::timestamptz, 'open',
+    %(now)s::timestamptz - interval '3 days', ''
 FROM generate_series(1, %(n)s, 20) g;
 """
 
