@@ -45,7 +45,7 @@ SELECT g, 'c' || g || '@example.org', true FROM generate_series(1, %(n)s) g;
 INSERT INTO desk_ticket (customer_id, contact_id, subject, status, priority, channel,
     value_at_risk, priority_reason, version, delivery_failed, created_at, updated_at,
     solved_at, closed_at)
-SELECT 1 + (g * 7919) % %(n)s, 1 + (g * 7919) % %(n)s, 'Where is my order?',
+SELECT 1 + (g::bigint * 7919) % %(n)s, 1 + (g::bigint * 7919) % %(n)s, 'Where is my order?',
     (ARRAY['open','pending','solved','closed','closed'])[1 + g % 5], 1, 'email', 0, '', 1, false,
     t - interval '2 days', t,
     CASE WHEN g % 5 >= 2 THEN t END, CASE WHEN g % 5 >= 3 THEN t END
