@@ -22,6 +22,7 @@ from nextorder.followup.tasks import referral_ask_deliver, survey_answer_follow,
 from nextorder.followup.timing import outside_quiet_hours
 from tests.followup.conftest import NOON
 from tests.mail_server import smtp_settings
+from tests.net import free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -207,3 +208,13 @@ def test_quiet_hours_push_sending_to_their_end():
     early = datetime(2026, 6, 10, 6, 0, tzinfo=UTC)
     assert outside_quiet_hours(early) == datetime(2026, 6, 10, 8, 0, tzinfo=UTC)
     assert outside_quiet_hours(NOON) == NOON
+
+
+def test_a_survey_that_cannot_be_sent_is_tried_again_later(solved):
+    (survey,) = surveys_schedule(now=NOON)
+    with smtp_settings(free_port()):  # nothing listens there
+        assert survey_deliver.call(survey.pk) == Sending.QUEUED
+    survey.refresh_from_db()
+    assert survey.attempts == 1 and "Error" in survey.last_error
+    retries = DBTaskResult.objects.filter(task_path=survey_deliver.module_path)
+    assert retries.count() == 2  # the first booking and its retry, a minute later

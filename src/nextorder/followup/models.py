@@ -72,6 +72,7 @@ class Survey(models.Model):
     send_after = models.DateTimeField()
     status = models.CharField(max_length=10, choices=Sending.choices, default=Sending.QUEUED)
     sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.CharField(max_length=500, blank=True)
     answered_at = models.DateTimeField(null=True, blank=True)
     csat = models.PositiveSmallIntegerField("CSAT (1-5)", null=True, blank=True)
@@ -125,6 +126,7 @@ class ReferralAsk(models.Model):
     created_at = models.DateTimeField()
     status = models.CharField(max_length=10, choices=Sending.choices, default=Sending.QUEUED)
     sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.CharField(max_length=500, blank=True)
 
     class Meta:

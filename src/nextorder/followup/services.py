@@ -130,7 +130,8 @@ def _send_once(
     verb: Verb,
 ) -> Any:
     """Send a queued email of the playbook once: a repeated task finds it sent (or
-    skipped) and does nothing; an unsubscribed or stopped customer gets nothing."""
+    skipped) and does nothing; an unsubscribed or stopped customer gets nothing. A
+    failure leaves it queued for the task to try again, up to NEXTORDER_DELIVERY_ATTEMPTS."""
     row = model.objects.select_related("customer").get(pk=pk)
     if row.status != Sending.QUEUED:
         return row
@@ -141,9 +142,13 @@ def _send_once(
         return row
     try:
         build(row).send()
-    except Exception as exc:  # any SMTP, network or backend error: say so on the row
+    except Exception as exc:  # any SMTP, network or backend error: try again later
+        attempts = row.attempts + 1
+        final = attempts >= settings.NEXTORDER_DELIVERY_ATTEMPTS
         model.objects.filter(pk=pk).update(
-            status=Sending.FAILED, last_error=f"{type(exc).__name__}: {exc}"[:500]
+            status=Sending.FAILED if final else Sending.QUEUED,
+            attempts=attempts,
+            last_error=f"{type(exc).__name__}: {exc}"[:500],
         )
         row.refresh_from_db()
         return row
@@ -218,7 +223,9 @@ def survey_answer(*, token: str, csat: int | None, nps: int | None, comment: str
         subject=survey,
         actor_label=_CUSTOMER_LABEL,
         customer_id=survey.customer_id,
-        after={"ticket": survey.ticket_id, "csat": csat, "nps": nps, "standing": survey.standing},
+        # "CSAT: none → 4" on the timeline: the answer's fields, from nothing.
+        before={"csat": None, "nps": None},
+        after={"csat": csat, "nps": nps, "ticket": survey.ticket_id, "standing": survey.standing},
         occurred_at=now,
     )
     return survey

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django_tasks import TaskResultStatus, task
 from django_tasks_db.models import DBTaskResult
 
+from nextorder.followup.models import Sending
 from nextorder.followup.services import (
     playbook_run,
     referral_ask_send,
@@ -22,14 +23,25 @@ from nextorder.followup.services import (
 )
 
 
+def _retry_after(attempts: int) -> datetime:
+    """1, 2, 4, 8... minutes after a failed try, as the desk's replies."""
+    return timezone.now() + timedelta(minutes=2 ** (attempts - 1))
+
+
 @task()
 def survey_deliver(survey_id: int) -> str:
-    return survey_send(survey_id=survey_id).status
+    survey = survey_send(survey_id=survey_id)
+    if survey.status == Sending.QUEUED and survey.attempts:
+        survey_deliver.using(run_after=_retry_after(survey.attempts)).enqueue(survey_id)
+    return survey.status
 
 
 @task()
 def referral_ask_deliver(ask_id: int) -> str:
-    return referral_ask_send(ask_id=ask_id).status
+    ask = referral_ask_send(ask_id=ask_id)
+    if ask.status == Sending.QUEUED and ask.attempts:
+        referral_ask_deliver.using(run_after=_retry_after(ask.attempts)).enqueue(ask_id)
+    return ask.status
 
 
 @task()
