@@ -160,3 +160,23 @@ def test_the_report_splits_reorders_by_csat_and_downloads(customer, solved, lead
     assert page.status_code == 200 and b"<svg" in page.content
     csv = client.get(reverse("followup:report_csv", args=["reorders"])).content.decode()
     assert "csat,CSAT 4-5,1,1.0000,1.0000,1.0000" in csv
+
+
+def test_the_nightly_run_is_booked_once_and_a_run_keeps_one_booking(db):
+    from django_tasks_db.models import DBTaskResult
+
+    from nextorder.followup.tasks import playbook_nightly, playbook_schedule
+
+    first = playbook_schedule()
+    assert playbook_schedule() == first  # idempotent: one pending run at most
+    assert first.astimezone(UTC).strftime("%H:%M") == "03:00"  # the tests' zone is UTC
+    outcome = playbook_nightly.call()
+    assert outcome == {
+        "surveys": 0,
+        "recovery_tasks": 0,
+        "referral_asks": 0,
+        "nudges": 0,
+        "referrals_attributed": 0,
+        "promise_checks": 0,
+    }
+    assert DBTaskResult.objects.filter(task_path=playbook_nightly.module_path).count() == 1

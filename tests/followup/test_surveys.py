@@ -12,6 +12,7 @@ import pytest
 from django.core import signing
 from django.test import Client, override_settings
 from django.urls import reverse
+from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from nextorder.core.models import Event, Verb
@@ -94,7 +95,7 @@ def test_unsubscribed_and_stopped_customers_get_nothing(solved, customer, lead, 
         assert survey_deliver.call(survey.pk) == Sending.SKIPPED
     assert mailbox.received == []
     # An answer from an unsubscribed promoter opens no referral ask either.
-    Survey.objects.filter(pk=survey.pk).update(answered_at=NOON, nps=10)
+    Survey.objects.filter(pk=survey.pk).update(answered_at=timezone.now(), nps=10)
     survey_answer_follow.call(survey.pk)
     assert not ReferralAsk.objects.exists()
     playbook_stop(customer=customer, actor=lead)
@@ -218,3 +219,12 @@ def test_a_survey_that_cannot_be_sent_is_tried_again_later(solved):
     assert survey.attempts == 1 and "Error" in survey.last_error
     retries = DBTaskResult.objects.filter(task_path=survey_deliver.module_path)
     assert retries.count() == 2  # the first booking and its retry, a minute later
+
+
+def test_an_unsubscribed_detractor_still_gets_a_call_but_no_email(solved, customer):
+    (survey,) = surveys_schedule(now=NOON)
+    Client().post(reverse("followup:unsubscribe", args=[unsubscribe_token(customer.pk)]))
+    Survey.objects.filter(pk=survey.pk).update(answered_at=timezone.now(), nps=2, csat=5)
+    survey_answer_follow.call(survey.pk)
+    assert FollowupTask.objects.get().kind == FollowupTask.Kind.RECOVERY
+    assert not ReferralAsk.objects.exists()  # CSAT 5 with NPS 2 is a detractor, not asked

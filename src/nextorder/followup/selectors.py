@@ -26,13 +26,13 @@ SURVEY_LOOKBACK = timedelta(days=7)
 _MIN_EXPECTED_ORDERS_90D = 0.05
 
 
-def _stopped() -> Exists:
-    """The customer asked for no more email, or staff stopped the playbook."""
-    return Exists(
-        CustomerFollowup.objects.filter(customer_id=OuterRef("customer_id")).filter(
-            Q(unsubscribed_at__isnull=False) | Q(stopped_at__isnull=False)
-        )
-    )
+def _stopped(*, or_unsubscribed: bool) -> Exists:
+    """Staff stopped the playbook for the customer (no email, no task), or, for what is
+    emailed, the customer asked for no more email (a person may still call them)."""
+    held = Q(stopped_at__isnull=False)
+    if or_unsubscribed:
+        held |= Q(unsubscribed_at__isnull=False)
+    return Exists(CustomerFollowup.objects.filter(customer_id=OuterRef("customer_id")).filter(held))
 
 
 def survey_period(when: datetime) -> int:
@@ -59,7 +59,7 @@ def tickets_to_survey(*, now: datetime) -> QuerySet[Ticket]:
                 Survey.objects.filter(customer_id=OuterRef("customer_id"), created_at__gt=recent)
             )
         )
-        .exclude(_stopped())
+        .exclude(_stopped(or_unsubscribed=True))
         .filter(Exists(ContactEmail.objects.filter(contact_id=OuterRef("contact_id"))))
     )
 
@@ -68,7 +68,7 @@ def answered_surveys_to_follow(*, now: datetime) -> QuerySet[Survey]:
     """Surveys answered in the last period whose customer the playbook may still act on;
     which of them need a recovery task or a referral ask is the caller's anti-join."""
     recent = now - timedelta(days=settings.NEXTORDER_SURVEY_PERIOD_DAYS)
-    return Survey.objects.filter(answered_at__gt=recent).exclude(_stopped())
+    return Survey.objects.filter(answered_at__gt=recent).exclude(_stopped(or_unsubscribed=False))
 
 
 def detractor_filter() -> Q:
