@@ -14,6 +14,7 @@ from nextorder.crm.models import Contact, Customer
 from nextorder.crm.services import contact_create, order_create
 from nextorder.desk.models import Ticket
 from nextorder.desk.services import ticket_open
+from tests.mail_server import smtp_server  # noqa: F401 - a fixture for every test
 
 # Hypothesis explores new inputs on every developer's run; CI replays a fixed sequence,
 # so that what lands is what was tested. `.ci/run` sets HYPOTHESIS_PROFILE=ci.

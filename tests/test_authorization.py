@@ -28,6 +28,7 @@ from nextorder.desk.macros import macro_save
 from nextorder.desk.mail.inbound import mail_receive
 from nextorder.desk.models import Attachment, InboundMail, OutboxMail
 from nextorder.desk.tags import tag_get_or_create
+from nextorder.followup.models import FollowupTask
 from nextorder.sales.services import agreement_create, commitment_create, lead_create
 
 pytestmark = pytest.mark.django_db
@@ -101,6 +102,20 @@ MATRIX: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("insight:retention", "GET"): (LOGIN, 403, 200, 200, 200),
     ("insight:retention_csv", "GET"): (LOGIN, 403, 200, 200, 200),
     ("insight:value_model", "GET"): (LOGIN, 403, 200, 200, 200),
+    ("followup:tasks", "GET"): (LOGIN, 403, 200, 200, 200),
+    ("followup:task_close", "GET"): (405, 405, 405, 405, 405),
+    ("followup:task_close", "POST"): (LOGIN, 403, 400, 400, 400),
+    ("followup:playbook", "GET"): (405, 405, 405, 405, 405),
+    ("followup:playbook", "POST"): (LOGIN, 403, 400, 400, 400),
+    ("followup:report", "GET"): (LOGIN, 403, 200, 200, 200),
+    ("followup:report_csv", "GET"): (LOGIN, 403, 200, 200, 200),
+    # Pages customers reach from an email: the signed link decides, not a log-in.
+    ("followup:survey", "GET"): (400, 400, 400, 400, 400),  # a link that is not valid
+    ("followup:survey", "POST"): (400, 400, 400, 400, 400),
+    ("followup:unsubscribe", "GET"): (400, 400, 400, 400, 400),
+    ("followup:unsubscribe", "POST"): (400, 400, 400, 400, 400),
+    ("followup:referral", "GET"): (404, 404, 404, 404, 404),  # nobody's referral code
+    ("followup:referral", "POST"): (404, 404, 404, 404, 404),
     # Everyone sees business hours and coverage; leads and managers change them.
     ("insight:calendars", "GET"): (LOGIN, 200, 200, 200, 200),
     ("insight:coverage_panel", "GET"): (LOGIN, 200, 200, 200, 200),
@@ -185,6 +200,11 @@ READ_ONLY_IN_ADMIN = {
     "desk.macro",
     "desk.savedview",
     "insight.valuemodelfit",
+    "followup.survey",
+    "followup.referralask",
+    "followup.referral",
+    "followup.followuptask",
+    "followup.customerfollowup",
     "desk.callrecord",
     "sales.commitment",
     "sales.serviceagreement",
@@ -274,6 +294,19 @@ def sold(customer, sales_user) -> dict[str, int]:
 
 
 @pytest.fixture
+def followup_task(customer) -> FollowupTask:
+    return FollowupTask.objects.create(
+        kind=FollowupTask.Kind.NUDGE,
+        customer=customer,
+        period="2026-03-15",
+        role="sales",
+        title="Ask for the next order",
+        due_at=timezone.now(),
+        created_at=timezone.now(),
+    )
+
+
+@pytest.fixture
 def business_calendar(db) -> BusinessCalendar:
     return calendar_create(name="Service hours", time_zone="Europe/Berlin")
 
@@ -291,7 +324,9 @@ def workspace(agent, lead) -> dict[str, int]:
     }
 
 
-def _url(name: str, ticket, customer, attachment, mail, workspace, calendar, sold) -> str:
+def _url(
+    name: str, ticket, customer, attachment, mail, workspace, calendar, sold, followup_task
+) -> str:
     held, kept = mail
     args = {
         "desk:ticket_tag_add": [ticket.pk],
@@ -328,6 +363,12 @@ def _url(name: str, ticket, customer, attachment, mail, workspace, calendar, sol
         "desk:customer": [customer.pk],
         "insight:follow_up": [customer.pk],
         "insight:retention_csv": ["cohorts"],
+        "followup:task_close": [followup_task.pk],
+        "followup:playbook": [customer.pk],
+        "followup:report_csv": ["reorders"],
+        "followup:survey": ["not-a-link-we-sent"],
+        "followup:unsubscribe": ["not-a-link-we-sent"],
+        "followup:referral": ["nobodys"],
         "portal:login": ["not-a-link-we-sent"],
         "portal:ticket": [ticket.pk],
         "portal:reply": [ticket.pk],
@@ -337,12 +378,32 @@ def _url(name: str, ticket, customer, attachment, mail, workspace, calendar, sol
 
 @pytest.mark.parametrize(("name", "method"), list(MATRIX))
 def test_each_role_gets_the_status_in_the_table(
-    clients, ticket, customer, attachment, mail, workspace, business_calendar, sold, name, method
+    clients,
+    ticket,
+    customer,
+    attachment,
+    mail,
+    workspace,
+    business_calendar,
+    sold,
+    followup_task,
+    name,
+    method,
 ):
     got = {}
     for role in ROLES:
         client = clients[role]
-        url = _url(name, ticket, customer, attachment, mail, workspace, business_calendar, sold)
+        url = _url(
+            name,
+            ticket,
+            customer,
+            attachment,
+            mail,
+            workspace,
+            business_calendar,
+            sold,
+            followup_task,
+        )
         response = client.get(url) if method == "GET" else client.post(url, {})
         got[role] = response.status_code
     assert got == dict(zip(ROLES, MATRIX[name, method], strict=True))

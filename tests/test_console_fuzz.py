@@ -30,6 +30,8 @@ from nextorder.core.models import Team
 from nextorder.core.services import calendar_create
 from nextorder.crm.models import Customer
 from nextorder.desk.models import Message, Ticket
+from nextorder.followup.links import survey_token
+from nextorder.followup.models import CustomerFollowup, FollowupTask, Referral, Survey
 from nextorder.sales.models import Commitment
 from nextorder.sales.services import commitment_create, lead_create
 
@@ -1064,3 +1066,139 @@ def test_lead_forms_answer_any_input(world, role, form, close):
         else reverse("sales:lead_new", args=[world.customer.pk])
     )
     answered(world.client(role).post(path, form))
+
+
+# The follow-up pages: the customer's (survey, unsubscribe, referral: a signed link or a
+# code, no log-in) and the staff's (tasks, closing one, stopping the playbook, the report).
+
+link_text = st.one_of(st.from_regex(r"\A[-A-Za-z0-9_:.]{1,80}\Z"), st.sampled_from(ODD_NUMBERS[1:]))
+survey_forms = st.fixed_dictionaries(
+    {},
+    optional={
+        "csat": odd_text,
+        "nps": odd_text,
+        "comment": st.one_of(st.text(max_size=200), st.just("x" * 5001), st.just("a\x00b")),
+    },
+)
+
+
+@pytest.fixture
+def survey(world) -> Survey:
+    return Survey.objects.create(
+        ticket=world.ticket,
+        customer=world.customer,
+        to_address="ada@example.com",
+        period=1,
+        created_at=timezone.now(),
+        send_after=timezone.now(),
+    )
+
+
+@fuzz
+@given(role=roles, forged=st.one_of(st.none(), link_text), query=survey_forms, form=survey_forms)
+def test_survey_answers_any_link_and_form_without_a_server_error(
+    world, survey, role, forged, query, form
+):
+    """A forged link is refused; a real one saves a valid answer and nothing else; a
+    GET never records."""
+    Survey.objects.filter(pk=survey.pk).update(answered_at=None, csat=None, nps=None, comment="")
+
+    def stored() -> list[tuple[Any, ...]]:
+        return list(Survey.objects.values_list("answered_at", "csat", "nps", "comment"))
+
+    before = stored()
+    token = survey_token(survey.pk) if forged is None else forged
+    path = reverse("followup:survey", args=[token])
+    answered(world.client(role).get(path, query))
+    assert stored() == before
+    response = answered(world.client(role).post(path, form))
+    if response.status_code != 200:
+        assert stored() == before
+    if forged is not None:
+        assert response.status_code in (400, 404)
+
+
+@fuzz
+@given(role=roles, token=link_text, one_click=st.booleans())
+def test_unsubscribe_answers_any_link(world, role, token, one_click):
+    path = reverse("followup:unsubscribe", args=[token])
+    response = answered(
+        world.client(role).post(path, {"List-Unsubscribe": "One-Click"})
+        if one_click
+        else world.client(role).get(path)
+    )
+    assert response.status_code == 400
+    assert not CustomerFollowup.objects.filter(unsubscribed_at__isnull=False).exists()
+
+
+@fuzz
+@given(role=roles, code=link_text, email=odd_text)
+def test_referral_answers_any_code_and_address(world, role, code, email):
+    CustomerFollowup.objects.update_or_create(
+        customer=world.customer, defaults={"referral_code": "abcdEF12"}
+    )
+    for path in (reverse("followup:referral", args=[code]), "/followup/referral/abcdEF12/"):
+        answered(world.client(role).post(path, {"email": email}))
+    assert all("@" in address for address in Referral.objects.values_list("email", flat=True))
+
+
+@fuzz
+@given(
+    role=roles,
+    query=st.fixed_dictionaries(
+        {},
+        optional={
+            "kind": st.one_of(st.sampled_from(FollowupTask.Kind.values), odd_text),
+            "state": st.one_of(st.sampled_from(FollowupTask.State.values), odd_text),
+        },
+    ),
+    form=st.fixed_dictionaries(
+        {},
+        optional={
+            "state": st.one_of(st.sampled_from(["done", "dismissed", "open"]), odd_text),
+            "note": st.one_of(st.text(max_size=100), st.just("n" * 1001)),
+        },
+    ),
+    pk=st.one_of(st.none(), st.integers(min_value=1, max_value=2**31)),
+)
+def test_tasks_answer_any_filter_and_close_any_form(world, role, query, form, pk):
+    task, _created = FollowupTask.objects.get_or_create(
+        customer=world.customer,
+        kind=FollowupTask.Kind.NUDGE,
+        period="fuzz",
+        defaults={
+            "role": "sales",
+            "title": "Ask",
+            "due_at": timezone.now(),
+            "created_at": timezone.now(),
+        },
+    )
+    answered(world.client(role).get(reverse("followup:tasks"), query))
+    path = reverse("followup:task_close", args=[task.pk if pk is None else pk])
+    response = answered(world.client(role).post(path, form))
+    task.refresh_from_db()
+    if response.status_code != 302 or role in ("anonymous", "agent"):
+        assert task.state == FollowupTask.State.OPEN
+    if task.state != FollowupTask.State.OPEN:
+        FollowupTask.objects.filter(pk=task.pk).update(state=FollowupTask.State.OPEN)
+
+
+@fuzz
+@given(role=roles, action=odd_text, pk=st.one_of(st.none(), st.integers(min_value=1)))
+def test_playbook_stop_answers_any_form(world, role, action, pk):
+    path = reverse("followup:playbook", args=[world.customer.pk if pk is None else pk])
+    answered(world.client(role).post(path, {"action": action}))
+    assert not CustomerFollowup.objects.filter(stopped_at__isnull=False).exists()
+
+
+@fuzz
+@given(
+    role=roles,
+    table=st.from_regex(r"\A[-a-zA-Z0-9_]{1,30}\Z"),
+    query=st.dictionaries(st.text(), st.text()),
+)
+def test_report_and_its_csv_answer_any_table(world, role, table, query):
+    answered(world.client(role).get(reverse("followup:report"), query))
+    response = answered(world.client(role).get(reverse("followup:report_csv", args=[table])))
+    if role in ("lead", "sales", "manager") and table in ("reorders", "time-to-next-order"):
+        assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")

@@ -24,6 +24,7 @@ from nextorder.desk.models import (
     TicketTag,
 )
 from nextorder.desk.search import SearchFilters, search
+from nextorder.followup.models import FollowupTask, Referral, Survey
 from nextorder.insight.coverage import coverage_report
 from nextorder.insight.selectors import StaffingTarget, staffing_plan
 from nextorder.sales.models import Commitment, Lead, ServiceAgreement
@@ -52,7 +53,8 @@ def test_demo_loads_once_and_rerunning_adds_nothing():
     # CDNOW's customers and orders, and the Shopify sample's (tests/crm/exports.py).
     # 60 conversations, a duplicate merged into one of them, and three of shop customers
     # asking to buy (demo/data.py).
-    assert counts[:3] == (2357 + 42, 6919 + 120, 60 + 1 + 3)
+    # The follow-up's referred customer came with their first order.
+    assert counts[:3] == (2357 + 42 + 1, 6919 + 120 + 1, 60 + 1 + 3)
     # The Shopify sample's 246 lines, and made-up CDs adding up to each CDNOW order.
     assert OrderLine.objects.filter(product__sku__startswith="CD-").exists()
     assert OrderLine.objects.exclude(product__sku__startswith="CD-").count() == 246
@@ -100,6 +102,12 @@ def test_demo_loads_once_and_rerunning_adds_nothing():
     client.force_login(get_user_model().objects.get(username="alex"))
     panel = client.get(reverse("insight:coverage_panel")).content.decode()
     assert "Saturdays 09:00-17:00: sales open, service closed" in panel
+    # Follow-up: answered surveys of every standing, the tasks they open, a referral's order.
+    standings = {survey.standing for survey in Survey.objects.filter(answered_at__isnull=False)}
+    assert {"promoter", "detractor"} <= standings
+    kinds = set(FollowupTask.objects.values_list("kind", flat=True))
+    assert {FollowupTask.Kind.RECOVERY, FollowupTask.Kind.REFERRAL} <= kinds
+    assert Referral.objects.filter(order__isnull=False).exists()
     # Some tickets come from the biggest spenders.
     top = Customer.objects.order_by("-total_spend")[:236]
     assert Ticket.objects.filter(customer__in=top).exists()

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "nextorder.crm",
     "nextorder.sales",
     "nextorder.desk",
+    "nextorder.followup",
     "nextorder.insight",
     "nextorder.demo",
 ]
@@ -172,6 +173,22 @@ NEXTORDER_HOLDOUT_WEEKS = int(os.environ.get("NEXTORDER_HOLDOUT_WEEKS", "26"))
 NEXTORDER_CURRENCY = os.environ.get("NEXTORDER_CURRENCY", "USD").upper()
 # The purchase model scores come from: "bgnbd" (default) or "pareto_nbd".
 NEXTORDER_PURCHASE_MODEL = os.environ.get("NEXTORDER_PURCHASE_MODEL", "bgnbd")
+
+# The follow-up playbook (see nextorder/followup): a survey goes out this many hours after
+# a ticket is solved, never in the quiet hours (local time, "HH:MM-HH:MM"), at most once
+# a period per customer; its link works this many days. A detractor's recovery task is due
+# this many hours after the answer; a next-order nudge opens this many days before the
+# customer's expected next purchase. The playbook runs every night at PLAYBOOK_TIME.
+NEXTORDER_SURVEY_DELAY_HOURS = float(os.environ.get("NEXTORDER_SURVEY_DELAY_HOURS", "24"))
+NEXTORDER_QUIET_HOURS = os.environ.get("NEXTORDER_QUIET_HOURS", "21:00-08:00")
+NEXTORDER_SURVEY_PERIOD_DAYS = int(os.environ.get("NEXTORDER_SURVEY_PERIOD_DAYS", "90"))
+NEXTORDER_SURVEY_LINK_DAYS = int(os.environ.get("NEXTORDER_SURVEY_LINK_DAYS", "14"))
+NEXTORDER_RECOVERY_DUE_HOURS = float(os.environ.get("NEXTORDER_RECOVERY_DUE_HOURS", "4"))
+NEXTORDER_NUDGE_DAYS_BEFORE = int(os.environ.get("NEXTORDER_NUDGE_DAYS_BEFORE", "7"))
+NEXTORDER_PLAYBOOK_TIME = os.environ.get("NEXTORDER_PLAYBOOK_TIME", "03:00")
+# Where customers reach the site: links in emails sent by the worker (surveys, referral
+# asks, unsubscribe) start with it, as no request is there to say the host.
+NEXTORDER_SITE_URL = os.environ.get("NEXTORDER_SITE_URL", "http://localhost:8000").rstrip("/")
 
 MEDIA_URL = "media/"
 MEDIA_ROOT = VAR_DIR / "media"

@@ -19,6 +19,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("desk/", include("nextorder.desk.urls")),
+    path("followup/", include("nextorder.followup.urls")),
     path("insight/", include("nextorder.insight.urls")),
     path("sales/", include("nextorder.sales.urls")),
     path("contact/", include(contact_patterns)),

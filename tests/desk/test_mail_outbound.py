@@ -7,7 +7,6 @@ from __future__ import annotations
 from email import message_from_bytes, policy
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.core.exceptions import ValidationError
 from django.test import override_settings
 from django_tasks_db.models import DBTaskResult
@@ -17,38 +16,13 @@ from nextorder.desk.mail.outbound import delivery_attempt
 from nextorder.desk.models import Delivery, OutboxMail, Ticket
 from nextorder.desk.services import ticket_open, ticket_reply
 from nextorder.desk.tasks import deliver_reply
+from tests.mail_server import smtp_settings
 from tests.net import free_port
 
 pytestmark = pytest.mark.django_db
 
 
-class _Mailbox:
-    def __init__(self) -> None:
-        self.received: list[bytes] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.received.append(envelope.original_content or envelope.content)
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp_server():
-    mailbox = _Mailbox()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield controller, mailbox
-    controller.stop()
-
-
-def _smtp(port: int):
-    return override_settings(
-        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
-        EMAIL_HOST="127.0.0.1",
-        EMAIL_PORT=port,
-        EMAIL_USE_TLS=False,
-        EMAIL_USE_SSL=False,
-        EMAIL_TIMEOUT=5,
-    )
+_smtp = smtp_settings
 
 
 def test_a_reply_queues_its_delivery_and_the_task_in_the_same_transaction(ticket, agent):

@@ -201,6 +201,17 @@ class Verb(models.TextChoices):
     LEAD_CHANGED = "lead.changed", "Sales lead changed"
     LEAD_WON = "lead.won", "Sales lead won"
     LEAD_LOST = "lead.lost", "Sales lead lost"
+    SURVEY_SCHEDULED = "survey.scheduled", "Survey scheduled"
+    SURVEY_SENT = "survey.sent", "Survey emailed"
+    SURVEY_ANSWERED = "survey.answered", "Survey answered"
+    REFERRAL_ASK_SENT = "referral.ask_sent", "Referral ask emailed"
+    REFERRAL_REGISTERED = "referral.registered", "Referral link used"
+    REFERRAL_ATTRIBUTED = "referral.attributed", "Referred customer ordered"
+    FOLLOWUP_TASK_OPENED = "followup_task.opened", "Follow-up task opened"
+    FOLLOWUP_TASK_CLOSED = "followup_task.closed", "Follow-up task closed"
+    PLAYBOOK_STOPPED = "playbook.stopped", "Follow-up playbook stopped"
+    PLAYBOOK_RESUMED = "playbook.resumed", "Follow-up playbook resumed"
+    EMAILS_UNSUBSCRIBED = "emails.unsubscribed", "Unsubscribed from follow-up emails"
 
 
 class Event(models.Model):

@@ -70,6 +70,14 @@ _SELL = [
     "sales.change_lead",
 ]
 
+# Leads win back detractors; sales asks for the next order and thanks referrers.
+_FOLLOW_UP = [
+    "followup.view_followuptask",
+    "followup.change_followuptask",
+    "followup.view_survey",
+    "followup.change_customerfollowup",
+]
+
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     AGENT: _READ_RECORD + _WORK_TICKETS + _SERVE_SALES,
     # Leads run the queue: they also assign tickets to others and route between teams.
@@ -89,6 +97,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "desk.add_callrecord",
         "insight.view_rostershift",
         *_SERVE_SALES,
+        *_FOLLOW_UP,
     ],
     # Sales owns the record of what was sold; it reads tickets but does not work them.
     SALES: [
@@ -111,10 +120,11 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "crm.add_product",
         "crm.change_product",
         *_SELL,
+        *_FOLLOW_UP,
     ],
 }
 # Managers run the desk: every NextOrder model, and the log-in lockouts (axes) they release.
-MANAGED_APPS = ("core", "crm", "sales", "desk", "insight", "axes")
+MANAGED_APPS = ("core", "crm", "sales", "desk", "followup", "insight", "axes")
 
 
 def is_manager(user: Any) -> bool:

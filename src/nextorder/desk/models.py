@@ -128,6 +128,12 @@ class Ticket(TimeStampedModel):
             ),
             models.Index(fields=["status", "created_at", "id"], name="ticket_status_age"),
             models.Index(fields=["customer", "-created_at"], name="ticket_customer_idx"),
+            # The follow-up playbook reads each night the tickets solved in a few days.
+            models.Index(
+                fields=["solved_at"],
+                name="ticket_solved_idx",
+                condition=models.Q(solved_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -58,6 +58,7 @@ from nextorder.desk.macros import (
 )
 from nextorder.desk.mail.inbound import quarantined_mail_delete, quarantined_mail_release
 from nextorder.desk.models import AgentSkill, Attachment, InboundMail, Macro, OutboxMail, Ticket
+from nextorder.desk.panels import customer_panels
 from nextorder.desk.search import Kind, SearchFilters, kinds_for, search
 from nextorder.desk.selectors import (
     ASSIGNEE_ME,
@@ -176,6 +177,7 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **extra: object) -> di
         "orders": customer_orders(customer=ticket.customer, limit=10),
         "other_tickets": customer_tickets(customer=ticket.customer, exclude=ticket, limit=10),
         "timeline": customer_timeline(customer=ticket.customer, limit=15),
+        "panels": customer_panels(request=request, customer=ticket.customer),
         "reply_address": ticket_reply_address(ticket),
         "ticket_tags": list(ticket.tags.all()),
         "all_tags": tags_all(),
@@ -383,6 +385,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "tickets": customer_tickets(customer=customer, limit=50),
             "timeline": customer_timeline(customer=customer, limit=50),
             "sales": customer_sales(customer=customer),
+            "panels": customer_panels(request=request, customer=customer),
         },
     )
 

@@ -15,7 +15,8 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 
-from nextorder.insight import bgnbd, charts, clv, gamma_gamma, holdout, pareto_nbd
+from nextorder.core import charts
+from nextorder.insight import bgnbd, clv, gamma_gamma, holdout, pareto_nbd
 from nextorder.insight.clv import PurchaseParams
 from nextorder.insight.fitting import FloatArray
 from nextorder.insight.rfm import DAYS_PER_WEEK

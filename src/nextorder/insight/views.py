@@ -16,10 +16,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from nextorder.core import params
+from nextorder.core import charts, params
 from nextorder.crm.models import Customer
 from nextorder.crm.selectors import customer_value
-from nextorder.insight import charts
 from nextorder.insight.models import ValueModelFit
 from nextorder.insight.selectors import (
     PROBABLY_GONE_BELOW,

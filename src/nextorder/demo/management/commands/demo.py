@@ -28,6 +28,7 @@ from nextorder.demo.data import (
     generate_demo_tickets,
     score_demo_customers,
 )
+from nextorder.demo.followup import generate_demo_followup
 from nextorder.desk.mail.smtpd import parse_address, smtp_server
 
 
@@ -78,6 +79,10 @@ class Command(BaseCommand):
         calls = generate_demo_calls()
         self.stdout.write(f"Call records: {calls} new (three weeks and this one, for Staffing).")
         self.stdout.write(generate_demo_sales())
+        surveyed = generate_demo_followup()
+        self.stdout.write(
+            f"Follow-up: {surveyed} surveys." if surveyed else "Follow-up: already there."
+        )
         host = options["addr"]
         self.stdout.write(self.style.SUCCESS(f"\nNextOrder demo: http://{host}/"))
         self.stdout.write(f"Log in with password {DEMO_PASSWORD!r} as one of:")

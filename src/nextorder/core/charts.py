@@ -96,10 +96,14 @@ def line_chart_svg(
     width: int = 640,
     height: int = 320,
     marker: tuple[float, str] | None = None,
+    bands: dict[str, list[tuple[float, float, float]]] | None = None,
 ) -> str:
     """One polyline per named series of (x, y) points, on shared axes; `marker` draws a
-    labelled vertical line at an x (where a calibration period ends, say)."""
+    labelled vertical line at an x (where a calibration period ends, say); `bands` shades
+    a series' (x, low, high) confidence band in its colour."""
+    bands = bands or {}
     points = [point for values in series.values() for point in values]
+    points += [(x, y) for band in bands.values() for x, low, high in band for y in (low, high)]
     xs = [x for x, _ in points] or [0.0, 1.0]
     ys = [y for _, y in points] or [0.0, 1.0]
     x_ticks = _nice_ticks(min(xs), max(xs))
@@ -121,6 +125,16 @@ def line_chart_svg(
             f'y2="{height - _MARGIN_BOTTOM}" stroke="#57606a" stroke-dasharray="4 3"/>'
             f'<text x="{x + 4:.1f}" y="{_MARGIN_TOP + 12}">{escape(label)}</text>'
         )
+    for index, name in enumerate(series):
+        if band := bands.get(name):
+            outline = [(x, high) for x, _low, high in band] + [
+                (x, low) for x, low, _high in reversed(band)
+            ]
+            polygon = " ".join(f"{to_x(x):.1f},{to_y(y):.1f}" for x, y in outline)
+            parts.append(
+                f'<polygon class="band" points="{polygon}" fill-opacity="0.15" stroke="none" '
+                f'fill="{_PALETTE[index % len(_PALETTE)]}"/>'
+            )
     for index, values in enumerate(series.values()):
         path = " ".join(f"{to_x(x):.1f},{to_y(y):.1f}" for x, y in values)
         parts.append(
