@@ -52,6 +52,7 @@ from nextorder.followup.selectors import (
     tickets_to_survey,
 )
 from nextorder.followup.timing import outside_quiet_hours
+from nextorder.sales.models import Commitment
 
 MAX_COMMENT_CHARS = 5000
 _CUSTOMER_LABEL = "customer:survey"
@@ -487,11 +488,59 @@ def nudges_open(*, now: datetime | None = None) -> list[FollowupTask]:
     )
 
 
+# Promises whose day came within this many days get their check after delivery.
+PROMISE_CHECK_DAYS = 14
+_DELIVERED_PROMISES = (
+    Commitment.Kind.DELIVER_BY,
+    Commitment.Kind.INSTALL_BY,
+    Commitment.Kind.REPLACEMENT_PART,
+    Commitment.Kind.TRAINING,
+)
+
+
+@transaction.atomic
 def promise_checks_open(*, now: datetime | None = None) -> list[FollowupTask]:
-    """The promise check after delivery: a PROMISE_CHECK task per delivered order whose
-    promises (`sales.Commitment`) are due. Wired by the lead engineer once the `sales`
-    app is merged (the selection needs its table); until then it opens nothing."""
-    return []
+    """The promise check after delivery: did what was agreed at the sale happen? One
+    task for sales per order whose delivery promises (`sales.Commitment`) came due in
+    the last PROMISE_CHECK_DAYS days, kept or not (a broken one is the first to check);
+    once per order, however often the playbook runs."""
+    now = now or timezone.now()
+    due = (
+        Commitment.objects.filter(
+            kind__in=_DELIVERED_PROMISES,
+            order__isnull=False,
+            due_at__lte=now,
+            due_at__gt=now - timedelta(days=PROMISE_CHECK_DAYS),
+        )
+        .exclude(state=Commitment.State.WAIVED)
+        .select_related("customer", "order")
+        .order_by("order_id", "due_at")
+    )
+    checked = set(
+        FollowupTask.objects.filter(kind=FollowupTask.Kind.PROMISE_CHECK).values_list(
+            "customer_id", "period"
+        )
+    )
+    tasks: dict[str, FollowupTask] = {}
+    for promise in due:
+        assert promise.order is not None
+        period = f"order:{promise.order_id}"
+        if (promise.customer_id, period) in checked or period in tasks:
+            continue
+        tasks[period] = FollowupTask(
+            kind=FollowupTask.Kind.PROMISE_CHECK,
+            customer_id=promise.customer_id,
+            period=period,
+            role=SALES,
+            title=(
+                f"Check with {promise.customer.name} that order {promise.order.reference} "
+                f"went as promised ({promise.get_kind_display().lower()} "
+                f"{promise.due_at:%-d %b}: {promise.get_state_display().lower()})"
+            )[:300],
+            due_at=now + timedelta(days=1),
+            created_at=now,
+        )
+    return _tasks_open(list(tasks.values()), now=now) if tasks else []
 
 
 # Tasks, stopping, unsubscribing
