@@ -177,6 +177,8 @@ MATRIX: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
 # Models whose admin pages are read-only: they change through their services only.
 READ_ONLY_IN_ADMIN = {
     "core.event",
+    "desk.assignmentrule",
+    "desk.agentskill",
     "core.openingperiod",
     "core.calendarexception",
     "core.apitoken",

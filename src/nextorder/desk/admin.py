@@ -2,6 +2,8 @@ from django.contrib import admin
 
 from nextorder.core.admin_site import ReadOnlyAdmin, ReadOnlyInline
 from nextorder.desk.models import (
+    AgentSkill,
+    AssignmentRule,
     Attachment,
     CallRecord,
     Delivery,
@@ -123,3 +125,16 @@ class CallRecordAdmin(ReadOnlyAdmin):
     list_display = ["offered_at", "channel", "queue", "outcome", "wait_seconds", "handle_seconds"]
     list_filter = ["channel", "outcome", "queue"]
     date_hierarchy = "offered_at"
+
+
+# Assignment rules and skills change on the console's Assignment page (desk/assignment.py),
+# which checks the lead's role and writes the event; here they are read.
+@admin.register(AssignmentRule)
+class AssignmentRuleAdmin(ReadOnlyAdmin):
+    list_display = ["team", "method", "use_skills", "takes_unrouted", "last_assigned"]
+
+
+@admin.register(AgentSkill)
+class AgentSkillAdmin(ReadOnlyAdmin):
+    list_display = ["user", "kind", "value"]
+    list_filter = ["kind"]
