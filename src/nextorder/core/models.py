@@ -76,6 +76,12 @@ class Verb(models.TextChoices):
     WEBHOOK_DELETED = "webhook.deleted", "Webhook subscription deleted"
     PORTAL_LINK_SENT = "portal.link_sent", "Portal log-in link sent"
     PORTAL_LINK_USED = "portal.link_used", "Logged in to the portal"
+    SLA_MET = "sla.met", "Service-level target met"
+    SLA_WARNED = "sla.warned", "Service-level target about to be missed"
+    SLA_BREACHED = "sla.breached", "Service-level target missed"
+    SLA_POLICY_CREATED = "sla_policy.created", "SLA policy created"
+    SLA_POLICY_CHANGED = "sla_policy.changed", "SLA policy changed"
+    SLA_RECOMPUTED = "sla.recomputed", "Open tickets' due times recomputed"
 
 
 class Event(models.Model):

@@ -5,7 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django_tasks import task
+from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
+from django_tasks import TaskResultStatus, task
+from django_tasks.base import Task
+from django_tasks_db.models import DBTaskResult
 
 from nextorder.core.models import WebhookDelivery, WebhookEvent
 from nextorder.core.webhooks import webhook_deliveries_create, webhook_delivery_attempt
@@ -37,3 +41,23 @@ def webhook_deliver(delivery_id: int) -> dict[str, Any]:
         "attempts": delivery.attempts,
         "status_code": delivery.last_status_code,
     }
+
+
+def book_once(booked_task: Task[Any, Any], *, run_after: datetime) -> datetime:
+    """Book a run of a task that books its own successor, unless a run is booked already
+    (one pending run at most); return when the booked run will be."""
+    if not booked_task.get_backend().supports_defer:
+        raise ImproperlyConfigured(
+            "the task backend cannot run tasks later; use django_tasks_db's DatabaseBackend"
+        )
+    with transaction.atomic():
+        booked = (
+            DBTaskResult.objects.select_for_update()
+            .filter(task_path=booked_task.module_path, status=TaskResultStatus.READY)
+            .order_by("run_after")
+            .first()
+        )
+        if booked is not None:
+            return booked.run_after
+        booked_task.using(run_after=run_after).enqueue()
+        return run_after

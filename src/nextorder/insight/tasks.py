@@ -12,11 +12,10 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
 from django.utils import timezone
-from django_tasks import TaskResultStatus, task
-from django_tasks_db.models import DBTaskResult
+from django_tasks import task
 
+from nextorder.core.tasks import book_once
 from nextorder.insight.services import customers_score, value_models_fit
 from nextorder.insight.valuation import NotEnoughHistory
 
@@ -76,20 +75,4 @@ def score_customers_now(as_of: str | None = None) -> dict[str, Any]:
 
 def nightly_scoring_schedule() -> datetime:
     """Book the next nightly scoring unless one is booked; return when it will run."""
-    backend = score_customers_nightly.get_backend()
-    if not backend.supports_defer:
-        raise ImproperlyConfigured(
-            "the task backend cannot run tasks later; use django_tasks_db's DatabaseBackend"
-        )
-    with transaction.atomic():
-        booked = (
-            DBTaskResult.objects.select_for_update()
-            .filter(task_path=score_customers_nightly.module_path, status=TaskResultStatus.READY)
-            .order_by("run_after")
-            .first()
-        )
-        if booked is not None:
-            return booked.run_after
-        when = next_scoring_time(after=timezone.now())
-        score_customers_nightly.using(run_after=when).enqueue()
-        return when
+    return book_once(score_customers_nightly, run_after=next_scoring_time(after=timezone.now()))
