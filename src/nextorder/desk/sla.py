@@ -398,7 +398,7 @@ def sla_rows_open(*, tickets: Sequence[Ticket]) -> None:
 
 def _locked_rows(tickets: Sequence[Ticket]) -> dict[int, TicketSla]:
     found = (
-        TicketSla.objects.select_for_update()
+        TicketSla.objects.select_for_update(of=("self",))
         .select_related("policy")
         .filter(ticket_id__in=[t.pk for t in tickets])
     )
