@@ -4,7 +4,8 @@ half-way)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -12,7 +13,8 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from nextorder.core.dispatch import _listeners
-from nextorder.core.models import Event, Team, Verb
+from nextorder.core.models import BusinessCalendar, Event, Team, Verb
+from nextorder.core.services import calendar_create, calendar_update, team_calendar_set
 from nextorder.desk.models import ClockState, ClockStep, SlaPolicy, Ticket, TicketSla
 from nextorder.desk.services import (
     ticket_open,
@@ -69,7 +71,9 @@ def sla_verbs(ticket: Ticket) -> list[str]:
 def notices() -> list[list[object]]:
     return [
         task.args_kwargs["args"]
-        for task in DBTaskResult.objects.filter(task_path=send_notice.module_path).order_by("id")
+        for task in DBTaskResult.objects.filter(task_path=send_notice.module_path).order_by(
+            "enqueued_at"
+        )
     ]
 
 
@@ -273,7 +277,8 @@ def test_the_worker_warns_then_escalates_once_each(
     assert ticket.priority == Ticket.Priority.HIGH
     assert "first response" in ticket.priority_reason
     assert sla_verbs(ticket) == ["sla.warned", "sla.breached"]
-    assert sorted(n[0] for n in notices()[1:]) == ["agent@example.com", "lead@example.com"]
+    breach_notices = [n for n in notices() if "missed" in str(n[1])]
+    assert sorted(n[0] for n in breach_notices) == ["agent@example.com", "lead@example.com"]
     # The check books its successor, one at most.
     assert DBTaskResult.objects.filter(task_path=sla_check.module_path).count() == 1
 
@@ -318,3 +323,109 @@ def test_a_worker_stopped_half_way_misses_nothing_and_repeats_nothing(
     assert [Ticket.objects.get(pk=t.pk).priority for t in tickets] == [Ticket.Priority.HIGH] * 3
     # Each breach mailed the assignee and the lead once.
     assert len(notices()) == 3 * 2
+
+
+# ---------------------------------------------------------------------------------------
+# Business hours: the policy's calendar, else the team's, else round the clock.
+
+BERLIN = ZoneInfo("Europe/Berlin")
+OFFICE_HOURS = (((time(9), time(12)), (time(13), time(17))),) * 5 + ((), ())
+
+
+def berlin(day: int, hour: int, minute: int = 0) -> datetime:
+    """A moment in June 2026 in Berlin (1 June 2026 is a Monday)."""
+    return datetime(2026, 6, day, hour, minute, tzinfo=BERLIN)
+
+
+@pytest.fixture
+def office(manager) -> BusinessCalendar:
+    return calendar_create(
+        name="Office", time_zone="Europe/Berlin", weekly=OFFICE_HOURS, actor=manager
+    )
+
+
+def test_a_clock_on_office_hours_runs_through_the_weekend_closed(
+    office, manager, customer, contact
+):
+    sla_policy_create(actor=manager, name="Office", first_response_minutes=120, calendar=office)
+    # Friday 16:00: one open hour on Friday, the second on Monday from 09:00.
+    ticket = ticket_open(
+        customer=customer, contact=contact, subject="Friday", body_text="x", sent_at=berlin(5, 16)
+    )
+    row = clocks(ticket)
+    assert row.first_response_due_at == berlin(8, 10)
+    # Three quarters of two hours: 90 minutes, the last 30 of them on Monday.
+    assert row.first_response_warn_at == berlin(8, 9, 30)
+
+
+def test_without_a_policy_calendar_the_clock_follows_the_teams(office, manager, customer, contact):
+    team = Team.objects.create(name="Day shift")
+    team_calendar_set(team=team, calendar=office, actor=manager)
+    sla_policy_create(actor=manager, name="Day", first_response_minutes=60)
+    # Tuesday 22:00: closed for the night; due an hour after Wednesday's opening, with the
+    # lunch break skipped by a ticket opened at 11:30.
+    night = ticket_open(
+        customer=customer,
+        contact=contact,
+        subject="Night",
+        body_text="x",
+        team=team,
+        sent_at=berlin(2, 22),
+    )
+    lunch = ticket_open(
+        customer=customer,
+        contact=contact,
+        subject="Lunch",
+        body_text="x",
+        team=team,
+        sent_at=berlin(3, 11, 30),
+    )
+    no_team = ticket_open(
+        customer=customer, contact=contact, subject="Anyone", body_text="x", sent_at=berlin(2, 22)
+    )
+    assert clocks(night).first_response_due_at == berlin(3, 10)
+    assert clocks(lunch).first_response_due_at == berlin(3, 13, 30)
+    assert clocks(no_team).first_response_due_at == berlin(2, 23)
+
+
+def test_a_pause_counts_only_the_open_hours_it_covers(office, manager, customer, contact, agent):
+    sla_policy_create(actor=manager, name="Office", resolution_minutes=8 * 60, calendar=office)
+    ticket = ticket_open(
+        customer=customer, contact=contact, subject="Wait", body_text="x", sent_at=berlin(1, 9)
+    )
+    ticket_update(
+        ticket=ticket,
+        actor=agent,
+        expected_version=ticket.version,
+        status=Ticket.Status.PENDING,
+        occurred_at=berlin(1, 16, 30),
+    )
+    # Back on Wednesday 10:00: paused 30 minutes on Monday, 7 hours on Tuesday, 1 on Wednesday.
+    ticket_receive_message(
+        ticket=ticket, contact=ticket.contact, body_text="Here", sent_at=berlin(3, 10)
+    )
+    row = clocks(ticket)
+    assert row.resolution_paused_seconds == int(8.5 * 3600)
+    # 8 open hours after Monday 09:00 is Tuesday 10:00; the pause moves it 8.5 open hours on.
+    assert row.resolution_due_at == berlin(3, 11, 30)
+
+
+def test_a_calendar_change_recomputes_the_clocks_running_in_it(office, manager, customer, contact):
+    policy = sla_policy_create(actor=manager, name="Office", first_response_minutes=120)
+    ticket = ticket_open(
+        customer=customer, contact=contact, subject="Friday", body_text="x", sent_at=berlin(5, 16)
+    )
+    assert clocks(ticket).first_response_due_at == berlin(5, 18)
+    sla_policy_update(
+        policy=policy, actor=manager, expected_version=policy.version, calendar=office
+    )
+    sla_recompute_open()
+    assert clocks(ticket).first_response_due_at == berlin(8, 10)
+    # Open on Saturday mornings from now on: the worker is booked to recompute.
+    calendar_update(
+        calendar=office, weekly=(*OFFICE_HOURS[:5], ((time(9), time(12)),), ()), actor=manager
+    )
+    booked = DBTaskResult.objects.filter(task_path=sla_recompute.module_path)
+    assert [None, Verb.CALENDAR_CHANGED] in [task.args_kwargs["args"] for task in booked]
+    sla_recompute.call(None, Verb.CALENDAR_CHANGED)
+    assert clocks(ticket).first_response_due_at == berlin(6, 10)

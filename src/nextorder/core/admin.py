@@ -3,16 +3,53 @@ from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from nextorder.core.admin_site import ReadOnlyAdmin
-from nextorder.core.models import ApiToken, Event, Team, WebhookDelivery, WebhookSubscription
+from nextorder.core.admin_site import ReadOnlyAdmin, ReadOnlyInline
+from nextorder.core.models import (
+    ApiToken,
+    BusinessCalendar,
+    CalendarException,
+    Event,
+    OpeningPeriod,
+    Team,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 from nextorder.core.services import api_token_revoke
 
 
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
-    list_display = ["name", "created_at"]
+    list_display = ["name", "kind", "calendar", "created_at"]
     search_fields = ["name"]
     filter_horizontal = ["members"]
+
+
+class OpeningPeriodInline(ReadOnlyInline):
+    model = OpeningPeriod
+
+
+class CalendarExceptionInline(ReadOnlyInline):
+    model = CalendarException
+
+
+@admin.register(BusinessCalendar)
+class BusinessCalendarAdmin(ReadOnlyAdmin):
+    """Calendars change through their services, which check the hours and record it."""
+
+    list_display = ["name", "time_zone", "holiday_country", "holiday_subdivision"]
+    inlines = [OpeningPeriodInline, CalendarExceptionInline]
+
+
+@admin.register(OpeningPeriod)
+class OpeningPeriodAdmin(ReadOnlyAdmin):
+    list_display = ["calendar", "weekday", "opens", "closes"]
+    list_filter = ["calendar"]
+
+
+@admin.register(CalendarException)
+class CalendarExceptionAdmin(ReadOnlyAdmin):
+    list_display = ["calendar", "date", "name", "periods"]
+    list_filter = ["calendar"]
 
 
 @admin.register(Event)

@@ -6,8 +6,11 @@ change of anything a customer or agent cares about (ticket, promise, survey, imp
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import models
 from django.utils import timezone
@@ -27,11 +30,97 @@ class TimeStampedModel(models.Model):
         abstract = True
 
 
+def validate_time_zone(value: str) -> None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise ValidationError(
+            f"{value!r} is not an IANA time zone (such as Europe/Berlin)."
+        ) from error
+
+
+class BusinessCalendar(TimeStampedModel):
+    """When a team is open: weekly hours in a time zone, the public holidays of a country
+    (from the `holidays` package) and one-off exceptions. `core.selectors.calendar_schedule`
+    turns it into the `business_time.Schedule` that clocks and reports compute with."""
+
+    name = models.CharField(max_length=100, unique=True)
+    time_zone = models.CharField(max_length=64, validators=[validate_time_zone])
+    # ISO 3166 codes as the `holidays` package names them ("DE", and "BY" for Bavaria).
+    holiday_country = models.CharField(max_length=3, blank=True)
+    holiday_subdivision = models.CharField(max_length=10, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OpeningPeriod(models.Model):
+    """One period of a weekday's hours; several make split shifts. `closes` at 00:00 is
+    midnight at the end of the day, so a night shift is two periods."""
+
+    class Weekday(models.IntegerChoices):
+        MONDAY = 0, "Monday"
+        TUESDAY = 1, "Tuesday"
+        WEDNESDAY = 2, "Wednesday"
+        THURSDAY = 3, "Thursday"
+        FRIDAY = 4, "Friday"
+        SATURDAY = 5, "Saturday"
+        SUNDAY = 6, "Sunday"
+
+    calendar = models.ForeignKey(BusinessCalendar, on_delete=models.CASCADE, related_name="periods")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    opens = models.TimeField()
+    closes = models.TimeField()
+
+    class Meta:
+        ordering = ["calendar", "weekday", "opens"]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.opens:%H:%M}-{self.closes:%H:%M}"
+
+
+class CalendarException(models.Model):
+    """A date whose hours differ from the week's: closed (no periods), or open for its own
+    periods, a list of ["HH:MM", "HH:MM"] pairs."""
+
+    calendar = models.ForeignKey(
+        BusinessCalendar, on_delete=models.CASCADE, related_name="exceptions"
+    )
+    date = models.DateField()
+    name = models.CharField(max_length=200, blank=True)
+    periods = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["calendar", "date"]
+        constraints = [
+            models.UniqueConstraint(fields=["calendar", "date"], name="calendar_exception_date")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.name or ('closed' if self.closed else 'special hours')}"
+
+    @property
+    def closed(self) -> bool:
+        return not self.periods
+
+
 class Team(TimeStampedModel):
-    """A group of agents that tickets are routed to."""
+    """A group of agents that tickets are routed to, or a sales line whose hours the
+    service hours are compared with."""
+
+    class Kind(models.TextChoices):
+        SERVICE = "service", "Service"
+        SALES = "sales", "Sales"
 
     name = models.CharField(max_length=100, unique=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="teams", blank=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.SERVICE)
+    calendar = models.ForeignKey(
+        BusinessCalendar, null=True, blank=True, on_delete=models.SET_NULL, related_name="teams"
+    )
 
     class Meta:
         ordering = ["name"]
@@ -76,6 +165,11 @@ class Verb(models.TextChoices):
     WEBHOOK_DELETED = "webhook.deleted", "Webhook subscription deleted"
     PORTAL_LINK_SENT = "portal.link_sent", "Portal log-in link sent"
     PORTAL_LINK_USED = "portal.link_used", "Logged in to the portal"
+    CALENDAR_CREATED = "calendar.created", "Business calendar created"
+    CALENDAR_CHANGED = "calendar.changed", "Business hours changed"
+    CALENDAR_EXCEPTION_SET = "calendar.exception_set", "Calendar exception set"
+    CALENDAR_IMPORTED = "calendar.imported", "Calendar exceptions imported"
+    TEAM_CALENDAR_SET = "team.calendar_set", "Team calendar set"
     SLA_MET = "sla.met", "Service-level target met"
     SLA_WARNED = "sla.warned", "Service-level target about to be missed"
     SLA_BREACHED = "sla.breached", "Service-level target missed"

@@ -7,10 +7,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Iterable
-from datetime import datetime
-from typing import Any
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import IO, Any
+from zoneinfo import ZoneInfo
 
+import holidays
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, User
 from django.contrib.contenttypes.models import ContentType
@@ -18,11 +21,16 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
+from nextorder.core.business_time import Schedule
 from nextorder.core.dispatch import dispatch
+from nextorder.core.ical import IcalError, ical_exceptions
 from nextorder.core.models import (
     API_TOKEN_PREFIX,
     ApiToken,
+    BusinessCalendar,
+    CalendarException,
     Event,
+    OpeningPeriod,
     Team,
     Verb,
     WebhookEvent,
@@ -298,3 +306,243 @@ def webhook_subscription_delete(*, subscription: WebhookSubscription, actor: Use
         before={"url": subscription.url, "events": subscription.events},
     )
     subscription.delete()
+
+
+Weekly = Sequence[Sequence[tuple[time, time]]]
+
+
+def _checked_schedule(*, time_zone: str, weekly: Weekly, special: Iterable[Any] = ()) -> None:
+    """The hours as the business-time kernel will read them, or the kernel's reason why
+    not as a ValidationError."""
+    try:
+        Schedule(
+            time_zone=time_zone,
+            weekly=tuple(tuple(day) for day in weekly),
+            special_dates=dict(special),
+        )
+    except ValueError as error:
+        raise ValidationError(str(error)) from error
+
+
+def _checked_holiday_region(country: str, subdivision: str) -> None:
+    if not country:
+        if subdivision:
+            raise ValidationError("A holiday subdivision needs a holiday country.")
+        return
+    supported = holidays.list_supported_countries()
+    if country not in supported:
+        raise ValidationError(f"{country!r} is not a country code the holidays package knows.")
+    if subdivision and subdivision not in supported[country]:
+        raise ValidationError(
+            f"{subdivision!r} is not a subdivision of {country}; "
+            f"known: {', '.join(supported[country]) or 'none'}."
+        )
+
+
+def _weekly_of(calendar: BusinessCalendar) -> list[list[tuple[time, time]]]:
+    weekly: list[list[tuple[time, time]]] = [[] for _ in range(7)]
+    for period in calendar.periods.order_by("weekday", "opens"):
+        weekly[period.weekday].append((period.opens, period.closes))
+    return weekly
+
+
+def _hours_text(weekly: Weekly) -> list[list[str]]:
+    return [[f"{opens:%H:%M}-{closes:%H:%M}" for opens, closes in day] for day in weekly]
+
+
+def _periods_write(*, calendar: BusinessCalendar, weekly: Weekly) -> None:
+    calendar.periods.all().delete()
+    OpeningPeriod.objects.bulk_create(
+        OpeningPeriod(calendar=calendar, weekday=weekday, opens=opens, closes=closes)
+        for weekday, day in enumerate(weekly)
+        for opens, closes in day
+    )
+
+
+@transaction.atomic
+def calendar_create(
+    *,
+    name: str,
+    time_zone: str,
+    weekly: Weekly = ((),) * 7,
+    holiday_country: str = "",
+    holiday_subdivision: str = "",
+    actor: User | None = None,
+) -> BusinessCalendar:
+    """A business calendar with its weekly hours (Monday first, several periods a day)."""
+    _checked_schedule(time_zone=time_zone, weekly=weekly)
+    _checked_holiday_region(holiday_country, holiday_subdivision)
+    calendar = BusinessCalendar(
+        name=name,
+        time_zone=time_zone,
+        holiday_country=holiday_country,
+        holiday_subdivision=holiday_subdivision,
+    )
+    calendar.full_clean()
+    calendar.save()
+    _periods_write(calendar=calendar, weekly=weekly)
+    event_record(
+        verb=Verb.CALENDAR_CREATED,
+        subject=calendar,
+        actor=actor,
+        after={"name": name, "time_zone": time_zone, "hours": _hours_text(weekly)},
+    )
+    return calendar
+
+
+@transaction.atomic
+def calendar_update(
+    *,
+    calendar: BusinessCalendar,
+    name: str | None = None,
+    time_zone: str | None = None,
+    weekly: Weekly | None = None,
+    holiday_country: str | None = None,
+    holiday_subdivision: str | None = None,
+    actor: User | None = None,
+) -> BusinessCalendar:
+    """Change what is given; `weekly` replaces all of the week's periods."""
+    old_weekly = _weekly_of(calendar)
+    fields = ("name", "time_zone", "holiday_country", "holiday_subdivision")
+    before = {field: getattr(calendar, field) for field in fields}
+    given = dict(zip(fields, (name, time_zone, holiday_country, holiday_subdivision), strict=True))
+    for field, value in given.items():
+        if value is not None:
+            setattr(calendar, field, value)
+    new_weekly = old_weekly if weekly is None else weekly
+    _checked_schedule(time_zone=calendar.time_zone, weekly=new_weekly)
+    _checked_holiday_region(calendar.holiday_country, calendar.holiday_subdivision)
+    calendar.full_clean()
+    calendar.save()
+    if weekly is not None:
+        _periods_write(calendar=calendar, weekly=weekly)
+    after = {field: getattr(calendar, field) for field in fields}
+    changed_before = {key: value for key, value in before.items() if after[key] != value}
+    changed_after = {key: after[key] for key in changed_before}
+    if _hours_text(old_weekly) != _hours_text(new_weekly):
+        changed_before["hours"] = _hours_text(old_weekly)
+        changed_after["hours"] = _hours_text(new_weekly)
+    if changed_after:
+        event_record(
+            verb=Verb.CALENDAR_CHANGED,
+            subject=calendar,
+            actor=actor,
+            before=changed_before,
+            after=changed_after,
+        )
+    return calendar
+
+
+def _periods_json(periods: Sequence[tuple[time, time]]) -> list[list[str]]:
+    return [[opens.strftime("%H:%M:%S"), closes.strftime("%H:%M:%S")] for opens, closes in periods]
+
+
+def _exception_write(
+    *, calendar: BusinessCalendar, day: date, name: str, periods: Sequence[tuple[time, time]]
+) -> CalendarException:
+    _checked_schedule(
+        time_zone=calendar.time_zone, weekly=((),) * 7, special=[(day, tuple(periods))]
+    )
+    exception, _created = CalendarException.objects.update_or_create(
+        calendar=calendar,
+        date=day,
+        defaults={"name": name[:200], "periods": _periods_json(sorted(periods))},
+    )
+    return exception
+
+
+@transaction.atomic
+def calendar_exception_set(
+    *,
+    calendar: BusinessCalendar,
+    day: date,
+    name: str = "",
+    periods: Sequence[tuple[time, time]] = (),
+    actor: User | None = None,
+) -> CalendarException:
+    """Close `day` (no periods) or give it hours of its own, replacing any exception
+    already on that date."""
+    exception = _exception_write(calendar=calendar, day=day, name=name, periods=periods)
+    event_record(
+        verb=Verb.CALENDAR_EXCEPTION_SET,
+        subject=calendar,
+        actor=actor,
+        after={"date": day.isoformat(), "name": name, "periods": exception.periods},
+    )
+    return exception
+
+
+@transaction.atomic
+def calendar_exception_delete(*, exception: CalendarException, actor: User | None = None) -> None:
+    """The date goes back to the week's hours (and the public holidays)."""
+    calendar, day = exception.calendar, exception.date
+    exception.delete()
+    event_record(
+        verb=Verb.CALENDAR_EXCEPTION_SET,
+        subject=calendar,
+        actor=actor,
+        before={"date": day.isoformat(), "periods": exception.periods},
+        after={"date": day.isoformat(), "removed": True},
+    )
+
+
+@dataclass(frozen=True)
+class IcalImport:
+    """What an iCalendar file changed: dates closed, dates given hours, events skipped
+    (recurring ones, which the file should list one by one) with why."""
+
+    closed: int
+    special: int
+    skipped: list[str]
+
+
+@transaction.atomic
+def calendar_import_ical(
+    *, calendar: BusinessCalendar, file: IO[bytes] | bytes, actor: User | None = None
+) -> IcalImport:
+    """Exceptions from the VEVENTs of an iCalendar file: an all-day event closes each of
+    its days; a timed event gives its date those hours (several on one date add up), in
+    the calendar's time zone. A date the file names replaces any exception on it."""
+    data = file if isinstance(file, bytes) else file.read()
+    try:
+        closed, special, skipped = ical_exceptions(data, ZoneInfo(calendar.time_zone))
+    except IcalError as error:
+        raise ValidationError(str(error)) from error
+    for day, name in closed.items():
+        _exception_write(calendar=calendar, day=day, name=name, periods=())
+    for day, (name, periods) in special.items():
+        try:
+            _exception_write(calendar=calendar, day=day, name=name, periods=periods)
+        except ValidationError as error:
+            raise ValidationError(f"The events on {day} overlap: {error.messages[0]}") from error
+    event_record(
+        verb=Verb.CALENDAR_IMPORTED,
+        subject=calendar,
+        actor=actor,
+        after={"closed": len(closed), "special": len(special), "skipped": len(skipped)},
+    )
+    return IcalImport(closed=len(closed), special=len(special), skipped=skipped)
+
+
+@transaction.atomic
+def team_calendar_set(
+    *,
+    team: Team,
+    calendar: BusinessCalendar | None,
+    kind: str | None = None,
+    actor: User | None = None,
+) -> Team:
+    """Which calendar a team keeps, and whether it is a service or a sales line."""
+    before = {"calendar": team.calendar.name if team.calendar else None, "kind": team.kind}
+    team.calendar = calendar
+    if kind is not None:
+        if kind not in Team.Kind.values:
+            raise ValidationError(f"A team is one of {', '.join(Team.Kind.values)}, not {kind!r}.")
+        team.kind = kind
+    team.save(update_fields=["calendar", "kind", "updated_at"])
+    after = {"calendar": calendar.name if calendar else None, "kind": team.kind}
+    if after != before:
+        event_record(
+            verb=Verb.TEAM_CALENDAR_SET, subject=team, actor=actor, before=before, after=after
+        )
+    return team

@@ -38,3 +38,16 @@ def sla_recompute_enqueue(events: Sequence[Event]) -> None:
     for event in events:
         if event.subject_id is not None:
             sla_recompute.enqueue(event.subject_id)
+
+
+@on_event(
+    Verb.CALENDAR_CHANGED,
+    Verb.CALENDAR_EXCEPTION_SET,
+    Verb.CALENDAR_IMPORTED,
+    Verb.TEAM_CALENDAR_SET,
+)
+def sla_recompute_after_calendar(events: Sequence[Event]) -> None:
+    """Other hours move the due times of the clocks that run in them: once per change."""
+    from nextorder.desk.tasks import sla_recompute
+
+    sla_recompute.enqueue(None, events[0].verb)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from nextorder.core.models import Team, TimeStampedModel
+from nextorder.core.models import BusinessCalendar, Team, TimeStampedModel
 from nextorder.crm.models import Contact, Customer
 
 
@@ -365,6 +365,15 @@ class SlaPolicy(TimeStampedModel):
     next_response_minutes = models.PositiveIntegerField(null=True, blank=True)
     resolution_minutes = models.PositiveIntegerField(null=True, blank=True)
     pause_statuses = models.JSONField(default=_pending_only, blank=True)
+    # The hours the clocks run in; empty: the ticket's team's calendar, else round the clock.
+    calendar = models.ForeignKey(
+        BusinessCalendar,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="sla_policies",
+        help_text="Empty: the ticket's team's calendar, else round the clock.",
+    )
     # At the breach the worker raises the priority one level and tells the team's leads;
     # with this it also hands the ticket to a lead of its team.
     reassign_on_breach = models.BooleanField(default=False)

@@ -37,8 +37,10 @@ from nextorder.core.bulk import (
     staging_table_drop,
     staging_table_load,
 )
-from nextorder.core.models import Event, Verb
+from nextorder.core.business_time import Schedule, add_business_seconds, business_time_between
+from nextorder.core.models import BusinessCalendar, Event, Team, Verb
 from nextorder.core.roles import LEAD
+from nextorder.core.selectors import calendar_schedule
 from nextorder.core.services import event_build, event_record, events_record
 from nextorder.desk.models import (
     CLOCKS,
@@ -49,9 +51,6 @@ from nextorder.desk.models import (
     TicketSla,
 )
 from nextorder.desk.priority import PriorityRule
-
-# Until the business calendars land (branch `calendars`), every clock runs round the clock.
-Schedule = Any
 
 # The assignee is warned when this share of a clock's target has gone by.
 WARN_SHARE = 0.75
@@ -153,10 +152,18 @@ class Schedules:
         self._by_id: dict[int, Schedule | None] = {_ROUND_THE_CLOCK: None}
 
     def get(self, calendar_id: int) -> Schedule | None:
+        if calendar_id not in self._by_id:
+            calendar = BusinessCalendar.objects.prefetch_related("periods", "exceptions").get(
+                pk=calendar_id
+            )
+            self._by_id[calendar_id] = calendar_schedule(calendar=calendar)
         return self._by_id[calendar_id]
 
 
 def _calendar_id(*, policy: SlaPolicy | None, team_calendar_id: int | None) -> int:
+    """The hours a ticket's clocks run in: its policy's, else its team's, else all hours."""
+    if policy is not None and policy.calendar_id is not None:
+        return policy.calendar_id
     return team_calendar_id or _ROUND_THE_CLOCK
 
 
@@ -184,7 +191,7 @@ def _add(
         if schedule is None:
             result[rows] = starts[rows] + seconds[rows]
         else:
-            raise NotImplementedError
+            result[rows] = add_business_seconds(starts[rows], seconds[rows], schedule)
     return result
 
 
@@ -193,7 +200,7 @@ def business_seconds_between(start: datetime, end: datetime, schedule: Schedule 
         return 0
     if schedule is None:
         return int((end - start).total_seconds())
-    raise NotImplementedError
+    return int(business_time_between(start, end, schedule).total_seconds())
 
 
 @dataclass
@@ -251,18 +258,23 @@ class _Context:
     book: PolicyBook
     schedules: Schedules
     agreements: dict[int, SlaTargets]
+    team_calendars: dict[int, int | None]
 
     @classmethod
     def for_tickets(cls, tickets: Iterable[Ticket]) -> _Context:
+        tickets = list(tickets)
+        team_ids = {t.team_id for t in tickets if t.team_id is not None}
         return cls(
             book=PolicyBook.current(),
             schedules=Schedules(),
             agreements=service_agreement_targets({t.customer_id for t in tickets}),
+            team_calendars=dict(
+                Team.objects.filter(pk__in=team_ids).values_list("pk", "calendar_id")
+            ),
         )
 
-
-def _team_calendar_id(ticket: Ticket) -> int | None:
-    return None
+    def team_calendar_id(self, ticket: Ticket) -> int | None:
+        return self.team_calendars.get(ticket.team_id) if ticket.team_id else None
 
 
 def _rematch(row: TicketSla, ticket: Ticket, context: _Context) -> tuple[SlaTargets, int]:
@@ -275,7 +287,7 @@ def _rematch(row: TicketSla, ticket: Ticket, context: _Context) -> tuple[SlaTarg
     )
     row.policy = policy
     targets = ticket_targets(policy=policy, agreement=context.agreements.get(ticket.customer_id))
-    return targets, _calendar_id(policy=policy, team_calendar_id=_team_calendar_id(ticket))
+    return targets, _calendar_id(policy=policy, team_calendar_id=context.team_calendar_id(ticket))
 
 
 def _reschedule(
@@ -507,6 +519,7 @@ _BATCH_COLUMNS = (
     "t.value_at_risk",
     "c.kind",
     "t.customer_id",
+    "team.calendar_id",
     *(f"s.{clock}_{part}" for clock in CLOCKS for part in ("state", "paused_seconds", "step")),
     *(f"s.{clock}_{part}" for clock in CLOCKS for part in _TIME_PARTS),
 )
@@ -567,6 +580,7 @@ def _recompute_batch(
             f"SELECT {selected} FROM desk_ticketsla AS s "
             "JOIN desk_ticket AS t ON t.id = s.ticket_id "
             "JOIN crm_customer AS c ON c.id = t.customer_id "
+            "LEFT JOIN core_team AS team ON team.id = t.team_id "
             f"WHERE s.ticket_id > %s AND t.id > %s AND s.status IN ({statuses}) "
             f"ORDER BY s.ticket_id LIMIT %s{lock}",
             [after, after, limit],
@@ -579,12 +593,13 @@ def _recompute_batch(
     agreements = service_agreement_targets(set(columns["customer_id"]))
     matched: dict[tuple[Any, ...], SlaPolicy | None] = {}
     policies, targets, calendar_ids = [], [], []
-    for priority, channel, value, kind, customer_id in zip(
+    for priority, channel, value, kind, customer_id, team_calendar_id in zip(
         columns["priority"],
         columns["channel"],
         columns["value_at_risk"],
         columns["kind"],
         columns["customer_id"],
+        columns["calendar_id"],
         strict=True,
     ):
         top = bool(value) and value >= book.top_value_at_risk
@@ -596,7 +611,7 @@ def _recompute_batch(
         policy = matched[key]
         policies.append(policy.pk if policy else None)
         targets.append(ticket_targets(policy=policy, agreement=agreements.get(customer_id)))
-        calendar_ids.append(_calendar_id(policy=policy, team_calendar_id=None))
+        calendar_ids.append(_calendar_id(policy=policy, team_calendar_id=team_calendar_id))
     calendars = np.array(calendar_ids)
     states: dict[str, np.ndarray] = {}
     times: dict[str, ClockTimes] = {}
@@ -820,6 +835,7 @@ POLICY_FIELDS = (
     "resolution_minutes",
     "pause_statuses",
     "reassign_on_breach",
+    "calendar",
 )
 _PAUSABLE = (Ticket.Status.NEW, Ticket.Status.OPEN, Ticket.Status.PENDING)
 
@@ -839,7 +855,9 @@ def _policy_checked(policy: SlaPolicy) -> None:
 
 def _loggable_policy(policy: SlaPolicy) -> dict[str, Any]:
     """Event rows hold JSON: the calendar as its id."""
-    return {name: getattr(policy, name) for name in POLICY_FIELDS}
+    return {name: getattr(policy, name) for name in POLICY_FIELDS if name != "calendar"} | {
+        "calendar": policy.calendar_id
+    }
 
 
 @transaction.atomic

@@ -47,15 +47,16 @@ def send_notice(to: str, subject: str, text: str) -> None:
 
 
 @task()
-def sla_recompute(policy_id: int) -> dict[str, Any]:
-    """After a policy changed: every open ticket's policy and due times again."""
+def sla_recompute(policy_id: int | None = None, because: str = "") -> dict[str, Any]:
+    """After a policy or a calendar changed: every open ticket's policy and due times
+    again (`because`: the verb of the calendar change, when it was one)."""
     report = sla_recompute_open()
-    policy = SlaPolicy.objects.filter(pk=policy_id).first()
+    policy = SlaPolicy.objects.filter(pk=policy_id).first() if policy_id else None
     event_record(
         verb=Verb.SLA_RECOMPUTED,
         subject=policy,
         actor_label="system:sla",
-        after={**asdict(report), "policy": policy_id},
+        after={**asdict(report), "policy": policy_id, "because": because},
     )
     return asdict(report)
 

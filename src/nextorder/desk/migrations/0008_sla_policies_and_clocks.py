@@ -9,6 +9,7 @@ import nextorder.desk.models
 
 class Migration(migrations.Migration):
     dependencies = [
+        ("core", "0008_business_calendars"),
         ("desk", "0007_priority_calibration"),
     ]
 
@@ -57,6 +58,17 @@ class Migration(migrations.Migration):
                 (
                     "pause_statuses",
                     models.JSONField(blank=True, default=nextorder.desk.models._pending_only),
+                ),
+                (
+                    "calendar",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Empty: the ticket's team's calendar, else round the clock.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="sla_policies",
+                        to="core.businesscalendar",
+                    ),
                 ),
                 ("reassign_on_breach", models.BooleanField(default=False)),
                 ("version", models.PositiveIntegerField(default=1)),
