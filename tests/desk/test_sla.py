@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
@@ -23,7 +24,11 @@ from nextorder.desk.services import (
     ticket_update,
 )
 from nextorder.desk.sla import (
+    PolicyBook,
+    Schedules,
     SlaTargets,
+    _batch_read,
+    _recompute_frame,
     sla_clocks_check,
     sla_policy_create,
     sla_policy_update,
@@ -429,3 +434,27 @@ def test_a_calendar_change_recomputes_the_clocks_running_in_it(office, manager, 
     assert [None, Verb.CALENDAR_CHANGED] in [task.args_kwargs["args"] for task in booked]
     sla_recompute.call(None, Verb.CALENDAR_CHANGED)
     assert clocks(ticket).first_response_due_at == berlin(6, 10)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the row-version guard is PostgreSQL's xmin"
+)
+def test_the_recompute_leaves_a_row_someone_wrote_since_it_was_read(
+    manager, customer, contact, agent
+):
+    policy = sla_policy_create(actor=manager, name="All", first_response_minutes=60)
+    ticket = ticket_open(customer=customer, contact=contact, subject="Race", body_text="x")
+    sla_policy_update(
+        policy=policy, actor=manager, expected_version=policy.version, first_response_minutes=30
+    )
+    read = _batch_read(after=-1, limit=10)
+    # An agent answers between the recompute's read and its write.
+    ticket_reply(ticket=ticket, author=agent, body="Done", expected_version=ticket.version)
+    written, again = _recompute_frame(read, book=PolicyBook.current(), schedules=Schedules())
+    assert (written, again) == (0, [ticket.pk])
+    row = clocks(ticket)
+    assert row.first_response_state == ClockState.MET
+    # Met against the target it ran under, not overwritten with times read before.
+    assert row.first_response_due_at == ticket.created_at + timedelta(minutes=60)
+    assert row.due_at == row.resolution_due_at is None

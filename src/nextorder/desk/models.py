@@ -420,8 +420,15 @@ class TicketSla(models.Model):
     ticket = models.OneToOneField(
         Ticket, primary_key=True, on_delete=models.CASCADE, related_name="sla"
     )
+    # Not indexed: every index is written again by each recompute's row updates, and a
+    # policy's clocks are looked for only when it is deleted.
     policy = models.ForeignKey(
-        SlaPolicy, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        SlaPolicy,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     status = models.CharField(max_length=10, choices=Ticket.Status.choices)
     # The earliest due time of the clocks running or breached (none while paused): the

@@ -31,13 +31,13 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from nextorder.core.bulk import (
-    StagingColumn,
-    rows_update,
-    staging_table_drop,
-    staging_table_load,
+from nextorder.core.bulk import rows_update
+from nextorder.core.business_time import (
+    US_PER_SECOND,
+    Schedule,
+    add_business_seconds,
+    business_time_between,
 )
-from nextorder.core.business_time import Schedule, add_business_seconds, business_time_between
 from nextorder.core.models import BusinessCalendar, Event, Team, Verb
 from nextorder.core.roles import LEAD
 from nextorder.core.selectors import calendar_schedule
@@ -54,7 +54,7 @@ from nextorder.desk.priority import PriorityRule
 
 # The assignee is warned when this share of a clock's target has gone by.
 WARN_SHARE = 0.75
-RECOMPUTE_BATCH = 5_000
+RECOMPUTE_BATCH = 50_000
 _LIVE = (ClockState.RUNNING, ClockState.PAUSED)
 _DONE_STATUSES = (Ticket.Status.SOLVED, Ticket.Status.CLOSED)
 _ROUND_THE_CLOCK = 0  # the calendar id of tickets with no calendar
@@ -131,7 +131,16 @@ class PolicyBook:
         value_at_risk: Decimal | None,
     ) -> SlaPolicy | None:
         """The first policy whose every condition the ticket meets."""
-        top_value = bool(value_at_risk) and value_at_risk >= self.top_value_at_risk  # type: ignore[operator]
+        return self.match_key(
+            priority=priority,
+            channel=channel,
+            customer_kind=customer_kind,
+            top_value=bool(value_at_risk) and value_at_risk >= self.top_value_at_risk,  # type: ignore[operator]
+        )
+
+    def match_key(
+        self, *, priority: int, channel: str, customer_kind: str, top_value: bool
+    ) -> SlaPolicy | None:
         for policy in self.policies:
             if policy.priorities and priority not in policy.priorities:
                 continue
@@ -169,10 +178,6 @@ def _calendar_id(*, policy: SlaPolicy | None, team_calendar_id: int | None) -> i
 
 def _epochs(moments: Sequence[datetime | None]) -> np.ndarray:
     return np.array([m.timestamp() if m is not None else np.nan for m in moments], dtype=float)
-
-
-def _numbers(values: Sequence[float | None]) -> np.ndarray:
-    return np.array([np.nan if v is None else v for v in values], dtype=float)
 
 
 def _moment(epoch: float) -> datetime | None:
@@ -423,6 +428,7 @@ _CLOCK_COLUMNS = tuple(
     for part in ("state", "started_at", "due_at", "warn_at", "paused_seconds", "step")
 )
 _WRITTEN = ("policy", "status", "due_at", "next_check_at", "paused_since", *_CLOCK_COLUMNS)
+_CLOCK_TIMES = tuple(f"{clock}_{part}" for clock in CLOCKS for part in ("due_at", "warn_at"))
 
 
 def sla_follow_changes(
@@ -495,183 +501,359 @@ def _summarize(row: TicketSla) -> None:
 @dataclass(frozen=True)
 class RecomputeReport:
     tickets: int
+    # Rows whose policy or times changed, and so were written.
+    written: int
     batches: int
     seconds: float
     # The longest a batch held its rows locked (its transaction), in seconds.
     longest_batch_seconds: float
 
 
-_STAGED = "sla_recompute_staging"
-_TIME_COLUMNS = tuple(f"{clock}_{part}" for clock in CLOCKS for part in ("due_at", "warn_at"))
-_STAGED_COLUMNS = (
-    StagingColumn("ticket_id", "bigint", "integer"),
-    StagingColumn("policy_id", "bigint", "integer"),
+_TIME_PARTS = ("started_at", "due_at", "warn_at")
+_WRITTEN_TIMES = (*_CLOCK_TIMES, "due_at", "next_check_at")
+# What a batch reads: (SQL, name); times as integer microseconds since 1970.
+_NUMBER_COLUMNS = (
+    ("t.priority", "priority"),
+    ("t.value_at_risk", "value_at_risk"),
+    ("t.customer_id", "customer_id"),
+    ("team.calendar_id", "team_calendar_id"),
+    ("s.policy_id", "policy_id"),
     *(
-        StagingColumn(name, "timestamptz", "text")
-        for name in (*_TIME_COLUMNS, "due_at", "next_check_at")
+        (f"s.{clock}_{part}", f"{clock}_{part}")
+        for clock in CLOCKS
+        for part in ("paused_seconds", "step")
     ),
 )
-_TIME_PARTS = ("started_at", "due_at", "warn_at")
-_BATCH_COLUMNS = (
-    "s.ticket_id",
-    "t.priority",
-    "t.channel",
-    "t.value_at_risk",
-    "c.kind",
-    "t.customer_id",
-    "team.calendar_id",
-    *(f"s.{clock}_{part}" for clock in CLOCKS for part in ("state", "paused_seconds", "step")),
-    *(f"s.{clock}_{part}" for clock in CLOCKS for part in _TIME_PARTS),
+_TEXT_COLUMNS = (
+    ("t.channel", "channel"),
+    ("c.kind", "kind"),
+    *((f"s.{clock}_state", f"{clock}_state") for clock in CLOCKS),
+)
+_MOMENT_COLUMNS = (
+    *(f"{clock}_{part}" for clock in CLOCKS for part in _TIME_PARTS),
+    "due_at",
+    "next_check_at",
 )
 
 
 def _epoch_sql(column: str) -> str:
-    """A time as seconds since 1970, read as a number: a batch's five thousand rows carry
-    fifteen thousand times, which as datetimes cost more than all the rest."""
+    """A time as seconds since 1970: a float exact to well under a microsecond (rounded
+    to it once read), and a number, not a datetime, as a batch carries half a million."""
     if connection.vendor == "postgresql":
-        return f"EXTRACT(EPOCH FROM {column})"
+        return f"date_part('epoch', {column})"
     # Whole seconds, then the stored fraction (".123456"): julianday loses microseconds.
     return f"(CAST(strftime('%%s', {column}) AS REAL) + CAST(substr({column}, 20) AS REAL))"
+
+
+def _batch_query(*, after: int, limit: int, ids: Sequence[int] | None) -> tuple[str, list[Any]]:
+    postgres = connection.vendor == "postgresql"
+    selected = [
+        "s.ticket_id",
+        *(["s.xmin::text::bigint"] if postgres else []),
+        *(sql for sql, _name in _NUMBER_COLUMNS),
+        *(sql for sql, _name in _TEXT_COLUMNS),
+        *(_epoch_sql(f"s.{name}") for name in _MOMENT_COLUMNS),
+    ]
+    statuses = ", ".join(f"'{status}'" for status in Ticket.ACTIVE_STATUSES)
+    where = f"s.status IN ({statuses})"
+    params: list[Any] = []
+    if ids is None:
+        # The cursor bounds both sides of the join, so each is read from it on.
+        where += " AND s.ticket_id > %s AND t.id > %s"
+        params += [after, after]
+    else:
+        where += f" AND s.ticket_id IN ({', '.join(['%s'] * len(ids))})"
+        params += list(ids)
+    if postgres:
+        # The batch as one text of tab-separated lines, which polars reads at once: the
+        # rows as rows (or COPY's one message a row) cost more in Python than the rest.
+        fields = ", ".join(f"COALESCE(({column})::text, '\\N')" for column in selected)
+        selected = [f"concat_ws(E'\\t', {fields}) AS line"]
+    sql = (
+        f"SELECT {', '.join(selected)} FROM desk_ticketsla AS s "
+        "JOIN desk_ticket AS t ON t.id = s.ticket_id "
+        "JOIN crm_customer AS c ON c.id = t.customer_id "
+        "LEFT JOIN core_team AS team ON team.id = t.team_id "
+        f"WHERE {where} ORDER BY s.ticket_id LIMIT %s"
+    )
+    if postgres:
+        sql = f"SELECT string_agg(line, E'\\n') FROM ({sql}) AS batch"
+    return sql, [*params, limit]
+
+
+def _batch_names() -> list[str]:
+    return [
+        "ticket_id",
+        *(["row_xmin"] if connection.vendor == "postgresql" else []),
+        *(name for _sql, name in _NUMBER_COLUMNS),
+        *(name for _sql, name in _TEXT_COLUMNS),
+        *_MOMENT_COLUMNS,
+    ]
+
+
+def _batch_read(*, after: int, limit: int, ids: Sequence[int] | None = None) -> pl.DataFrame:
+    """The batch's open clocks with what matching a policy needs: on PostgreSQL as one
+    text read by polars (no Python object per value), on SQLite row by row."""
+    sql, params = _batch_query(after=after, limit=limit, ids=ids)
+    names = _batch_names()
+    texts = {name for _sql, name in _TEXT_COLUMNS}
+    floats = {"value_at_risk", *_MOMENT_COLUMNS}
+    schema = {
+        name: pl.String if name in texts else pl.Float64 if name in floats else pl.Int64
+        for name in names
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if connection.vendor != "postgresql":
+            return _in_micros(pl.DataFrame(cursor.fetchall(), schema=schema, orient="row"))
+        [(text,)] = cursor.fetchall()
+    if not text:
+        return pl.DataFrame(schema=schema)
+    return _in_micros(
+        pl.read_csv(
+            text.encode(),
+            separator="\t",
+            has_header=False,
+            new_columns=names,
+            schema=schema,
+            null_values="\\N",
+            quote_char=None,
+        )
+    )
+
+
+def _in_micros(frame: pl.DataFrame) -> pl.DataFrame:
+    """Times as whole microseconds, so that a time computed again compares exactly."""
+    return frame.with_columns(
+        (pl.col(name) * US_PER_SECOND).round(0).cast(pl.Int64) for name in _MOMENT_COLUMNS
+    )
 
 
 def sla_recompute_open(*, batch_size: int = RECOMPUTE_BATCH) -> RecomputeReport:
     """Match every open ticket's policy again and recompute its clocks' due times.
 
     Keyset batches over the narrow clock table, each its own transaction that locks only
-    its rows (never the ticket table): agents keep working while it runs, and a change
-    they make to a ticket waits at most one batch. A batch reads its rows, computes the
-    due times at once per calendar and writes them in one UPDATE … FROM a staging table.
+    the rows it changes (never the ticket table): agents keep working while it runs, and
+    a change they make to a ticket waits at most one batch. A batch reads its rows (COPY),
+    computes the due times at once per calendar, and writes only the rows that changed
+    in one UPDATE from arrays. On PostgreSQL a row is written only if no one wrote it
+    since it was read (its xmin); those that someone did are done again at the end.
     """
     book = PolicyBook.current()
     schedules = Schedules()
     started = time.perf_counter()
-    after, tickets, batches, longest = -1, 0, 0, 0.0
+    after, tickets, written, batches, longest = -1, 0, 0, 0, 0.0
+    retry: list[int] = []
     while True:
         batch_started = time.perf_counter()
         with transaction.atomic():
-            count, after = _recompute_batch(
-                after=after, limit=batch_size, book=book, schedules=schedules
-            )
+            frame = _batch_read(after=after, limit=batch_size)
+            done, skipped = _recompute_frame(frame, book=book, schedules=schedules)
         longest = max(longest, time.perf_counter() - batch_started)
-        tickets += count
+        tickets += frame.height
+        written += done
+        retry += skipped
         batches += 1
-        if count < batch_size:
+        if frame.height < batch_size:
             break
+        after = int(frame["ticket_id"].max())  # type: ignore[arg-type]
+    # Rows a desk service wrote meanwhile: read again (a service that started before the
+    # policy change committed may have used the old policy).
+    for _round in range(3):
+        if not retry:
+            break
+        with transaction.atomic():
+            frame = _batch_read(after=-1, limit=len(retry), ids=retry)
+            done, retry = _recompute_frame(frame, book=book, schedules=schedules)
+        written += done
     return RecomputeReport(
         tickets=tickets,
+        written=written,
         batches=batches,
         seconds=time.perf_counter() - started,
         longest_batch_seconds=longest,
     )
 
 
-def _recompute_batch(
-    *, after: int, limit: int, book: PolicyBook, schedules: Schedules
-) -> tuple[int, int]:
-    selected = ", ".join(
-        _epoch_sql(column) if column.endswith(_TIME_PARTS) else column for column in _BATCH_COLUMNS
+def _policy_columns(frame: pl.DataFrame, book: PolicyBook) -> pl.DataFrame:
+    """Each row's policy, targets (business seconds) and calendar: one match per distinct
+    (priority, channel, customer kind, top value) in the batch."""
+    top = float(book.top_value_at_risk)
+    keyed = frame.with_columns(
+        ((pl.col("value_at_risk").fill_null(0) != 0) & (pl.col("value_at_risk") >= top))
+        .fill_null(False)
+        .alias("top_value")
     )
-    statuses = ", ".join(f"'{status}'" for status in Ticket.ACTIVE_STATUSES)
-    # The cursor bounds both sides of the join, so each is read from it on; the rows are
-    # locked (PostgreSQL) so that no desk service moves a clock under the batch.
-    lock = " FOR UPDATE OF s" if connection.features.has_select_for_update_of else ""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {selected} FROM desk_ticketsla AS s "
-            "JOIN desk_ticket AS t ON t.id = s.ticket_id "
-            "JOIN crm_customer AS c ON c.id = t.customer_id "
-            "LEFT JOIN core_team AS team ON team.id = t.team_id "
-            f"WHERE s.ticket_id > %s AND t.id > %s AND s.status IN ({statuses}) "
-            f"ORDER BY s.ticket_id LIMIT %s{lock}",
-            [after, after, limit],
+    keys = keyed.select("priority", "channel", "kind", "top_value").unique()
+    matches: dict[str, list[Any]] = {name: [] for name in ("policy", "calendar", *CLOCKS)}
+    for priority, channel, kind, top_value in keys.iter_rows():
+        policy = book.match_key(
+            priority=priority, channel=channel, customer_kind=kind, top_value=top_value
         )
-        rows = cursor.fetchall()
-    if not rows:
-        return 0, after
-    names = [column.partition(".")[2] for column in _BATCH_COLUMNS]
-    columns = dict(zip(names, zip(*rows, strict=True), strict=True))
-    agreements = service_agreement_targets(set(columns["customer_id"]))
-    matched: dict[tuple[Any, ...], SlaPolicy | None] = {}
-    policies, targets, calendar_ids = [], [], []
-    for priority, channel, value, kind, customer_id, team_calendar_id in zip(
-        columns["priority"],
-        columns["channel"],
-        columns["value_at_risk"],
-        columns["kind"],
-        columns["customer_id"],
-        columns["calendar_id"],
-        strict=True,
-    ):
-        top = bool(value) and value >= book.top_value_at_risk
-        key = (priority, channel, kind, top)
-        if key not in matched:
-            matched[key] = book.match(
-                priority=priority, channel=channel, customer_kind=kind, value_at_risk=value
-            )
-        policy = matched[key]
-        policies.append(policy.pk if policy else None)
-        targets.append(ticket_targets(policy=policy, agreement=agreements.get(customer_id)))
-        calendar_ids.append(_calendar_id(policy=policy, team_calendar_id=team_calendar_id))
-    calendars = np.array(calendar_ids)
+        targets = policy_targets(policy)
+        matches["policy"].append(policy.pk if policy else None)
+        matches["calendar"].append(policy.calendar_id if policy else None)
+        for clock in CLOCKS:
+            matches[clock].append(targets.of(clock))
+    matched = keys.with_columns(
+        pl.Series("new_policy_id", matches["policy"], dtype=pl.Int64),
+        pl.Series("policy_calendar_id", matches["calendar"], dtype=pl.Int64),
+        *(pl.Series(f"{clock}_target", matches[clock], dtype=pl.Float64) for clock in CLOCKS),
+    )
+    joined = keyed.join(
+        matched, on=["priority", "channel", "kind", "top_value"], how="left", maintain_order="left"
+    ).with_columns(
+        pl.coalesce("policy_calendar_id", "team_calendar_id", pl.lit(_ROUND_THE_CLOCK)).alias(
+            "calendar_id"
+        )
+    )
+    agreements = service_agreement_targets(joined["customer_id"].unique().to_list())
+    if agreements:
+        promised = pl.DataFrame(
+            {
+                "customer_id": list(agreements),
+                **{
+                    f"{clock}_promised": [a.of(clock) for a in agreements.values()]
+                    for clock in CLOCKS
+                },
+            },
+            schema_overrides={f"{clock}_promised": pl.Float64 for clock in CLOCKS},
+        )
+        joined = joined.join(
+            promised, on="customer_id", how="left", maintain_order="left"
+        ).with_columns(
+            pl.coalesce(f"{clock}_promised", f"{clock}_target").alias(f"{clock}_target")
+            for clock in CLOCKS
+        )
+    return joined
+
+
+def _recompute_frame(
+    frame: pl.DataFrame, *, book: PolicyBook, schedules: Schedules
+) -> tuple[int, list[int]]:
+    """Compute and write a batch; return (rows written, ids someone wrote since read)."""
+    if frame.is_empty():
+        return 0, []
+    frame = _policy_columns(frame, book)
+
+    def seconds(name: str) -> np.ndarray:
+        return frame[name].cast(pl.Float64).to_numpy() / US_PER_SECOND
+
+    calendars = frame["calendar_id"].to_numpy()
     states: dict[str, np.ndarray] = {}
     times: dict[str, ClockTimes] = {}
     steps: dict[str, np.ndarray] = {}
     for clock in CLOCKS:
-        states[clock] = np.array(columns[f"{clock}_state"], dtype=object)
-        steps[clock] = np.array(columns[f"{clock}_step"])
+        states[clock] = frame[f"{clock}_state"].to_numpy()
+        steps[clock] = frame[f"{clock}_step"].to_numpy()
         live = (states[clock] == ClockState.RUNNING) | (states[clock] == ClockState.PAUSED)
         computed = clock_times(
-            starts=_numbers(columns[f"{clock}_started_at"]),
-            targets=np.array(
-                [t.of(clock) if t.of(clock) is not None else np.nan for t in targets], dtype=float
-            ),
-            paused=np.array(columns[f"{clock}_paused_seconds"], dtype=float),
+            starts=seconds(f"{clock}_started_at"),
+            targets=np.where(live, frame[f"{clock}_target"].to_numpy(), np.nan),
+            paused=frame[f"{clock}_paused_seconds"].to_numpy().astype(float),
             calendar_ids=calendars,
             schedules=schedules,
         )
         # A stopped clock keeps the times it stopped against.
         times[clock] = ClockTimes(
-            due=np.where(live, computed.due, _numbers(columns[f"{clock}_due_at"])),
-            warn=np.where(live, computed.warn, _numbers(columns[f"{clock}_warn_at"])),
+            due=np.where(live, computed.due, seconds(f"{clock}_due_at")),
+            warn=np.where(live, computed.warn, seconds(f"{clock}_warn_at")),
         )
     due_at, next_check = clock_summary(states=states, times=times, steps=steps)
-    frame = pl.DataFrame(
-        {
-            "ticket_id": columns["ticket_id"],
-            "policy_id": pl.Series(policies, dtype=pl.Int64),
-            **{
-                f"{clock}_{part}": _db_times(getattr(times[clock], part.removesuffix("_at")))
-                for clock in CLOCKS
-                for part in ("due_at", "warn_at")
-            },
-            "due_at": _db_times(due_at),
-            "next_check_at": _db_times(next_check),
-        }
+    new = {
+        **{
+            f"{clock}_{part}": getattr(times[clock], part.removesuffix("_at"))
+            for clock in CLOCKS
+            for part in ("due_at", "warn_at")
+        },
+        "due_at": due_at,
+        "next_check_at": next_check,
+    }
+    written = frame.select(
+        "ticket_id", *(["row_xmin"] if "row_xmin" in frame.columns else [])
+    ).with_columns(
+        pl.Series("policy_id", frame["new_policy_id"]),
+        *(pl.Series(name, _micros(values)) for name, values in new.items()),
     )
-    staging_table_load(table=_STAGED, columns=_STAGED_COLUMNS, frame=frame)
-    assignments = ", ".join(
-        f"{name} = s.{name}" for name in ("policy_id", *_TIME_COLUMNS, "due_at", "next_check_at")
-    )
+    # Only the rows whose policy or times changed are written (a write is most of the cost).
+    changed = ~frame["new_policy_id"].eq_missing(frame["policy_id"])
+    for name in new:
+        changed = changed | ~written[name].eq_missing(frame[name])
+    written = written.filter(changed)
+    if written.is_empty():
+        return 0, []
+    updated = _clock_times_write(written)
+    skipped = sorted(set(written["ticket_id"].to_list()) - set(updated))
+    return len(updated), skipped
+
+
+def _micros(epochs: np.ndarray) -> pl.Series:
+    return pl.Series(np.round(epochs * US_PER_SECOND)).fill_nan(None).cast(pl.Int64)
+
+
+def _array_literal(values: pl.Series) -> str:
+    """A column as a PostgreSQL array literal: one parameter for the whole batch."""
+    text = values.cast(pl.String).fill_null("NULL").str.join(",")
+    return "{" + (text[0] or "") + "}"
+
+
+_WRITTEN_COLUMNS = ("policy_id", *_WRITTEN_TIMES)
+
+
+def _clock_times_write(rows: pl.DataFrame) -> list[int]:
+    """Write the batch's new policies and times; return the ids written. On PostgreSQL one
+    UPDATE from arrays, guarded by each row's xmin as read."""
     with connection.cursor() as cursor:
-        # The batch's range bounds the table's side of the join (else read from its start).
-        cursor.execute(
-            f"UPDATE desk_ticketsla SET {assignments} FROM {_STAGED} AS s "
-            "WHERE desk_ticketsla.ticket_id = s.ticket_id "
-            "AND desk_ticketsla.ticket_id > %s AND desk_ticketsla.ticket_id <= %s",
-            [after, columns["ticket_id"][-1]],
+        if connection.vendor != "postgresql":
+            moments = [
+                _sqlite_times(rows[name]) if name != "policy_id" else rows[name].to_list()
+                for name in _WRITTEN_COLUMNS
+            ]
+            assignments = ", ".join(f"{name} = %s" for name in _WRITTEN_COLUMNS)
+            cursor.executemany(
+                f"UPDATE desk_ticketsla SET {assignments} WHERE ticket_id = %s",
+                [
+                    [*values, ticket_id]
+                    for *values, ticket_id in zip(
+                        *moments, rows["ticket_id"].to_list(), strict=True
+                    )
+                ],
+            )
+            return list(rows["ticket_id"].to_list())
+        assignments = ", ".join(
+            [
+                "policy_id = u.policy_id",
+                *(
+                    f"{name} = to_timestamp(u.{name}::float8 / {US_PER_SECOND})"
+                    for name in _WRITTEN_TIMES
+                ),
+            ]
         )
-    staging_table_drop(table=_STAGED)
-    return len(rows), columns["ticket_id"][-1]
+        arrays = ", ".join(
+            ["%s::bigint[]", "%s::xid[]", *(["%s::bigint[]"] * len(_WRITTEN_COLUMNS))]
+        )
+        cursor.execute(
+            f"UPDATE desk_ticketsla AS s SET {assignments} "
+            f"FROM unnest({arrays}) AS u(ticket_id, row_xmin, {', '.join(_WRITTEN_COLUMNS)}) "
+            # The batch's range bounds the table's side of the join (else read whole).
+            "WHERE s.ticket_id = u.ticket_id AND s.xmin = u.row_xmin "
+            "AND s.ticket_id BETWEEN %s AND %s RETURNING s.ticket_id",
+            [
+                *(
+                    _array_literal(rows[name])
+                    for name in ("ticket_id", "row_xmin", *_WRITTEN_COLUMNS)
+                ),
+                int(rows["ticket_id"].min()),  # type: ignore[arg-type]
+                int(rows["ticket_id"].max()),  # type: ignore[arg-type]
+            ],
+        )
+        return [ticket_id for (ticket_id,) in cursor.fetchall()]
 
 
-def _db_times(epochs: np.ndarray) -> pl.Series:
-    """Times as the database's own text (see `staging_table_load`), null for NaN."""
-    micros = pl.Series(epochs * 1e6).round(0).fill_nan(None).cast(pl.Int64)
+def _sqlite_times(micros: pl.Series) -> list[str | None]:
+    """Times as Django writes them on SQLite, where times compare as text."""
     moments = pl.from_epoch(micros, time_unit="us")
-    if connection.vendor == "postgresql":
-        return moments.dt.strftime("%Y-%m-%d %H:%M:%S%.6f+00:00")
-    # As Django writes them on SQLite, where times compare as text.
-    return pl.Series([None if m is None else str(m) for m in moments.to_list()], dtype=pl.String)
+    return [None if m is None else str(m) for m in moments.to_list()]
 
 
 # ---------------------------------------------------------------------------------------
