@@ -19,7 +19,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from nextorder.desk.mail.inbound import mail_receive
-from nextorder.desk.models import Attachment, InboundMail, OutboxMail
+from nextorder.desk.models import Attachment, InboundMail, OutboxMail, SlaPolicy
 
 pytestmark = pytest.mark.django_db
 
@@ -52,6 +52,10 @@ MATRIX: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("desk:quarantine_delete", "GET"): (405, 405, 405, 405, 405),
     ("desk:quarantine_delete", "POST"): (LOGIN, 403, 302, 403, 302),
     ("desk:outbox", "GET"): (LOGIN, 403, 403, 403, 200),
+    ("desk:sla_policies", "GET"): (LOGIN, 403, 200, 403, 200),
+    ("desk:sla_policies", "POST"): (LOGIN, 403, 400, 403, 400),
+    ("desk:sla_policy", "GET"): (LOGIN, 403, 200, 403, 200),
+    ("desk:sla_policy", "POST"): (LOGIN, 403, 400, 403, 400),
     ("desk:outbox_message", "GET"): (LOGIN, 403, 403, 403, 200),
     ("insight:at_risk", "GET"): (LOGIN, 403, 200, 200, 200),
     ("insight:at_risk_csv", "GET"): (LOGIN, 403, 200, 200, 200),
@@ -81,6 +85,9 @@ MATRIX: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
 # Models whose admin pages are read-only: they change through their services only.
 READ_ONLY_IN_ADMIN = {
     "core.event",
+    "core.businesscalendar",
+    "core.openingperiod",
+    "core.calendarexception",
     "core.apitoken",
     "core.webhooksubscription",
     "core.webhookdelivery",
@@ -161,6 +168,8 @@ def mail(db) -> tuple[int, int]:
 
 def _url(name: str, ticket, customer, attachment, mail) -> str:
     held, kept = mail
+    if name == "desk:sla_policy":
+        return reverse(name, args=[SlaPolicy.objects.get_or_create(name="Matrix")[0].pk])
     args = {
         "desk:quarantine_raw": [held],
         "desk:quarantine_release": [held],

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from nextorder.core.models import Team
 from nextorder.crm.models import Customer
-from nextorder.desk.models import Message, Ticket
+from nextorder.desk.models import Message, SlaPolicy, Ticket
 
 pytestmark = pytest.mark.django_db
 
@@ -254,7 +254,8 @@ queue_queries = st.fixed_dictionaries(
         "status": statuses,
         "team": odd_text,
         "assignee": st.one_of(st.sampled_from(["me", "none", "ME", "None"]), odd_text),
-        "sort": st.one_of(st.sampled_from(["priority", "value", "age", "-id"]), st.text()),
+        "sort": st.one_of(st.sampled_from(["priority", "value", "age", "due", "-id"]), st.text()),
+        "due": st.one_of(st.sampled_from(["soon", "SOON", ""]), odd_text),
         "after": cursors(),
     },
 )
@@ -399,6 +400,40 @@ def test_follow_up_answers_any_note(world, role, pk, form):
     response = answered(world.client(role).post(path, form))
     if response.status_code != 302 or role == "anonymous":
         assert Ticket.objects.count() == before
+
+
+policy_choices = st.lists(
+    st.one_of(st.sampled_from(["0", "3", "email", "pending", "solved"]), odd_text), max_size=4
+)
+policy_forms = st.fixed_dictionaries(
+    {},
+    optional={
+        "name": st.one_of(st.text(max_size=120), st.sampled_from(["Urgent", "\x00"])),
+        "position": odd_text,
+        "active": st.sampled_from(["on", ""]),
+        "customer_kind": st.one_of(st.sampled_from(["person", "company"]), odd_text),
+        "priorities": policy_choices,
+        "channels": policy_choices,
+        "pause_statuses": policy_choices,
+        "first_response_minutes": odd_text,
+        "next_response_minutes": odd_text,
+        "resolution_minutes": odd_text,
+        "calendar": odd_text,
+        "reassign_on_breach": st.sampled_from(["on", ""]),
+        "version": odd_text,
+    },
+)
+
+
+@fuzz
+@given(role=roles, pk=st.one_of(st.none(), odd_ids), form=policy_forms)
+def test_sla_policy_pages_answer_any_form(world, role, pk, form):
+    """A policy form that does not read is the form again with its errors (400); a role
+    that may not edit policies gets 403; neither a 500, adding or editing."""
+    policy, _created = SlaPolicy.objects.get_or_create(name="Fuzzed", defaults={"position": 5})
+    answered(world.client(role).post(reverse("desk:sla_policies"), form))
+    path = reverse("desk:sla_policy", args=[policy.pk if pk is None else pk])
+    answered(world.client(role).post(path, form))
 
 
 retention_queries = st.fixed_dictionaries({}, optional={"inactive_months": odd_text})

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
@@ -17,6 +18,7 @@ from nextorder.core.dispatch import _listeners
 from nextorder.core.models import BusinessCalendar, Event, Team, Verb
 from nextorder.core.services import calendar_create, calendar_update, team_calendar_set
 from nextorder.desk.models import ClockState, ClockStep, SlaPolicy, Ticket, TicketSla
+from nextorder.desk.selectors import DUE_SOON, QueueFilters, QueueSort, tickets_for_queue
 from nextorder.desk.services import (
     ticket_open,
     ticket_receive_message,
@@ -458,3 +460,62 @@ def test_the_recompute_leaves_a_row_someone_wrote_since_it_was_read(
     # Met against the target it ran under, not overwritten with times read before.
     assert row.first_response_due_at == ticket.created_at + timedelta(minutes=60)
     assert row.due_at == row.resolution_due_at is None
+
+
+# ---------------------------------------------------------------------------------------
+# The console: the queue's Due column, sort and filter; the ticket page's clocks.
+
+
+def _due_in(customer, contact, minutes: int) -> Ticket:
+    """A ticket whose first response (target 60 min) falls due `minutes` from now."""
+    return ticket_open(
+        customer=customer,
+        contact=contact,
+        subject=f"Due in {minutes}",
+        body_text="x",
+        sent_at=timezone.now() + timedelta(minutes=minutes - 60),
+    )
+
+
+def test_the_queue_sorts_by_due_time_page_by_page_with_no_clock_last(
+    manager, customer, contact, agent
+):
+    sla_policy_create(
+        actor=manager, name="Web", channels=[Ticket.Channel.EMAIL], first_response_minutes=60
+    )
+    later, overdue, soon = (_due_in(customer, contact, m) for m in (300, -30, 20))
+    no_clock = ticket_open(
+        customer=customer, contact=contact, subject="Phone", body_text="x", channel="phone"
+    )
+    seen, cursor = [], None
+    while True:
+        page = tickets_for_queue(
+            user=agent, filters=QueueFilters(), sort=QueueSort.DUE, cursor=cursor, limit=1
+        )
+        seen += [t.pk for t in page.tickets]
+        if not (cursor := page.next_cursor):
+            break
+    assert seen == [overdue.pk, soon.pk, later.pk, no_clock.pk]
+    within = tickets_for_queue(
+        user=agent, filters=QueueFilters(due_within=DUE_SOON), sort=QueueSort.DUE
+    )
+    assert [t.pk for t in within.tickets] == [overdue.pk, soon.pk]
+
+
+def test_the_queue_and_the_ticket_page_show_the_clocks(client, manager, customer, contact, agent):
+    sla_policy_create(actor=manager, name="Web", first_response_minutes=60, resolution_minutes=600)
+    overdue = _due_in(customer, contact, -30)
+    client.force_login(agent)
+    queue = client.get(reverse("desk:queue"), {"sort": "due", "due": "soon"}).content.decode()
+    assert 'class="small overdue" data-label="Due"' in queue
+    assert "30 min overdue" in queue or "31 min overdue" in queue
+    ticket_reply(
+        ticket=overdue,
+        author=agent,
+        body="Sorry",
+        expected_version=overdue.version,
+        status=Ticket.Status.PENDING,
+    )
+    page = client.get(reverse("desk:ticket", args=[overdue.pk])).content.decode()
+    assert "First response</strong> breached" in page
+    assert "Resolution</strong> paused" in page

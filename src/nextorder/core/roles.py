@@ -50,6 +50,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "desk.manage_quarantine",
         "core.change_team",
         "crm.view_customer_value",
+        # Leads set the service levels their queue is held to.
+        "desk.view_slapolicy",
+        "desk.add_slapolicy",
+        "desk.change_slapolicy",
     ],
     # Sales owns the record of what was sold; it reads tickets but does not work them.
     SALES: [

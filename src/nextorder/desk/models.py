@@ -406,6 +406,11 @@ class ClockStep(models.IntegerChoices):
 
 
 CLOCKS = ("first_response", "next_response", "resolution")
+CLOCK_LABELS = {
+    "first_response": "First response",
+    "next_response": "Next response",
+    "resolution": "Resolution",
+}
 
 
 class TicketSla(models.Model):

@@ -43,6 +43,7 @@ from nextorder.core.roles import LEAD
 from nextorder.core.selectors import calendar_schedule
 from nextorder.core.services import event_build, event_record, events_record
 from nextorder.desk.models import (
+    CLOCK_LABELS,
     CLOCKS,
     ClockState,
     ClockStep,
@@ -917,11 +918,7 @@ def _clock_steps(row: TicketSla, *, now: datetime) -> CheckReport:
     return CheckReport(warned=warned, escalated=escalated)
 
 
-_CLOCK_WORDS = {
-    "first_response": "first response",
-    "next_response": "next response",
-    "resolution": "resolution",
-}
+_CLOCK_WORDS = {clock: label.lower() for clock, label in CLOCK_LABELS.items()}
 
 
 def _team_leads(ticket: Ticket) -> list[User]:
@@ -1019,14 +1016,14 @@ POLICY_FIELDS = (
     "reassign_on_breach",
     "calendar",
 )
-_PAUSABLE = (Ticket.Status.NEW, Ticket.Status.OPEN, Ticket.Status.PENDING)
+PAUSABLE_STATUSES = (Ticket.Status.NEW, Ticket.Status.OPEN, Ticket.Status.PENDING)
 
 
 def _policy_checked(policy: SlaPolicy) -> None:
     choices: dict[str, list[Any]] = {
         "priorities": Ticket.Priority.values,
         "channels": Ticket.Channel.values,
-        "pause_statuses": list(_PAUSABLE),
+        "pause_statuses": list(PAUSABLE_STATUSES),
     }
     for name, allowed in choices.items():
         value = getattr(policy, name)
