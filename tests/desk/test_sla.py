@@ -16,7 +16,12 @@ from django_tasks_db.models import DBTaskResult
 
 from nextorder.core.dispatch import _listeners
 from nextorder.core.models import BusinessCalendar, Event, Team, Verb
-from nextorder.core.services import calendar_create, calendar_update, team_calendar_set
+from nextorder.core.services import (
+    api_token_create,
+    calendar_create,
+    calendar_update,
+    team_calendar_set,
+)
 from nextorder.desk.models import ClockState, ClockStep, SlaPolicy, Ticket, TicketSla
 from nextorder.desk.selectors import DUE_SOON, QueueFilters, QueueSort, tickets_for_queue
 from nextorder.desk.services import (
@@ -519,3 +524,17 @@ def test_the_queue_and_the_ticket_page_show_the_clocks(client, manager, customer
     page = client.get(reverse("desk:ticket", args=[overdue.pk])).content.decode()
     assert "First response</strong> breached" in page
     assert "Resolution</strong> paused" in page
+
+
+def test_the_api_carries_the_clocks(client, manager, customer, contact, agent):
+    sla_policy_create(actor=manager, name="Web", first_response_minutes=60)
+    ticket = _due_in(customer, contact, 20)
+    _token, secret = api_token_create(user=agent, name="t", actor=manager)
+    answer = client.get(
+        f"/api/v1/tickets/{ticket.pk}", headers={"Authorization": f"Bearer {secret}"}
+    ).json()
+    assert "sla" in answer, answer
+    assert answer["sla"]["policy"] == "Web"
+    assert answer["sla"]["first_response"]["state"] == "running"
+    assert answer["sla"]["first_response"]["due_at"] == answer["sla"]["due_at"]
+    assert answer["sla"]["next_response"] == {"state": "", "started_at": None, "due_at": None}

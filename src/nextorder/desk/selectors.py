@@ -258,7 +258,7 @@ def _read_tier(
     index, several read as keys (a page each at most) and merged here."""
     ordering = _ORDERINGS[sort]
     runs = [run & term for run in runs for term in (beyond or [Q()])]
-    related = ("customer", "assignee", "team", "sla")
+    related = ("customer", "assignee", "team", "sla__policy")
     if len(runs) == 1:
         rows = list(
             tickets.filter(runs[0]).select_related(*related).order_by(*_order_by(sort))[: limit + 1]
