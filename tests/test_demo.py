@@ -8,7 +8,7 @@ from django.core.management import call_command
 
 from nextorder.crm.models import Customer, Order, OrderLine
 from nextorder.demo.data import CDNOW_LAST_DAY, cdnow_shift_days
-from nextorder.desk.models import Message, Ticket
+from nextorder.desk.models import ClockState, Message, SlaPolicy, Ticket, TicketSla
 
 
 def test_shift_keeps_weekdays_and_ends_before_today():
@@ -49,3 +49,8 @@ def test_demo_loads_once_and_rerunning_adds_nothing():
     # Some tickets come from the biggest spenders.
     top = Customer.objects.order_by("-total_spend")[:236]
     assert Ticket.objects.filter(customer__in=top).exists()
+    # Service levels: policies on service hours, and clocks met, missed and running.
+    assert set(SlaPolicy.objects.values_list("name", flat=True)) == {"Urgent", "High", "Normal"}
+    states = set(TicketSla.objects.values_list("first_response_state", flat=True))
+    assert {ClockState.MET, ClockState.RUNNING} <= states
+    assert TicketSla.objects.filter(resolution_state=ClockState.MET).exists()

@@ -100,6 +100,8 @@ def _bump_version(*, ticket: Ticket, expected_version: int | None, **changes: An
             Event.objects.filter(
                 subject_type__app_label="desk", subject_type__model="ticket", subject_id=ticket.pk
             )
+            # A clock met or missed is recorded with the change that stopped it: name that.
+            .exclude(verb__in=(Verb.SLA_MET, Verb.SLA_BREACHED, Verb.SLA_WARNED))
             .select_related("actor")
             .first()
         )

@@ -343,6 +343,8 @@ def _stop(row: TicketSla, ticket: Ticket, clock: str, at: datetime) -> Event | N
     stopped_at = row.paused_since if state == ClockState.PAUSED and row.paused_since else at
     met = due is None or stopped_at <= due
     setattr(row, f"{clock}_state", ClockState.MET if met else ClockState.BREACHED)
+    if due is None:  # no target, nothing promised: no event
+        return None
     if not met and getattr(row, f"{clock}_step") == ClockStep.ESCALATED:
         return None
     return event_build(
