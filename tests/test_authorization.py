@@ -104,6 +104,8 @@ READ_ONLY_IN_ADMIN = {
     "desk.mailboxcursor",
     "desk.portallogintoken",
     "desk.prioritycalibration",
+    "desk.slapolicy",
+    "desk.ticketsla",
     "insight.valuemodelfit",
     "axes.accesslog",
     "axes.accessattempt",
