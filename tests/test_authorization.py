@@ -26,7 +26,7 @@ from nextorder.core.services import calendar_create
 from nextorder.desk.bulk import saved_view_save
 from nextorder.desk.macros import macro_save
 from nextorder.desk.mail.inbound import mail_receive
-from nextorder.desk.models import Attachment, InboundMail, OutboxMail
+from nextorder.desk.models import Attachment, InboundMail, OutboxMail, SlaPolicy
 from nextorder.desk.tags import tag_get_or_create
 from nextorder.followup.models import FollowupTask
 from nextorder.sales.services import agreement_create, commitment_create, lead_create
@@ -93,6 +93,10 @@ MATRIX: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("desk:quarantine_delete", "GET"): (405, 405, 405, 405, 405),
     ("desk:quarantine_delete", "POST"): (LOGIN, 403, 302, 403, 302),
     ("desk:outbox", "GET"): (LOGIN, 403, 403, 403, 200),
+    ("desk:sla_policies", "GET"): (LOGIN, 403, 200, 403, 200),
+    ("desk:sla_policies", "POST"): (LOGIN, 403, 400, 403, 400),
+    ("desk:sla_policy", "GET"): (LOGIN, 403, 200, 403, 200),
+    ("desk:sla_policy", "POST"): (LOGIN, 403, 400, 403, 400),
     ("desk:outbox_message", "GET"): (LOGIN, 403, 403, 403, 200),
     ("insight:at_risk", "GET"): (LOGIN, 403, 200, 200, 200),
     ("insight:at_risk_csv", "GET"): (LOGIN, 403, 200, 200, 200),
@@ -179,6 +183,7 @@ READ_ONLY_IN_ADMIN = {
     "core.event",
     "desk.assignmentrule",
     "desk.agentskill",
+    "core.businesscalendar",
     "core.openingperiod",
     "core.calendarexception",
     "core.apitoken",
@@ -201,6 +206,8 @@ READ_ONLY_IN_ADMIN = {
     "desk.tickettag",
     "desk.macro",
     "desk.savedview",
+    "desk.slapolicy",
+    "desk.ticketsla",
     "insight.valuemodelfit",
     "followup.survey",
     "followup.referralask",
@@ -330,6 +337,8 @@ def _url(
     name: str, ticket, customer, attachment, mail, workspace, calendar, sold, followup_task
 ) -> str:
     held, kept = mail
+    if name == "desk:sla_policy":
+        return reverse(name, args=[SlaPolicy.objects.get_or_create(name="Matrix")[0].pk])
     args = {
         "desk:ticket_tag_add": [ticket.pk],
         "desk:ticket_tag_delete": [ticket.pk, workspace["tag"]],

@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from nextorder.core.models import Team
 from nextorder.core.services import calendar_create
 from nextorder.crm.models import Customer
-from nextorder.desk.models import Message, Ticket
+from nextorder.desk.models import Message, SlaPolicy, Ticket
 from nextorder.followup.links import survey_token
 from nextorder.followup.models import CustomerFollowup, FollowupTask, Referral, Survey
 from nextorder.sales.models import Commitment
@@ -260,7 +260,8 @@ queue_queries = st.fixed_dictionaries(
         "status": statuses,
         "team": odd_text,
         "assignee": st.one_of(st.sampled_from(["me", "none", "ME", "None"]), odd_text),
-        "sort": st.one_of(st.sampled_from(["priority", "value", "age", "-id"]), st.text()),
+        "sort": st.one_of(st.sampled_from(["priority", "value", "age", "due", "-id"]), st.text()),
+        "due": st.one_of(st.sampled_from(["soon", "SOON", ""]), odd_text),
         "after": cursors(),
         "tag": odd_text,
     },
@@ -485,6 +486,40 @@ def test_assignment_answers_any_form(world, role, form):
     if form.get("team") == "1":
         form["team"] = str(world.team.pk)
     answered(world.client(role).post(reverse("desk:assignment"), form))
+
+
+policy_choices = st.lists(
+    st.one_of(st.sampled_from(["0", "3", "email", "pending", "solved"]), odd_text), max_size=4
+)
+policy_forms = st.fixed_dictionaries(
+    {},
+    optional={
+        "name": st.one_of(st.text(max_size=120), st.sampled_from(["Urgent", "\x00"])),
+        "position": odd_text,
+        "active": st.sampled_from(["on", ""]),
+        "customer_kind": st.one_of(st.sampled_from(["person", "company"]), odd_text),
+        "priorities": policy_choices,
+        "channels": policy_choices,
+        "pause_statuses": policy_choices,
+        "first_response_minutes": odd_text,
+        "next_response_minutes": odd_text,
+        "resolution_minutes": odd_text,
+        "calendar": odd_text,
+        "reassign_on_breach": st.sampled_from(["on", ""]),
+        "version": odd_text,
+    },
+)
+
+
+@fuzz
+@given(role=roles, pk=st.one_of(st.none(), odd_ids), form=policy_forms)
+def test_sla_policy_pages_answer_any_form(world, role, pk, form):
+    """A policy form that does not read is the form again with its errors (400); a role
+    that may not edit policies gets 403; neither a 500, adding or editing."""
+    policy, _created = SlaPolicy.objects.get_or_create(name="Fuzzed", defaults={"position": 5})
+    answered(world.client(role).post(reverse("desk:sla_policies"), form))
+    path = reverse("desk:sla_policy", args=[policy.pk if pk is None else pk])
+    answered(world.client(role).post(path, form))
 
 
 retention_queries = st.fixed_dictionaries({}, optional={"inactive_months": odd_text})

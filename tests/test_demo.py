@@ -17,10 +17,13 @@ from nextorder.demo.data import CDNOW_LAST_DAY, cdnow_shift_days
 from nextorder.desk.models import (
     AssignmentRule,
     CallRecord,
+    ClockState,
     Macro,
     Message,
     SavedView,
+    SlaPolicy,
     Ticket,
+    TicketSla,
     TicketTag,
 )
 from nextorder.desk.search import SearchFilters, search
@@ -118,6 +121,12 @@ def test_demo_loads_once_and_rerunning_adds_nothing():
     assert ticket.pk in [hit.ticket.pk for hit in found.tickets]
     by_name = search(user=alex, query=ticket.customer.name, filters=SearchFilters())
     assert ticket.customer in by_name.customers
+
+    # Service levels: policies on service hours, and clocks met, missed and running.
+    assert set(SlaPolicy.objects.values_list("name", flat=True)) == {"Urgent", "High", "Normal"}
+    states = set(TicketSla.objects.values_list("first_response_state", flat=True))
+    assert {ClockState.MET, ClockState.RUNNING} <= states
+    assert TicketSla.objects.filter(resolution_state=ClockState.MET).exists()
 
 
 def assert_staffing_shows_something(counts_of_calls: int) -> None:

@@ -167,6 +167,8 @@ NEXTORDER_CLV_MONTHLY_DISCOUNT_RATE = float(
     os.environ.get("NEXTORDER_CLV_MONTHLY_DISCOUNT_RATE", "0.01")
 )
 NEXTORDER_SCORING_TIME = os.environ.get("NEXTORDER_SCORING_TIME", "02:30")
+# How often the worker looks for service-level clocks to warn about or escalate.
+NEXTORDER_SLA_CHECK_SECONDS = int(os.environ.get("NEXTORDER_SLA_CHECK_SECONDS", "60"))
 NEXTORDER_HOLDOUT_WEEKS = int(os.environ.get("NEXTORDER_HOLDOUT_WEEKS", "26"))
 # The shop's own currency: customers' spend and value are in it; orders in another one
 # count once `nextorder rates import` gave its rate.

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from nextorder.core.models import Team
-from nextorder.desk.models import Ticket
+from nextorder.desk.models import Ticket, TicketSla
 from nextorder.desk.selectors import (
     ASSIGNEE_ME,
     ASSIGNEE_NOBODY,
@@ -79,7 +79,18 @@ _KEYS = {
         t.id,
     ),
     QueueSort.AGE: lambda t: (tier_of(t.status), t.created_at, t.id),
+    # Soonest due first, tickets with no running clock last.
+    QueueSort.DUE: lambda t: (
+        tier_of(t.status),
+        _due(t) is None,
+        _due(t) or datetime.min.replace(tzinfo=UTC),
+        t.id,
+    ),
 }
+
+
+def _due(ticket: Ticket) -> datetime | None:
+    return TicketSla.objects.filter(ticket=ticket).values_list("due_at", flat=True).first()
 
 
 @pytest.mark.parametrize("sort", list(QueueSort))

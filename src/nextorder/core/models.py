@@ -212,6 +212,12 @@ class Verb(models.TextChoices):
     PLAYBOOK_STOPPED = "playbook.stopped", "Follow-up playbook stopped"
     PLAYBOOK_RESUMED = "playbook.resumed", "Follow-up playbook resumed"
     EMAILS_UNSUBSCRIBED = "emails.unsubscribed", "Unsubscribed from follow-up emails"
+    SLA_MET = "sla.met", "Service-level target met"
+    SLA_WARNED = "sla.warned", "Service-level target about to be missed"
+    SLA_BREACHED = "sla.breached", "Service-level target missed"
+    SLA_POLICY_CREATED = "sla_policy.created", "SLA policy created"
+    SLA_POLICY_CHANGED = "sla_policy.changed", "SLA policy changed"
+    SLA_RECOMPUTED = "sla.recomputed", "Open tickets' due times recomputed"
 
 
 class Event(models.Model):

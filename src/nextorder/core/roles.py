@@ -98,6 +98,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "insight.view_rostershift",
         *_SERVE_SALES,
         *_FOLLOW_UP,
+        # Leads set the service levels their queue is held to.
+        "desk.view_slapolicy",
+        "desk.add_slapolicy",
+        "desk.change_slapolicy",
     ],
     # Sales owns the record of what was sold; it reads tickets but does not work them.
     SALES: [

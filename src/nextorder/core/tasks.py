@@ -59,22 +59,21 @@ def next_local_time(*, at: str, setting: str, after: datetime) -> datetime:
     return candidate
 
 
-def task_book_once(daily: Task[Any, Any], *, run_after: datetime) -> datetime:
-    """Book `daily` at `run_after` unless a run of it is booked already; return when the
-    booked run will be. Idempotent, so that a chain of daily runs never doubles."""
-    backend = daily.get_backend()
-    if not backend.supports_defer:
+def book_once(booked_task: Task[Any, Any], *, run_after: datetime) -> datetime:
+    """Book a run of a task that books its own successor, unless a run is booked already
+    (one pending run at most); return when the booked run will be."""
+    if not booked_task.get_backend().supports_defer:
         raise ImproperlyConfigured(
             "the task backend cannot run tasks later; use django_tasks_db's DatabaseBackend"
         )
     with transaction.atomic():
         booked = (
             DBTaskResult.objects.select_for_update()
-            .filter(task_path=daily.module_path, status=TaskResultStatus.READY)
+            .filter(task_path=booked_task.module_path, status=TaskResultStatus.READY)
             .order_by("run_after")
             .first()
         )
         if booked is not None:
             return booked.run_after
-        daily.using(run_after=run_after).enqueue()
+        booked_task.using(run_after=run_after).enqueue()
         return run_after

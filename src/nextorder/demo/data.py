@@ -35,7 +35,7 @@ from nextorder.desk.assignment import agent_skill_add, assignment_rule_set
 from nextorder.desk.bulk import saved_view_save
 from nextorder.desk.macros import macro_save
 from nextorder.desk.merge import ticket_merge
-from nextorder.desk.models import AgentSkill, CallRecord, Ticket
+from nextorder.desk.models import AgentSkill, CallRecord, SlaPolicy, Ticket
 from nextorder.desk.services import (
     MAX_CALL_RECORDS_PER_BATCH,
     CallRecordData,
@@ -45,6 +45,7 @@ from nextorder.desk.services import (
     ticket_reply,
     ticket_update,
 )
+from nextorder.desk.sla import sla_policy_create
 from nextorder.desk.tags import tag_get_or_create, ticket_tags_add
 from nextorder.insight import erlang
 from nextorder.insight.models import RosterShift
@@ -407,6 +408,43 @@ def _contact_for(customer: Customer) -> Contact:
     )
 
 
+# Business minutes on the demo's service hours (Monday to Friday, 08:00-18:00): a
+# business day is ten hours.
+_BUSINESS_DAY = 10 * 60
+DEMO_POLICIES: tuple[tuple[str, int, list[int], int, int, int], ...] = (
+    ("Urgent", 10, [Ticket.Priority.URGENT], 60, 120, _BUSINESS_DAY),
+    ("High", 20, [Ticket.Priority.HIGH], 4 * 60, 4 * 60, 3 * _BUSINESS_DAY),
+    ("Normal", 30, [], _BUSINESS_DAY, _BUSINESS_DAY, 5 * _BUSINESS_DAY),
+)
+
+
+def ensure_demo_policies(*, actor: User) -> None:
+    """Service hours and three policies, before the tickets, so that each ticket's clocks
+    run from the (past) moments the services are given: some met, some breached, some
+    still running."""
+    if SlaPolicy.objects.exists():
+        return
+    weekday = ((time(8), time(18)),)
+    hours = calendar_create(
+        name="Service hours",
+        time_zone="Europe/Berlin",
+        weekly=(weekday,) * 5 + ((), ()),
+        holiday_country="DE",
+        actor=actor,
+    )
+    for name, position, priorities, first, following, resolution in DEMO_POLICIES:
+        sla_policy_create(
+            actor=actor,
+            name=name,
+            position=position,
+            priorities=priorities,
+            first_response_minutes=first,
+            next_response_minutes=following,
+            resolution_minutes=resolution,
+            calendar=hours,
+        )
+
+
 @transaction.atomic
 def generate_demo_tickets(*, count: int = 400, now: datetime | None = None) -> int:
     """Write `count` conversations across all statuses, once: a desk with tickets is left alone."""
@@ -415,6 +453,7 @@ def generate_demo_tickets(*, count: int = 400, now: datetime | None = None) -> i
     now = now or timezone.now()
     rng = random.Random(SEED)
     staff = ensure_demo_staff()
+    ensure_demo_policies(actor=staff["jordan"])
     agents = [staff["alex"], staff["priya"], staff["jordan"]]
     teams = list(Team.objects.filter(name__in=TEAM_NAMES))
     for customer in Customer.objects.filter(order_count__gt=0).exclude(

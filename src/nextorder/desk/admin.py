@@ -15,8 +15,10 @@ from nextorder.desk.models import (
     PortalLoginToken,
     PriorityCalibration,
     SavedView,
+    SlaPolicy,
     Tag,
     Ticket,
+    TicketSla,
     TicketTag,
 )
 
@@ -53,6 +55,23 @@ class AttachmentAdmin(ReadOnlyAdmin):
 @admin.register(PriorityCalibration)
 class PriorityCalibrationAdmin(ReadOnlyAdmin):
     list_display = ["computed_at", "top_share", "top_value_at_risk", "customers_scored"]
+
+
+@admin.register(SlaPolicy)
+class SlaPolicyAdmin(ReadOnlyAdmin):
+    """Policies change on the console's Service levels page, whose services check them,
+    record the change and book the recompute of open tickets."""
+
+    list_display = ["position", "name", "active", "first_response_minutes", "resolution_minutes"]
+
+
+@admin.register(TicketSla)
+class TicketSlaAdmin(ReadOnlyAdmin):
+    """Clocks move only through the desk services and the worker."""
+
+    list_display = ["ticket", "policy", "status", "due_at", "next_check_at"]
+    list_filter = ["status"]
+    raw_id_fields = ["ticket"]
 
 
 @admin.register(Delivery)

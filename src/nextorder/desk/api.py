@@ -18,7 +18,7 @@ from nextorder.crm.api import ContactOut, CustomerOut, OrderOut
 from nextorder.crm.models import Customer, Order
 from nextorder.crm.services import contact_for_email
 from nextorder.desk.mail.parse import MAX_BODY_CHARS
-from nextorder.desk.models import CallRecord, Message, Ticket
+from nextorder.desk.models import CLOCKS, CallRecord, ClockState, Message, Ticket, TicketSla
 from nextorder.desk.search import PER_PAGE, Kind, SearchFilters, kinds_for, search
 from nextorder.desk.selectors import (
     ASSIGNEE_ME,
@@ -41,6 +41,7 @@ TicketPriority = Annotated[Ticket.Priority, inline(Ticket.Priority)]
 TicketChannel = Annotated[Ticket.Channel, inline(Ticket.Channel)]
 MessageDirection = Annotated[Message.Direction, inline(Message.Direction)]
 Sort = Annotated[QueueSort, inline(QueueSort)]
+ClockStateValue = Annotated[ClockState, inline(ClockState)]
 
 router = Router(tags=["tickets"])
 search_router = Router(tags=["search"])
@@ -48,6 +49,39 @@ SearchKind = Annotated[Kind, inline(Kind)]
 
 Version = Field(ge=1, le=2**31 - 1, description="The version you read; a stale one is a 409.")
 Body = text(MAX_BODY_CHARS, min_length=1)
+
+
+class ClockOut(Schema):
+    state: ClockStateValue = Field(description="'' when the clock never ran.")
+    started_at: datetime | None
+    due_at: datetime | None
+
+
+class SlaOut(Schema):
+    policy: str | None
+    due_at: datetime | None = Field(description="The earliest due time of a running clock.")
+    first_response: ClockOut
+    next_response: ClockOut
+    resolution: ClockOut
+
+
+def _sla_out(ticket: Ticket) -> dict[str, Any] | None:
+    try:
+        row = ticket.sla
+    except TicketSla.DoesNotExist:  # a ticket from before service levels, or bulk-loaded
+        return None
+    return {
+        "policy": row.policy.name if row.policy else None,
+        "due_at": row.due_at,
+        **{
+            clock: {
+                "state": getattr(row, f"{clock}_state"),
+                "started_at": getattr(row, f"{clock}_started_at"),
+                "due_at": getattr(row, f"{clock}_due_at"),
+            }
+            for clock in CLOCKS
+        },
+    }
 
 
 class TicketOut(Schema):
@@ -66,6 +100,13 @@ class TicketOut(Schema):
     created_at: datetime
     updated_at: datetime
     solved_at: datetime | None
+    sla: SlaOut | None = Field(description="The service-level clocks (see the README).")
+
+    @staticmethod
+    def resolve_sla(ticket: Ticket | dict[str, Any]) -> dict[str, Any] | None:
+        if isinstance(ticket, dict):  # `_detail` hands this schema's dump to TicketDetailOut
+            return ticket.get("sla")
+        return _sla_out(ticket)
 
 
 class MessageOut(Schema):
@@ -145,7 +186,8 @@ class TicketPatch(Schema):
 
 def _ticket(ticket_id: int) -> Ticket:
     return get_object_or_404(
-        Ticket.objects.select_related("customer", "contact", "assignee", "team"), pk=ticket_id
+        Ticket.objects.select_related("customer", "contact", "assignee", "team", "sla__policy"),
+        pk=ticket_id,
     )
 
 

@@ -5,11 +5,12 @@ from typing import Any
 from django import forms
 from django.contrib.auth.models import User
 
-from nextorder.core.models import Team
-from nextorder.crm.models import Order
+from nextorder.core.models import BusinessCalendar, Team
+from nextorder.crm.models import Customer, Order
 from nextorder.desk.mail.parse import MAX_BODY_CHARS
 from nextorder.desk.models import AgentSkill, AssignmentRule, Ticket
 from nextorder.desk.selectors import ticket_workers
+from nextorder.desk.sla import PAUSABLE_STATUSES
 
 
 class ReplyForm(forms.Form):
@@ -198,3 +199,61 @@ class MacroForm(forms.Form):
 
     def clean_add_tags(self) -> list[str]:
         return [name.strip() for name in self.cleaned_data["add_tags"].split(",") if name.strip()]
+
+
+# A target of up to a year of business minutes.
+_MOST_MINUTES = 366 * 24 * 60
+
+
+def _minutes_field(label: str) -> forms.IntegerField:
+    return forms.IntegerField(label=label, required=False, min_value=1, max_value=_MOST_MINUTES)
+
+
+class SlaPolicyForm(forms.Form):
+    """A policy's conditions and targets; `desk.sla.sla_policy_create/update` check and
+    write them (and book the recompute of open tickets)."""
+
+    name = forms.CharField(max_length=100)
+    position = forms.IntegerField(min_value=0, max_value=2**31 - 1, initial=100)
+    active = forms.BooleanField(required=False, initial=True)
+    customer_kind = forms.ChoiceField(
+        choices=[("", "Any customer"), *Customer.Kind.choices], required=False
+    )
+    top_value_only = forms.BooleanField(
+        required=False, label="Only customers in the top value segment"
+    )
+    priorities = forms.TypedMultipleChoiceField(
+        choices=Ticket.Priority.choices,
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: any priority.",
+    )
+    channels = forms.MultipleChoiceField(
+        choices=Ticket.Channel.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: any channel.",
+    )
+    first_response_minutes = _minutes_field("First response (business minutes)")
+    next_response_minutes = _minutes_field("Next response (business minutes)")
+    resolution_minutes = _minutes_field("Resolution (business minutes)")
+    pause_statuses = forms.MultipleChoiceField(
+        choices=[(s, Ticket.Status(s).label) for s in PAUSABLE_STATUSES],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        initial=[Ticket.Status.PENDING],
+        label="Clocks pause while the ticket is",
+    )
+    calendar = forms.ModelChoiceField(
+        queryset=BusinessCalendar.objects.all(),
+        required=False,
+        empty_label="— the ticket's team's, else round the clock —",
+        label="Business hours",
+    )
+    reassign_on_breach = forms.BooleanField(
+        required=False, label="At a breach, hand the ticket to a lead of its team"
+    )
+    version = forms.IntegerField(
+        widget=forms.HiddenInput, min_value=1, max_value=2**31 - 1, required=False
+    )

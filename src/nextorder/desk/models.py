@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from nextorder.core.models import Team, TimeStampedModel
+from nextorder.core.models import BusinessCalendar, Team, TimeStampedModel
 from nextorder.crm.models import Contact, Customer, Order
 
 
@@ -548,3 +548,164 @@ class CallRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} {self.external_id}"
+
+
+def _pending_only() -> list[str]:
+    return [Ticket.Status.PENDING]
+
+
+class SlaPolicy(TimeStampedModel):
+    """Targets a ticket is answered and solved within, in business minutes.
+
+    The first active policy (by `position`) whose conditions a ticket meets is its
+    policy; an empty condition matches anything. A customer's service agreement, when
+    it promises times, overrides the policy's targets (see `desk.sla.ticket_targets`).
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    position = models.PositiveIntegerField(default=100, help_text="Lower comes first.")
+    active = models.BooleanField(default=True)
+    # Conditions on the ticket and its customer.
+    customer_kind = models.CharField(
+        max_length=10,
+        choices=Customer.Kind.choices,
+        blank=True,
+        help_text="Empty: any kind of customer.",
+    )
+    top_value_only = models.BooleanField(
+        default=False,
+        help_text="Only customers in the priority rule's top value segment.",
+    )
+    priorities = models.JSONField(default=list, blank=True)  # Ticket.Priority values; [] = any
+    channels = models.JSONField(default=list, blank=True)  # Ticket.Channel values; [] = any
+    # Targets in business minutes; empty means no target for that clock.
+    first_response_minutes = models.PositiveIntegerField(null=True, blank=True)
+    next_response_minutes = models.PositiveIntegerField(null=True, blank=True)
+    resolution_minutes = models.PositiveIntegerField(null=True, blank=True)
+    pause_statuses = models.JSONField(default=_pending_only, blank=True)
+    # The hours the clocks run in; empty: the ticket's team's calendar, else round the clock.
+    calendar = models.ForeignKey(
+        BusinessCalendar,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="sla_policies",
+        help_text="Empty: the ticket's team's calendar, else round the clock.",
+    )
+    # At the breach the worker raises the priority one level and tells the team's leads;
+    # with this it also hands the ticket to a lead of its team.
+    reassign_on_breach = models.BooleanField(default=False)
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["position", "id"]
+        verbose_name = "SLA policy"
+        verbose_name_plural = "SLA policies"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ClockState(models.TextChoices):
+    OFF = "", "Not running"
+    RUNNING = "running", "Running"
+    PAUSED = "paused", "Paused"
+    MET = "met", "Met"
+    BREACHED = "breached", "Breached"
+
+
+class ClockStep(models.IntegerChoices):
+    """How far the worker has gone with a clock: stamped with the step's event, in one
+    transaction, so a restarted worker neither repeats nor skips a step."""
+
+    NONE = 0, "Nothing yet"
+    WARNED = 1, "Assignee warned"
+    ESCALATED = 2, "Escalated"
+
+
+CLOCKS = ("first_response", "next_response", "resolution")
+CLOCK_LABELS = {
+    "first_response": "First response",
+    "next_response": "Next response",
+    "resolution": "Resolution",
+}
+
+
+class TicketSla(models.Model):
+    """A ticket's service-level clocks, in a narrow table of their own.
+
+    A policy change rewrites every open ticket's due times: here that is a narrow row
+    with few indexes, never the ticket itself (wide, indexed for the queue's sorts), so
+    a batch locks only these rows. `status` follows the ticket's, written by the same
+    services, so the queue's "due" sort reads one index per status off this table.
+    """
+
+    ticket = models.OneToOneField(
+        Ticket, primary_key=True, on_delete=models.CASCADE, related_name="sla"
+    )
+    # Not indexed: every index is written again by each recompute's row updates, and a
+    # policy's clocks are looked for only when it is deleted.
+    policy = models.ForeignKey(
+        SlaPolicy,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
+    status = models.CharField(max_length=10, choices=Ticket.Status.choices)
+    # The earliest due time of the clocks running or breached (none while paused): the
+    # queue's "due" column and sort.
+    due_at = models.DateTimeField(null=True, blank=True)
+    # When the worker next has something to do (a warning, an escalation); null: nothing.
+    next_check_at = models.DateTimeField(null=True, blank=True)
+    paused_since = models.DateTimeField(null=True, blank=True)
+    # Each clock (CLOCKS): its state; when it started; when it falls due (while paused:
+    # when it would, were the pause to end now); when the assignee is warned; business
+    # seconds spent paused since it started; and the worker's last step on it.
+    first_response_state = models.CharField(
+        max_length=8, choices=ClockState.choices, blank=True, default=ClockState.OFF
+    )
+    first_response_started_at = models.DateTimeField(null=True, blank=True)
+    first_response_due_at = models.DateTimeField(null=True, blank=True)
+    first_response_warn_at = models.DateTimeField(null=True, blank=True)
+    first_response_paused_seconds = models.PositiveIntegerField(default=0)
+    first_response_step = models.PositiveSmallIntegerField(
+        choices=ClockStep.choices, default=ClockStep.NONE
+    )
+
+    next_response_state = models.CharField(
+        max_length=8, choices=ClockState.choices, blank=True, default=ClockState.OFF
+    )
+    next_response_started_at = models.DateTimeField(null=True, blank=True)
+    next_response_due_at = models.DateTimeField(null=True, blank=True)
+    next_response_warn_at = models.DateTimeField(null=True, blank=True)
+    next_response_paused_seconds = models.PositiveIntegerField(default=0)
+    next_response_step = models.PositiveSmallIntegerField(
+        choices=ClockStep.choices, default=ClockStep.NONE
+    )
+
+    resolution_state = models.CharField(
+        max_length=8, choices=ClockState.choices, blank=True, default=ClockState.OFF
+    )
+    resolution_started_at = models.DateTimeField(null=True, blank=True)
+    resolution_due_at = models.DateTimeField(null=True, blank=True)
+    resolution_warn_at = models.DateTimeField(null=True, blank=True)
+    resolution_paused_seconds = models.PositiveIntegerField(default=0)
+    resolution_step = models.PositiveSmallIntegerField(
+        choices=ClockStep.choices, default=ClockStep.NONE
+    )
+
+    class Meta:
+        verbose_name = "ticket SLA"
+        indexes = [
+            models.Index(fields=["status", "due_at", "ticket"], name="sla_status_due"),
+            models.Index(
+                fields=["next_check_at"],
+                name="sla_next_check",
+                condition=models.Q(next_check_at__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"SLA of ticket {self.ticket_id}"

@@ -16,19 +16,23 @@ from typing import Any
 import numpy as np
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
-from django.db.models import Exists, OuterRef, Q, QuerySet, prefetch_related_objects
+from django.db.models import Exists, F, OrderBy, OuterRef, Q, QuerySet, prefetch_related_objects
+from django.utils import timezone
 
 from nextorder.core import params
 from nextorder.crm.models import Customer
 from nextorder.desk.mail.parse import visible_text
 from nextorder.desk.models import (
+    CLOCK_LABELS,
     CallRecord,
+    ClockState,
     InboundMail,
     Message,
     OutboxMail,
     SavedView,
     Tag,
     Ticket,
+    TicketSla,
     TicketTag,
 )
 from nextorder.sales.intent import buying_intent
@@ -38,6 +42,7 @@ class QueueSort(StrEnum):
     PRIORITY = "priority"  # most urgent first, then oldest
     VALUE_AT_RISK = "value"  # most value at risk first, then by priority
     AGE = "age"  # oldest first
+    DUE = "due"  # soonest due first (the earliest running SLA clock); none running last
 
 
 # Sort keys, each ending in the primary key so that the order is total (keyset-safe).
@@ -45,9 +50,13 @@ _ORDERINGS: dict[QueueSort, list[str]] = {
     QueueSort.PRIORITY: ["-priority", "created_at", "id"],
     QueueSort.VALUE_AT_RISK: ["-value_at_risk", "-priority", "created_at", "id"],
     QueueSort.AGE: ["created_at", "id"],
+    # `due_at` is the ticket's clock row's, annotated (see `_filtered`); nulls last.
+    QueueSort.DUE: ["due_at", "id"],
 }
 
 ASSIGNEE_ME = "me"
+# The queue's "breaching within an hour" filter.
+DUE_SOON = timedelta(hours=1)
 ASSIGNEE_NOBODY = "none"
 
 
@@ -59,6 +68,8 @@ class QueueFilters:
     assignee: int | str | None = None
     customer_id: int | None = None
     tag_id: int | None = None
+    # Only tickets whose earliest running clock falls due within this long (or has).
+    due_within: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +117,10 @@ def _cursor_time(raw: object) -> datetime:
     return value.astimezone(UTC)  # out of range (year 1 at +05:00) fails here, not in SQL
 
 
+def _cursor_time_or_none(raw: object) -> datetime | None:
+    return None if raw is None else _cursor_time(raw)
+
+
 def _cursor_money(raw: object) -> Decimal:
     value = params.amount(raw) if isinstance(raw, str) else None
     if value is None:
@@ -120,6 +135,7 @@ _KEY_PARSERS: dict[str, Callable[[object], object]] = {
     "id": _cursor_int,
     "created_at": _cursor_time,
     "value_at_risk": _cursor_money,
+    "due_at": _cursor_time_or_none,
 }
 
 
@@ -174,6 +190,11 @@ def _beyond(*, sort: QueueSort, values: list[object]) -> list[Q]:
     cursor; each term alone is an equality prefix and one range, a seek into the index.
     """
     ordering = _ORDERINGS[sort]
+    if sort == QueueSort.DUE:  # nulls last: after a due time come the later ones, then none
+        due, pk = values
+        if due is None:
+            return [Q(due_at__isnull=True, id__gt=pk)]
+        return [Q(due_at__gt=due), Q(due_at=due, id__gt=pk), Q(due_at__isnull=True)]
     terms = []
     for depth, name in enumerate(ordering):
         bare = name.lstrip("-")
@@ -188,6 +209,8 @@ def _sort_key(sort: QueueSort) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
 
     Descending keys are negated: they are numbers (priority, value at risk), never null.
     """
+    if sort == QueueSort.DUE:
+        return lambda row: (row[0] is None, row[0] or datetime.min.replace(tzinfo=UTC), row[1])
     descending = [name.startswith("-") for name in _ORDERINGS[sort]]
 
     def key(row: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -198,7 +221,9 @@ def _sort_key(sort: QueueSort) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
 
 def _filtered(*, user: User, filters: QueueFilters) -> QuerySet[Ticket]:
     """Team, assignee and customer filters; statuses are left to `_tier_runs`."""
-    tickets = Ticket.objects.all()
+    tickets = Ticket.objects.annotate(due_at=F("sla__due_at"))
+    if filters.due_within is not None:
+        tickets = tickets.filter(due_at__lte=timezone.now() + filters.due_within)
     if filters.customer_id is not None:
         tickets = tickets.filter(customer_id=filters.customer_id)
     if filters.team_id is not None:
@@ -258,6 +283,11 @@ class _Read:
     last: Ticket | None  # the sort keys of the last row, when the tier has more
 
 
+def _order_by(sort: QueueSort) -> list[str | OrderBy]:
+    """The sort as the database orders it: the same nulls-last due order on every one."""
+    return [F(name).asc(nulls_last=True) if name == "due_at" else name for name in _ORDERINGS[sort]]
+
+
 def _read_tier(
     tickets: QuerySet[Ticket], *, runs: list[Q], sort: QueueSort, beyond: list[Q], limit: int
 ) -> _Read:
@@ -265,26 +295,37 @@ def _read_tier(
     index, several read as keys (a page each at most) and merged here."""
     ordering = _ORDERINGS[sort]
     runs = [run & term for run in runs for term in (beyond or [Q()])]
-    related = ("customer", "assignee", "team")
+    related = ("customer", "assignee", "team", "sla__policy")
     if len(runs) == 1:
         rows = list(
-            tickets.filter(runs[0]).select_related(*related).order_by(*ordering)[: limit + 1]
+            tickets.filter(runs[0]).select_related(*related).order_by(*_order_by(sort))[: limit + 1]
         )
         return _Read(rows=rows[:limit], last=rows[limit - 1] if len(rows) > limit else None)
     keys = [name.lstrip("-") for name in ordering]
     merged = heapq.merge(
-        *(tickets.filter(run).order_by(*ordering).values_list(*keys)[: limit + 1] for run in runs),
+        *(
+            tickets.filter(run).order_by(*_order_by(sort)).values_list(*keys)[: limit + 1]
+            for run in runs
+        ),
         key=_sort_key(sort),
     )
     page_keys = list(itertools.islice(merged, limit + 1))
     more, page_keys = len(page_keys) > limit, page_keys[:limit]
     ids = [row[-1] for row in page_keys]
-    found = Ticket.objects.select_related(*related).order_by().in_bulk(ids)
+    found = tickets.select_related(*related).order_by().in_bulk(ids)
     # A ticket deleted since its keys were read is left out.
     return _Read(
         rows=[found[pk] for pk in ids if pk in found],
-        last=Ticket(**dict(zip(keys, page_keys[-1], strict=True))) if more else None,
+        last=_keys_row(keys, page_keys[-1]) if more else None,
     )
+
+
+def _keys_row(keys: list[str], values: tuple[Any, ...]) -> Ticket:
+    """A ticket carrying only the sort keys, for the cursor (`due_at` is no field of it)."""
+    row = Ticket()
+    for name, value in zip(keys, values, strict=True):
+        setattr(row, name, value)
+    return row
 
 
 def tickets_for_queue(
@@ -530,3 +571,61 @@ def wait_times(
         )
         for i in range(count)
     ]
+
+
+def time_left_words(due: datetime, *, now: datetime) -> str:
+    """'2 h 5 min left' or '40 min overdue': the queue's and the ticket page's words."""
+    seconds = int((due - now).total_seconds())
+    minutes = abs(seconds) // 60
+    if minutes < 60:
+        amount = f"{minutes} min"
+    elif minutes < 48 * 60:
+        amount = f"{minutes // 60} h {minutes % 60} min"
+    else:
+        amount = f"{minutes // (24 * 60)} d {minutes // 60 % 24} h"
+    return f"{amount} left" if seconds >= 0 else f"{amount} overdue"
+
+
+@dataclass(frozen=True)
+class ClockView:
+    name: str
+    state: str  # a ClockState value
+    state_label: str
+    due_at: datetime | None
+    # 'running' clocks: time left or overdue; others: when it was due.
+    words: str
+    overdue: bool
+
+
+def ticket_clocks(
+    *, ticket: Ticket, now: datetime | None = None
+) -> tuple[str | None, list[ClockView]]:
+    """(The ticket's policy's name, its clocks that ever ran) for the ticket page."""
+    row = TicketSla.objects.select_related("policy").filter(ticket=ticket).first()
+    if row is None:
+        return None, []
+    now = now or timezone.now()
+    views = []
+    for clock, label in CLOCK_LABELS.items():
+        state = getattr(row, f"{clock}_state")
+        if state == ClockState.OFF:
+            continue
+        due = getattr(row, f"{clock}_due_at")
+        running = state == ClockState.RUNNING
+        views.append(
+            ClockView(
+                name=label,
+                state=state,
+                state_label=ClockState(state).label,
+                due_at=due,
+                words=(
+                    time_left_words(due, now=now)
+                    if running and due
+                    else "no target"
+                    if due is None
+                    else ""
+                ),
+                overdue=state == ClockState.BREACHED or (running and due is not None and due < now),
+            )
+        )
+    return (row.policy.name if row.policy else None), views

@@ -22,6 +22,7 @@ from django.db.models import F
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from nextorder.core.bulk import rows_update
 from nextorder.core.changes import changes_text
 from nextorder.core.html import html_from_text, stored_html
 from nextorder.core.models import Event, Team, Verb
@@ -33,6 +34,7 @@ from nextorder.desk.assignment import NewTicket, tickets_assign
 from nextorder.desk.mail.parse import MAX_BODY_CHARS
 from nextorder.desk.models import CallRecord, Delivery, Message, PriorityCalibration, Ticket
 from nextorder.desk.priority import PriorityDecision, PriorityRule, decide_priority
+from nextorder.desk.sla import sla_follow_changes, sla_rows_open
 
 
 class TicketConflict(Exception):
@@ -101,6 +103,8 @@ def _bump_version(*, ticket: Ticket, expected_version: int | None, **changes: An
             Event.objects.filter(
                 subject_type__app_label="desk", subject_type__model="ticket", subject_id=ticket.pk
             )
+            # A clock met or missed is recorded with the change that stopped it: name that.
+            .exclude(verb__in=(Verb.SLA_MET, Verb.SLA_BREACHED, Verb.SLA_WARNED))
             .select_related("actor")
             .first()
         )
@@ -167,6 +171,7 @@ def ticket_open(
     # each and proves nothing the foreign keys do not.
     ticket.full_clean(exclude=["customer", "contact", "team", "order"])
     ticket.save()
+    sla_rows_open(tickets=[ticket])
     Message.objects.create(
         ticket=ticket,
         direction=(
@@ -242,6 +247,11 @@ def ticket_reply(
         changes["assignee"] = author
     before_status = ticket.status
     _bump_version(ticket=ticket, expected_version=expected_version, **changes)
+    clock_events = (
+        sla_follow_changes(changes=[(ticket, now)], agent_replied=not internal)
+        if not internal or new_status != before_status
+        else []
+    )
 
     last = (
         ticket.messages.exclude(direction=Message.Direction.NOTE)
@@ -268,14 +278,19 @@ def ticket_reply(
         before["status"], after["status"] = before_status, new_status
     if taking:
         before["assignee"], after["assignee"] = None, _loggable(author)
-    event_record(
-        verb=Verb.TICKET_NOTED if internal else Verb.TICKET_REPLIED,
-        subject=ticket,
-        actor=author,
-        customer_id=ticket.customer_id,
-        before=before,
-        after=after,
-        occurred_at=now,
+    events_record(
+        events=[
+            event_build(
+                verb=Verb.TICKET_NOTED if internal else Verb.TICKET_REPLIED,
+                subject=ticket,
+                actor=author,
+                customer_id=ticket.customer_id,
+                before=before,
+                after=after,
+                occurred_at=now,
+            ),
+            *clock_events,
+        ]
     )
     return message
 
@@ -420,14 +435,25 @@ def ticket_update(
     if not changes:
         return ticket
     _bump_version(ticket=ticket, expected_version=expected_version, **changes)
-    event_record(
-        verb=Verb.TICKET_UPDATED,
-        subject=ticket,
-        actor=actor,
-        customer_id=ticket.customer_id,
-        before=before,
-        after=after,
-        occurred_at=now,
+    # Status, priority and team decide the clocks (pauses, the policy, the calendar).
+    clock_events = (
+        sla_follow_changes(changes=[(ticket, now)])
+        if {"status", "priority", "team"} & after.keys()
+        else []
+    )
+    events_record(
+        events=[
+            event_build(
+                verb=Verb.TICKET_UPDATED,
+                subject=ticket,
+                actor=actor,
+                customer_id=ticket.customer_id,
+                before=before,
+                after=after,
+                occurred_at=now,
+            ),
+            *clock_events,
+        ]
     )
     return ticket
 
@@ -527,7 +553,7 @@ def customer_messages_receive(*, messages: Sequence[CustomerMessage]) -> list[Re
     rule = PriorityRule.current()
     now = timezone.now()
     callers = [m.ticket for m in messages if m.ticket is not None]
-    locked = Ticket.objects.select_for_update(of=("self",)).select_related("customer")
+    locked = Ticket.objects.select_for_update(of=("self",)).select_related("customer", "team")
     known = {t.pk: t for t in locked.filter(pk__in={t.pk for t in callers}).order_by("pk")}
     tickets: list[Ticket] = []
     continued: dict[int, Ticket] = {}
@@ -573,8 +599,18 @@ def customer_messages_receive(*, messages: Sequence[CustomerMessage]) -> list[Re
     for ticket, (opened, _before, after) in zip(tickets, outcomes, strict=True):
         if opened:  # as assigned now
             after.update(_opened_after(ticket))
-    Ticket.objects.bulk_create(list({id(t): t for _item, t in opening}.values()))
-    _tickets_write(list(continued.values()), fields=_WRITTEN_WHEN_THE_CUSTOMER_WRITES)
+    new_tickets = list({id(t): t for _item, t in opening}.values())
+    Ticket.objects.bulk_create(new_tickets)
+    sla_rows_open(tickets=new_tickets)
+    rows_update(list(continued.values()), fields=_WRITTEN_WHEN_THE_CUSTOMER_WRITES)
+    clock_events = sla_follow_changes(
+        changes=[
+            (ticket, item.sent_at)
+            for item, ticket in zip(messages, tickets, strict=True)
+            if ticket.pk in continued
+        ],
+        customer_wrote=True,
+    )
     Message.objects.bulk_create(rows)
     events_record(
         events=[
@@ -591,6 +627,7 @@ def customer_messages_receive(*, messages: Sequence[CustomerMessage]) -> list[Re
                 messages, tickets, rows, outcomes, strict=True
             )
         ]
+        + clock_events
     )
     for caller in callers:  # the caller's copy as it now is, as a refresh would leave it
         caller.__dict__.update(
@@ -618,27 +655,6 @@ def _link_mentioned_orders(opening: list[tuple[CustomerMessage, Ticket]]) -> Non
     found = orders_mentioned(texts=texts)
     for _item, ticket in opening:
         ticket.order = found.get(ticket.customer_id)
-
-
-def _tickets_write(tickets: list[Ticket], *, fields: tuple[str, ...]) -> None:
-    """Write these fields of many tickets: one UPDATE statement sent for all (executemany).
-
-    Django's bulk_update builds a CASE expression per field and row, which cost more
-    than the rest of a mailbox batch together.
-    """
-    if not tickets:
-        return
-    columns = [field for field in Ticket._meta.concrete_fields if field.name in fields]
-    quote = connection.ops.quote_name
-    assignments = ", ".join(f"{quote(column.column)} = %s" for column in columns)
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            f"UPDATE {quote(Ticket._meta.db_table)} SET {assignments} WHERE id = %s",
-            [
-                [c.get_db_prep_save(getattr(t, c.attname), connection) for c in columns] + [t.pk]
-                for t in tickets
-            ],
-        )
 
 
 def _customer_ticket(*, item: CustomerMessage, body_text: str, rule: PriorityRule) -> Ticket:

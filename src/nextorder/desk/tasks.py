@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from typing import Any
+
 from django.conf import settings
 from django.core.mail import EmailMessage
+from django.utils import timezone
 from django_tasks import task
 
+from nextorder.core.models import Verb
+from nextorder.core.services import event_record
+from nextorder.core.tasks import book_once
 from nextorder.desk.mail.outbound import delivery_attempt
-from nextorder.desk.models import Delivery
+from nextorder.desk.models import Delivery, SlaPolicy
 from nextorder.desk.services import new_message_id
+from nextorder.desk.sla import sla_clocks_check, sla_recompute_open
 
 
 @task()
@@ -22,7 +31,8 @@ def deliver_reply(delivery_id: int) -> str:
 
 @task()
 def send_notice(to: str, subject: str, text: str) -> None:
-    """Mail a customer something that is not a reply (a confirmation, a log-in link).
+    """Mail something that is not a reply: to a customer (a confirmation, a log-in link),
+    or to staff (a service-level warning).
 
     `Auto-Submitted: auto-replied` (RFC 3834) tells the customer's auto-responder not to
     answer it, so an out-of-office reply cannot start a loop with the desk.
@@ -34,3 +44,36 @@ def send_notice(to: str, subject: str, text: str) -> None:
         to=[to],
         headers={"Auto-Submitted": "auto-replied", "Message-ID": new_message_id()},
     ).send()
+
+
+@task()
+def sla_recompute(policy_id: int | None = None, because: str = "") -> dict[str, Any]:
+    """After a policy or a calendar changed: every open ticket's policy and due times
+    again (`because`: the verb of the calendar change, when it was one)."""
+    report = sla_recompute_open()
+    policy = SlaPolicy.objects.filter(pk=policy_id).first() if policy_id else None
+    event_record(
+        verb=Verb.SLA_RECOMPUTED,
+        subject=policy,
+        actor_label="system:sla",
+        after={**asdict(report), "policy": policy_id, "because": because},
+    )
+    return asdict(report)
+
+
+@task()
+def sla_check() -> dict[str, Any]:
+    """Warn and escalate what is due, then book the next check whatever happened, so the
+    chain never breaks (as the nightly scoring does)."""
+    outcome: dict[str, Any] = {}
+    try:
+        outcome.update(asdict(sla_clocks_check()))
+    finally:
+        outcome["next_run"] = sla_check_schedule().isoformat()
+    return outcome
+
+
+def sla_check_schedule() -> datetime:
+    """Book the next SLA check unless one is booked; return when it will run."""
+    when = timezone.now() + timedelta(seconds=settings.NEXTORDER_SLA_CHECK_SECONDS)
+    return book_once(sla_check, run_after=when)

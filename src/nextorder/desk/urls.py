@@ -38,6 +38,8 @@ urlpatterns = [
     path("mail/quarantine/<int:pk>/delete/", views.quarantine_delete, name="quarantine_delete"),
     path("mail/quarantine/<int:pk>/raw/", views.quarantine_raw, name="quarantine_raw"),
     path("assignment/", views.assignment, name="assignment"),
+    path("sla/", views.sla_policies, name="sla_policies"),
+    path("sla/<int:pk>/", views.sla_policy_edit, name="sla_policy"),
     path("mail/outbox/", views.outbox, name="outbox"),
     path("mail/outbox/<int:pk>/", views.outbox_message, name="outbox_message"),
 ]

@@ -47,6 +47,7 @@ from nextorder.desk.forms import (
     MergeForm,
     ReplyForm,
     SavedViewForm,
+    SlaPolicyForm,
     TagForm,
     TicketUpdateForm,
 )
@@ -57,12 +58,21 @@ from nextorder.desk.macros import (
     macros_for,
 )
 from nextorder.desk.mail.inbound import quarantined_mail_delete, quarantined_mail_release
-from nextorder.desk.models import AgentSkill, Attachment, InboundMail, Macro, OutboxMail, Ticket
+from nextorder.desk.models import (
+    AgentSkill,
+    Attachment,
+    InboundMail,
+    Macro,
+    OutboxMail,
+    SlaPolicy,
+    Ticket,
+)
 from nextorder.desk.panels import customer_panels
 from nextorder.desk.search import Kind, SearchFilters, kinds_for, search
 from nextorder.desk.selectors import (
     ASSIGNEE_ME,
     ASSIGNEE_NOBODY,
+    DUE_SOON,
     BadCursor,
     QueueFilters,
     QueueSort,
@@ -73,6 +83,7 @@ from nextorder.desk.selectors import (
     quarantined_mail,
     saved_views_of,
     tags_all,
+    ticket_clocks,
     ticket_conversation,
     ticket_workers,
     tickets_for_queue,
@@ -85,6 +96,7 @@ from nextorder.desk.services import (
     ticket_reply_address,
     ticket_update,
 )
+from nextorder.desk.sla import POLICY_FIELDS, sla_policy_create, sla_policy_update
 from nextorder.sales.models import Lead
 from nextorder.sales.selectors import customer_sales
 from nextorder.sales.services import lead_create
@@ -96,6 +108,7 @@ def _queue_filters(request: HttpRequest) -> QueueFilters:
     assignee = request.GET.get("assignee", "")
     return QueueFilters(
         statuses=statuses or tuple(Ticket.ACTIVE_STATUSES),
+        due_within=DUE_SOON if request.GET.get("due") == "soon" else None,
         team_id=params.object_id(request.GET.get("team")),
         assignee=(
             assignee if assignee in (ASSIGNEE_ME, ASSIGNEE_NOBODY) else params.object_id(assignee)
@@ -133,6 +146,7 @@ def queue(request: HttpRequest) -> HttpResponse:
             (QueueSort.PRIORITY, "Priority"),
             (QueueSort.VALUE_AT_RISK, "Value at risk"),
             (QueueSort.AGE, "Age"),
+            (QueueSort.DUE, "Due"),
         ],
     }
     if request.htmx and request.GET.get("after"):  # type: ignore[attr-defined]
@@ -178,6 +192,7 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **extra: object) -> di
         "other_tickets": customer_tickets(customer=ticket.customer, exclude=ticket, limit=10),
         "timeline": customer_timeline(customer=ticket.customer, limit=15),
         "panels": customer_panels(request=request, customer=ticket.customer),
+        "clocks": ticket_clocks(ticket=ticket),
         "reply_address": ticket_reply_address(ticket),
         "ticket_tags": list(ticket.tags.all()),
         "all_tags": tags_all(),
@@ -628,3 +643,61 @@ def _posted_id(request: HttpRequest, name: str) -> int:
     if pk is None:
         raise Http404(f"No such {name}.")
     return pk
+
+
+def _policy_fields(form: SlaPolicyForm) -> dict[str, Any]:
+    return {name: value for name, value in form.cleaned_data.items() if name != "version"}
+
+
+@login_required
+@permission_required("desk.view_slapolicy", raise_exception=True)
+def sla_policies(request: HttpRequest) -> HttpResponse:
+    """The policies in the order they are matched; leads and managers add one here."""
+    form = SlaPolicyForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST":
+        if not request.user.has_perm("desk.add_slapolicy"):
+            raise PermissionDenied
+        if form.is_valid():
+            try:
+                policy = sla_policy_create(actor=request.user, **_policy_fields(form))  # type: ignore[arg-type]
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(
+                    request, f"Policy {policy.name!r} added; open tickets are being matched again."
+                )
+                return redirect("desk:sla_policies")
+    context = {"policies": SlaPolicy.objects.select_related("calendar"), "form": form}
+    return render(request, "desk/sla_policies.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+@permission_required("desk.view_slapolicy", raise_exception=True)
+def sla_policy_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    policy = get_object_or_404(SlaPolicy, pk=pk)
+    initial = {name: getattr(policy, name) for name in POLICY_FIELDS} | {"version": policy.version}
+    form = SlaPolicyForm(request.POST if request.method == "POST" else None, initial=initial)
+    if request.method == "POST":
+        if not request.user.has_perm("desk.change_slapolicy"):
+            raise PermissionDenied
+        if form.is_valid():
+            try:
+                sla_policy_update(
+                    policy=policy,
+                    actor=request.user,  # type: ignore[arg-type]
+                    expected_version=form.cleaned_data["version"] or 0,
+                    **_policy_fields(form),
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(
+                    request, f"Policy {policy.name!r} saved; open tickets' due times follow."
+                )
+                return redirect("desk:sla_policies")
+    return render(
+        request,
+        "desk/sla_policy.html",
+        {"policy": policy, "form": form},
+        status=400 if form.errors else 200,
+    )

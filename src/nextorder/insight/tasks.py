@@ -14,7 +14,7 @@ from django.conf import settings
 from django.utils import timezone
 from django_tasks import task
 
-from nextorder.core.tasks import next_local_time, task_book_once
+from nextorder.core.tasks import book_once, next_local_time
 from nextorder.insight.services import customers_score, value_models_fit
 from nextorder.insight.valuation import NotEnoughHistory
 
@@ -62,6 +62,4 @@ def score_customers_now(as_of: str | None = None) -> dict[str, Any]:
 
 def nightly_scoring_schedule() -> datetime:
     """Book the next nightly scoring unless one is booked; return when it will run."""
-    return task_book_once(
-        score_customers_nightly, run_after=next_scoring_time(after=timezone.now())
-    )
+    return book_once(score_customers_nightly, run_after=next_scoring_time(after=timezone.now()))

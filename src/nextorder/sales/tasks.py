@@ -13,7 +13,7 @@ from django.utils import timezone
 from django_tasks import task
 
 from nextorder.core.models import Event, Verb
-from nextorder.core.tasks import next_local_time, task_book_once
+from nextorder.core.tasks import book_once, next_local_time
 from nextorder.sales.models import Commitment
 from nextorder.sales.services import (
     commitments_check,
@@ -64,7 +64,7 @@ def promises_check_hourly() -> dict[str, Any]:
             "renewal_leads": len(renewals),
         }
     finally:
-        task_book_once(promises_check_hourly, run_after=timezone.now() + timedelta(hours=1))
+        book_once(promises_check_hourly, run_after=timezone.now() + timedelta(hours=1))
 
 
 @task()
@@ -74,7 +74,7 @@ def affinities_refresh_nightly() -> dict[str, Any]:
     try:
         return {"product_pairs": product_affinities_refresh()}
     finally:
-        task_book_once(
+        book_once(
             affinities_refresh_nightly,
             run_after=next_local_time(
                 at=settings.NEXTORDER_AFFINITY_TIME,
@@ -89,8 +89,8 @@ def sales_schedule() -> dict[str, datetime]:
     (`nextorder sales schedule`, which the demo does too); idempotent."""
     now = timezone.now()
     return {
-        "promises": task_book_once(promises_check_hourly, run_after=now),
-        "affinities": task_book_once(
+        "promises": book_once(promises_check_hourly, run_after=now),
+        "affinities": book_once(
             affinities_refresh_nightly,
             run_after=next_local_time(
                 at=settings.NEXTORDER_AFFINITY_TIME,

@@ -18,6 +18,7 @@ from django.utils.html import format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from nextorder.desk.models import Ticket
+from nextorder.desk.selectors import time_left_words
 
 register = template.Library()
 
@@ -34,7 +35,8 @@ _ROW = (
     '<td><span class="badge prio-{}" title="{}">{}</span></td>'
     '<td data-label="Assignee">{}</td>'
     '<td class="small" data-label="Opened" title="{}">{}</td>'
-    '<td class="small" data-label="Last message" title="{}">{}</td></tr>\n'
+    '<td class="small" data-label="Last message" title="{}">{}</td>'
+    '<td class="small{}" data-label="Due" title="{}">{}</td></tr>\n'
 )
 _UNDELIVERED = mark_safe(  # constant markup: nothing in it comes from outside
     ' <span class="badge prio-3" title="A reply could not be delivered">reply not delivered</span>'
@@ -47,7 +49,7 @@ def _money(amount: Decimal | None) -> str:
     return f"{amount:,.2f}" if amount is not None else "—"
 
 
-def _row(ticket: Ticket) -> tuple[object, ...]:
+def _row(ticket: Ticket, now: datetime) -> tuple[object, ...]:
     customer = ticket.customer
     return (
         ticket.pk,
@@ -74,7 +76,15 @@ def _row(ticket: Ticket) -> tuple[object, ...]:
         naturaltime(ticket.created_at),
         _exact(ticket.last_message_at),
         naturaltime(ticket.last_message_at) if ticket.last_message_at else "—",
+        *_due(getattr(ticket, "due_at", None), now),
     )
+
+
+def _due(due: datetime | None, now: datetime) -> tuple[str, str, str]:
+    """(Class, exact time, time left) of the ticket's earliest running clock."""
+    if due is None:
+        return "", "", "—"
+    return (" overdue" if due < now else "", _exact(due), time_left_words(due, now=now))
 
 
 def _exact(moment: datetime | None) -> str:
@@ -83,4 +93,5 @@ def _exact(moment: datetime | None) -> str:
 
 @register.simple_tag
 def queue_rows(tickets: list[Ticket]) -> SafeString:
-    return format_html_join("", _ROW, (_row(ticket) for ticket in tickets))
+    now = timezone.now()
+    return format_html_join("", _ROW, (_row(ticket, now) for ticket in tickets))
