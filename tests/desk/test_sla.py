@@ -43,6 +43,7 @@ from nextorder.desk.sla import (
     ticket_targets,
 )
 from nextorder.desk.tasks import send_notice, sla_check, sla_recompute
+from nextorder.sales.services import agreement_create
 
 pytestmark = pytest.mark.django_db
 
@@ -124,6 +125,32 @@ def test_a_service_agreement_overrides_the_policy_clock_by_clock(policies):
         first_response=15 * 60, next_response=8 * 3600, resolution=5 * 24 * 3600
     )
     assert ticket_targets(policy=policies[1], agreement=None).first_response == 24 * 3600
+
+
+def test_a_customer_with_a_service_agreement_gets_its_promised_times(
+    policies, customer, contact, sales_user
+):
+    today = timezone.localdate()
+    agreement_create(
+        customer=customer,
+        name="Care plus",
+        starts_on=today - timedelta(days=30),
+        ends_on=today + timedelta(days=300),
+        first_response_minutes=30,
+        actor=sales_user,
+    )
+    agreement_create(  # ended: promises nothing any more
+        customer=customer,
+        name="Old care",
+        starts_on=today - timedelta(days=400),
+        ends_on=today - timedelta(days=1),
+        first_response_minutes=5,
+        actor=sales_user,
+    )
+    ticket = ticket_open(customer=customer, contact=contact, subject="Hello", body_text="Hi")
+    row = clocks(ticket)
+    assert row.first_response_due_at == ticket.created_at + timedelta(minutes=30)
+    assert row.resolution_due_at == ticket.created_at + timedelta(days=5)  # the policy's
 
 
 def test_a_reply_in_time_meets_the_first_response(policies, ticket, agent):

@@ -52,6 +52,7 @@ from nextorder.desk.models import (
     TicketSla,
 )
 from nextorder.desk.priority import PriorityRule
+from nextorder.sales.models import ServiceAgreement
 
 # The assignee is warned when this share of a clock's target has gone by.
 WARN_SHARE = 0.75
@@ -100,12 +101,27 @@ def ticket_targets(*, policy: SlaPolicy | None, agreement: SlaTargets | None) ->
 
 
 def service_agreement_targets(customer_ids: Iterable[int]) -> dict[int, SlaTargets]:
-    """The response times each customer's service agreement promises, by customer id.
+    """The response times each customer's service agreement (`sales.ServiceAgreement`)
+    promises, by customer id: of the agreements in force today, the tightest time per
+    clock. A clock the agreement names no time for keeps the policy's target."""
+    today = timezone.localdate()
+    found: dict[int, SlaTargets] = {}
+    running = ServiceAgreement.objects.filter(
+        customer_id__in=list(customer_ids), starts_on__lte=today, ends_on__gte=today
+    ).values_list("customer_id", "first_response_minutes", "resolution_minutes")
+    for customer_id, first_response, resolution in running:
+        had = found.get(customer_id, SlaTargets())
+        found[customer_id] = SlaTargets(
+            first_response=_tightest(had.first_response, first_response),
+            resolution=_tightest(had.resolution, resolution),
+        )
+    return found
 
-    The hook for `sales.ServiceAgreement` (being built): until it lands no customer has
-    an agreement, and every ticket is held to its policy alone.
-    """
-    return {}
+
+def _tightest(seconds: int | None, minutes: int | None) -> int | None:
+    if minutes is None:
+        return seconds
+    return minutes * 60 if seconds is None else min(seconds, minutes * 60)
 
 
 @dataclass(frozen=True)
