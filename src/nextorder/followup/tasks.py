@@ -4,16 +4,14 @@ as a task of its own, so a retried or repeated task does its work once."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
 from django.utils import timezone
-from django_tasks import TaskResultStatus, task
-from django_tasks_db.models import DBTaskResult
+from django_tasks import task
 
+from nextorder.core.tasks import book_once, next_local_time
 from nextorder.followup.models import Sending
 from nextorder.followup.services import (
     playbook_run,
@@ -53,17 +51,9 @@ def survey_answer_follow(survey_id: int) -> dict[str, int]:
 
 def next_playbook_time(*, after: datetime) -> datetime:
     """The first NEXTORDER_PLAYBOOK_TIME, in the shop's time zone, strictly after `after`."""
-    try:
-        at = time.fromisoformat(settings.NEXTORDER_PLAYBOOK_TIME)
-    except ValueError as exc:
-        raise ImproperlyConfigured(
-            f"NEXTORDER_PLAYBOOK_TIME={settings.NEXTORDER_PLAYBOOK_TIME!r} is not HH:MM"
-        ) from exc
-    day: date = timezone.localtime(after).date()
-    candidate = timezone.make_aware(datetime.combine(day, at))
-    if candidate <= after:
-        candidate = timezone.make_aware(datetime.combine(day + timedelta(days=1), at))
-    return candidate
+    return next_local_time(
+        at=settings.NEXTORDER_PLAYBOOK_TIME, setting="NEXTORDER_PLAYBOOK_TIME", after=after
+    )
 
 
 @task()
@@ -77,15 +67,4 @@ def playbook_nightly() -> dict[str, Any]:
 
 def playbook_schedule() -> datetime:
     """Book the next nightly run unless one is booked; return when it will run."""
-    with transaction.atomic():
-        booked = (
-            DBTaskResult.objects.select_for_update()
-            .filter(task_path=playbook_nightly.module_path, status=TaskResultStatus.READY)
-            .order_by("run_after")
-            .first()
-        )
-        if booked is not None:
-            return booked.run_after
-        when = next_playbook_time(after=timezone.now())
-        playbook_nightly.using(run_after=when).enqueue()
-        return when
+    return book_once(playbook_nightly, run_after=next_playbook_time(after=timezone.now()))
