@@ -183,7 +183,6 @@ READ_ONLY_IN_ADMIN = {
     "core.event",
     "desk.assignmentrule",
     "desk.agentskill",
-    "core.businesscalendar",
     "core.openingperiod",
     "core.calendarexception",
     "core.apitoken",
