@@ -7,6 +7,7 @@ import re
 import time
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
+from urllib.parse import quote
 
 import pytest
 from django.core import signing
@@ -17,7 +18,7 @@ from django_tasks_db.models import DBTaskResult
 
 from nextorder.core.models import Event, Verb
 from nextorder.followup.links import survey_token, unsubscribe_token
-from nextorder.followup.models import FollowupTask, ReferralAsk, Sending, Survey
+from nextorder.followup.models import FollowupTask, Referral, ReferralAsk, Sending, Survey
 from nextorder.followup.services import playbook_run, playbook_stop, surveys_schedule
 from nextorder.followup.tasks import referral_ask_deliver, survey_answer_follow, survey_deliver
 from nextorder.followup.timing import outside_quiet_hours
@@ -228,3 +229,11 @@ def test_an_unsubscribed_detractor_still_gets_a_call_but_no_email(solved, custom
     survey_answer_follow.call(survey.pk)
     assert FollowupTask.objects.get().kind == FollowupTask.Kind.RECOVERY
     assert not ReferralAsk.objects.exists()  # CSAT 5 with NPS 2 is a detractor, not asked
+
+
+@pytest.mark.parametrize("code", ["\x00", "abc\x00def", "x" * 17, "ü-code", "a b"])
+def test_a_referral_link_that_is_no_code_of_ours_is_a_plain_404(client, code):
+    """Refused before the database (PostgreSQL refuses a NUL in a text parameter)."""
+    response = client.post(f"/followup/referral/{quote(code)}/", {"email": "a@example.com"})
+    assert response.status_code == 404
+    assert not Referral.objects.exists()

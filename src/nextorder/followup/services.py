@@ -10,6 +10,7 @@ the customer unsubscribed or was stopped in between.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -340,6 +341,11 @@ def survey_answers_follow(
     return AnswerFollowups(recovery_tasks=tasks, referral_asks=created)
 
 
+# What `_referral_code` makes (token_urlsafe); anything else is no code of ours, and
+# is never taken to the database (PostgreSQL refuses a NUL in a text parameter).
+REFERRAL_CODE = re.compile(r"[A-Za-z0-9_-]{1,16}")
+
+
 def _referral_code(customer_id: int) -> str:
     followup = _followup_of(customer_id)
     if not followup.referral_code:
@@ -366,7 +372,11 @@ def referral_register(*, code: str, email: str) -> Referral:
     """Someone opened a customer's referral link and left their address: when a customer
     with that address orders, the order counts for the referrer. A person is referred
     once; the first link counts."""
-    referrer = CustomerFollowup.objects.filter(referral_code=code).first()
+    referrer = (
+        CustomerFollowup.objects.filter(referral_code=code).first()
+        if REFERRAL_CODE.fullmatch(code)
+        else None
+    )
     if referrer is None:
         raise LinkRefused("This referral link is not valid: copy the whole link.", 404)
     address = normalise_email(email)

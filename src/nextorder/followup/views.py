@@ -24,6 +24,7 @@ from nextorder.followup.models import CustomerFollowup, FollowupTask
 from nextorder.followup.report import loop_report
 from nextorder.followup.selectors import TaskFilters, followup_tasks
 from nextorder.followup.services import (
+    REFERRAL_CODE,
     emails_unsubscribe,
     followup_task_close,
     playbook_resume,
@@ -110,6 +111,8 @@ def referral(request: HttpRequest, code: str) -> HttpResponse:
     address, so that their first order counts for the one who referred them."""
     referrer = (
         CustomerFollowup.objects.filter(referral_code=code).select_related("customer").first()
+        if REFERRAL_CODE.fullmatch(code)
+        else None
     )
     if referrer is None:
         return _refused(
