@@ -28,7 +28,6 @@ from nextorder.core.search import (
 )
 from nextorder.crm.models import (
     NET_AMOUNT,
-    SYNTHESIZED_ORDER_ID,
     Contact,
     ContactEmail,
     CurrencyRate,
@@ -92,12 +91,10 @@ def order_numbers_in(text: str) -> list[str]:
     return list(dict.fromkeys(m.lower() for m in _ORDER_NUMBER.findall(text)))
 
 
-def _order_numbers(order: Order) -> set[str]:
-    """What a customer may call this order: the shop's number with or without its hash,
-    or the row id that a made-up key is shown as."""
-    if order.external_id and not SYNTHESIZED_ORDER_ID.fullmatch(order.external_id):
-        return {order.external_id.lower().lstrip("#")}
-    return {str(order.pk)}
+def _order_number(order: Order) -> str:
+    """What a customer may call this order: its `reference` as `order_numbers_in` reads
+    one (no hash, no "No.", lower-cased)."""
+    return order.reference.removeprefix("No. ").lower().lstrip("#")
 
 
 def orders_mentioned(*, texts: Mapping[int, str]) -> dict[int, Order]:
@@ -115,8 +112,7 @@ def orders_mentioned(*, texts: Mapping[int, str]) -> dict[int, Order]:
     )
     by_customer: dict[int, dict[str, Order]] = {}
     for order in candidates:
-        for number in _order_numbers(order):
-            by_customer.setdefault(order.customer_id, {})[number] = order
+        by_customer.setdefault(order.customer_id, {})[_order_number(order)] = order
     found: dict[int, Order] = {}
     for customer_id, mentioned in wanted.items():
         known = by_customer.get(customer_id, {})
