@@ -77,7 +77,8 @@ def test_lead_opens_a_follow_up_with_a_customer_at_risk(lead, customer, live_ser
 
     page.wait_for_selector("text=opened, assigned to you")
     assert "Value at risk: 240.00" in page.inner_text("#conversation")
-    assert "Follow-up with Ada Buyer" in page.inner_text("h1")
+    assert "How are things going, Ada Buyer?" in page.inner_text("h1")
+    assert "risk" not in page.inner_text("h1")  # the subject goes to the customer
 
 
 def test_value_model_page_draws_the_hold_out_check(lead, live_server, page):

@@ -21,8 +21,14 @@ from nextorder.desk.mail.inbound import (
     quarantined_mail_release,
 )
 from nextorder.desk.mail.parse import read_letter
+from nextorder.desk.merge import ticket_merge
 from nextorder.desk.models import Attachment, Delivery, InboundMail, Message, Ticket
-from nextorder.desk.services import CustomerMessage, customer_messages_receive, ticket_reply
+from nextorder.desk.services import (
+    CustomerMessage,
+    customer_messages_receive,
+    ticket_open,
+    ticket_reply,
+)
 from tests.desk.mail_factory import customer_email
 
 pytestmark = pytest.mark.django_db
@@ -156,6 +162,26 @@ def test_the_subject_token_threads_only_the_senders_own_customers_ticket(ticket,
     stranger = receive(customer_email(sender="eve@evil.example", subject=f"[#{ticket.pk}] hi"))
     assert stranger.outcome == InboundMail.Outcome.OPENED
     assert stranger.ticket != ticket
+
+
+def test_the_subject_token_of_a_merged_ticket_threads_onto_the_ticket_it_went_into(
+    ticket, contact, agent
+):
+    survivor = ticket_open(
+        customer=contact.customer, contact=contact, subject="Also", body_text="Another thing."
+    )
+    ticket_merge(
+        source=ticket,
+        target=survivor,
+        actor=agent,
+        source_version=ticket.version,
+        target_version=survivor.version,
+    )
+
+    outcome = receive(customer_email(sender="ada@example.com", subject=f"Re: hello [#{ticket.pk}]"))
+
+    assert outcome.outcome == InboundMail.Outcome.ADDED and outcome.ticket == survivor
+    assert not ticket.messages.exists()
 
 
 def test_a_message_to_a_closed_ticket_opens_a_new_one(ticket, agent):

@@ -12,10 +12,12 @@ from django_tasks_db.models import DBTaskResult
 
 from nextorder.core.models import Event, Verb
 from nextorder.crm.models import Contact
+from nextorder.desk.merge import ticket_merge
 from nextorder.desk.models import Message, PortalLoginToken, Ticket
 from nextorder.desk.portal.services import portal_link_request
 from nextorder.desk.portal.views import PORTAL_SESSION_KEY
 from nextorder.desk.services import ticket_reply, ticket_update
+from nextorder.insight.services import customer_follow_up_open
 from tests.portal.conftest import link_secret, notices, portal_log_in
 
 pytestmark = pytest.mark.django_db
@@ -273,3 +275,55 @@ def test_nothing_is_sent_for_an_unknown_address(client):
     client.post("/portal/", {"email": "nobody@example.com"})
     assert DBTaskResult.objects.count() == 0 and Event.objects.count() == 0
     assert PortalLoginToken.objects.count() == 0
+
+
+def test_a_follow_up_holding_only_notes_is_not_shown_until_the_customer_is_written_to(
+    portal_client, customer, agent
+):
+    follow_up = customer_follow_up_open(customer=customer, actor=agent).ticket
+
+    assert follow_up.pk not in {
+        t.pk for t in portal_client.get("/portal/tickets/").context["tickets"]
+    }
+    assert portal_client.get(f"/portal/tickets/{follow_up.pk}/").status_code == 404
+    assert (
+        portal_client.post(f"/portal/tickets/{follow_up.pk}/reply/", {"body": "?"}).status_code
+        == 404
+    )
+
+    follow_up.refresh_from_db()
+    ticket_reply(
+        ticket=follow_up, author=agent, body="How are you?", expected_version=follow_up.version
+    )
+
+    assert follow_up.pk in {t.pk for t in portal_client.get("/portal/tickets/").context["tickets"]}
+    page = portal_client.get(f"/portal/tickets/{follow_up.pk}/")
+    assert page.status_code == 200 and "How are you?" in page.text
+    assert "Value at risk" not in page.text and "risk" not in follow_up.subject
+
+
+def test_a_merged_ticket_leads_to_the_ticket_it_was_merged_into(
+    portal_client, ticket, colleague_ticket, agent
+):
+    ticket_merge(
+        source=ticket,
+        target=colleague_ticket,
+        actor=agent,
+        source_version=ticket.version,
+        target_version=colleague_ticket.version,
+    )
+
+    listed = {t.pk for t in portal_client.get("/portal/tickets/").context["tickets"]}
+    assert listed == {colleague_ticket.pk}
+    response = portal_client.get(f"/portal/tickets/{ticket.pk}/")
+    assert response.status_code == 302
+    assert response["Location"] == f"/portal/tickets/{colleague_ticket.pk}/"
+    page = portal_client.get(response["Location"])
+    assert "It is late." in page.text  # the merged ticket's message, now on the survivor
+
+    answered = portal_client.post(f"/portal/tickets/{ticket.pk}/reply/", {"body": "Any news?"})
+
+    assert answered.status_code == 302
+    assert answered["Location"] == f"/portal/tickets/{colleague_ticket.pk}/"
+    assert colleague_ticket.messages.filter(body_text="Any news?").exists()
+    assert not ticket.messages.exists()

@@ -23,7 +23,7 @@ from nextorder.core.models import Event, Verb
 from nextorder.core.services import event_record
 from nextorder.desk.models import InboundMail, Message, Ticket, TicketTag
 from nextorder.desk.priority import PriorityDecision
-from nextorder.desk.services import _bump_version, _ticket_build
+from nextorder.desk.services import ticket_build, ticket_version_bump
 
 
 class DifferentCustomers(ValidationError):
@@ -38,6 +38,33 @@ def _conversation_times(ticket_ids: list[int]) -> tuple[datetime | None, datetim
     last = spoken.aggregate(at=Max("sent_at"))["at"]
     first_reply = spoken.filter(direction=Message.Direction.OUTBOUND).aggregate(at=Min("sent_at"))
     return last, first_reply["at"]
+
+
+# Merges chain (a survivor can be merged again); a chain longer than this is not followed.
+MERGES_FOLLOWED = 10
+
+
+def merge_survivors(tickets: dict[int, Ticket]) -> dict[int, Ticket]:
+    """Each ticket by id, or the ticket it was merged into (where its messages went): an
+    answer to a merged ticket's mail or a portal link to it belongs to the survivor."""
+    loaded = dict(tickets)
+    for _merge in range(MERGES_FOLLOWED):
+        missing = {
+            t.merged_into_id
+            for t in loaded.values()
+            if t.merged_into_id is not None and t.merged_into_id not in loaded
+        }
+        if not missing:
+            break
+        loaded |= Ticket.objects.in_bulk(list(missing))
+    survivors: dict[int, Ticket] = {}
+    for ticket_id, ticket in tickets.items():
+        for _merge in range(MERGES_FOLLOWED):
+            if ticket.merged_into_id is None or ticket.merged_into_id not in loaded:
+                break
+            ticket = loaded[ticket.merged_into_id]
+        survivors[ticket_id] = ticket
+    return survivors
 
 
 @transaction.atomic
@@ -81,9 +108,9 @@ def ticket_merge(
     if target.status in (Ticket.Status.SOLVED, Ticket.Status.CLOSED) and source.is_active:
         # The merged ticket still waited on someone: so does the survivor now.
         target_changes.update(status=Ticket.Status.OPEN, solved_at=None, closed_at=None)
-    _bump_version(ticket=target, expected_version=target_version, **target_changes)
+    ticket_version_bump(ticket=target, expected_version=target_version, **target_changes)
     source_status = source.status
-    _bump_version(
+    ticket_version_bump(
         ticket=source,
         expected_version=source_version,
         status=Ticket.Status.CLOSED,
@@ -133,7 +160,7 @@ def ticket_split(
             sent_at=message.sent_at, id__lt=message.pk
         )
     ids = list(moving.values_list("pk", flat=True))
-    new = _ticket_build(
+    new = ticket_build(
         customer=ticket.customer,
         contact=ticket.contact,
         subject=f"{ticket.subject} (split from #{ticket.pk})",
@@ -152,7 +179,7 @@ def ticket_split(
         Ticket.objects.filter(pk=part.pk).update(
             last_message_at=last_message_at, first_response_at=first_response_at
         )
-    _bump_version(ticket=ticket, expected_version=expected_version)
+    ticket_version_bump(ticket=ticket, expected_version=expected_version)
     new.refresh_from_db()
     event_record(
         verb=Verb.TICKET_SPLIT,

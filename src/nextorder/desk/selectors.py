@@ -428,12 +428,14 @@ def conversation_buying_intent(conversation: list[ConversationEntry]) -> list[st
     return []
 
 
+def public_messages() -> QuerySet[Message]:
+    """What the customer may read: every message but the internal notes."""
+    return Message.objects.exclude(direction=Message.Direction.NOTE)
+
+
 def public_conversation(*, ticket: Ticket) -> list[Message]:
-    """What the customer may read of a ticket: every message but the internal notes."""
     return list(
-        ticket.messages.exclude(direction=Message.Direction.NOTE).select_related(
-            "author_user", "author_contact"
-        )
+        public_messages().filter(ticket=ticket).select_related("author_user", "author_contact")
     )
 
 
@@ -444,6 +446,18 @@ def customer_tickets(
     if exclude is not None:
         tickets = tickets.exclude(pk=exclude.pk)
     return list(tickets[:limit])
+
+
+def customer_visible_tickets(*, customer: Customer, limit: int) -> list[Ticket]:
+    """The tickets a customer sees in the portal: those with something said to or by
+    them. A follow-up the desk opened about them holds only internal notes until an agent
+    writes to them, and a merged ticket's messages are on the ticket it was merged into."""
+    spoken = public_messages().filter(ticket=OuterRef("pk"))
+    return list(
+        customer.tickets.filter(Exists(spoken), merged_into__isnull=True).order_by(
+            "-created_at", "-id"
+        )[:limit]
+    )
 
 
 def ticket_workers() -> QuerySet[User]:

@@ -87,7 +87,7 @@ def checked_subject(text: str) -> str:
     return line[:250] or "(no subject)"
 
 
-def _bump_version(*, ticket: Ticket, expected_version: int | None, **changes: Any) -> None:
+def ticket_version_bump(*, ticket: Ticket, expected_version: int | None, **changes: Any) -> None:
     """The optimistic lock: write only if nobody wrote since `expected_version`.
 
     `expected_version=None` writes whatever the version is (a customer's message must
@@ -151,7 +151,7 @@ def ticket_open(
             rule=PriorityRule.current(),
         )
     )
-    ticket = _ticket_build(
+    ticket = ticket_build(
         customer=customer,
         contact=contact,
         subject=subject,
@@ -246,7 +246,7 @@ def ticket_reply(
     if taking:
         changes["assignee"] = author
     before_status = ticket.status
-    _bump_version(ticket=ticket, expected_version=expected_version, **changes)
+    ticket_version_bump(ticket=ticket, expected_version=expected_version, **changes)
     clock_events = (
         sla_follow_changes(changes=[(ticket, now)], agent_replied=not internal)
         if not internal or new_status != before_status
@@ -343,7 +343,7 @@ def ticket_contact_address_add(
     else:
         contact = contact_create(customer=ticket.customer, name=name.strip(), emails=[address])
     before_contact = ticket.contact_id
-    _bump_version(ticket=ticket, expected_version=expected_version, contact=contact)
+    ticket_version_bump(ticket=ticket, expected_version=expected_version, contact=contact)
     event_record(
         verb=Verb.TICKET_UPDATED,
         subject=ticket,
@@ -434,7 +434,7 @@ def ticket_update(
             before["assignee"], after["assignee"] = None, _loggable(routed.assignee)
     if not changes:
         return ticket
-    _bump_version(ticket=ticket, expected_version=expected_version, **changes)
+    ticket_version_bump(ticket=ticket, expected_version=expected_version, **changes)
     # Status, priority and team decide the clocks (pauses, the policy, the calendar).
     clock_events = (
         sla_follow_changes(changes=[(ticket, now)])
@@ -666,7 +666,7 @@ def _customer_ticket(*, item: CustomerMessage, body_text: str, rule: PriorityRul
         text=f"{item.subject}\n{body_text}",
         rule=rule,
     )
-    return _ticket_build(
+    return ticket_build(
         customer=customer,
         contact=item.contact,
         subject=item.subject,
@@ -677,7 +677,7 @@ def _customer_ticket(*, item: CustomerMessage, body_text: str, rule: PriorityRul
     )
 
 
-def _ticket_build(
+def ticket_build(
     *,
     customer: Customer,
     contact: Contact | None,

@@ -231,7 +231,7 @@ def _chosen_macro(request: HttpRequest, usable: QuerySet[Macro]) -> Macro | None
     return usable.filter(pk=pk).prefetch_related("add_tags").first() if pk else None
 
 
-def _ticket_page(
+def ticket_page(
     request: HttpRequest, ticket: Ticket, *, status: int = 200, **extra: object
 ) -> HttpResponse:
     """The ticket page, also as the answer to a form that failed (with the form, its
@@ -240,7 +240,7 @@ def _ticket_page(
     return render(request, "desk/ticket.html", context, status=status)
 
 
-def _load_ticket(pk: int) -> Ticket:
+def ticket_or_404(pk: int) -> Ticket:
     return get_object_or_404(
         Ticket.objects.select_related("customer", "contact", "assignee", "team", "order"),
         pk=pk,
@@ -250,23 +250,23 @@ def _load_ticket(pk: int) -> Ticket:
 @login_required
 @permission_required("desk.view_ticket", raise_exception=True)
 def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    ticket = _load_ticket(pk)
+    ticket = ticket_or_404(pk)
     if ticket.merged_into_id is not None:
         messages.info(
             request, f"Ticket #{ticket.pk} was merged into this one; its messages are here."
         )
         return redirect("desk:ticket", pk=ticket.merged_into_id)
-    return _ticket_page(request, ticket)
+    return ticket_page(request, ticket)
 
 
 @require_POST
 @login_required
 @permission_required("desk.add_message", raise_exception=True)
 def ticket_reply_view(request: HttpRequest, pk: int) -> HttpResponse:
-    ticket = _load_ticket(pk)
+    ticket = ticket_or_404(pk)
     form = ReplyForm(request.POST)
     if not form.is_valid():
-        return _ticket_page(request, ticket, reply_form=form, status=400)
+        return ticket_page(request, ticket, reply_form=form, status=400)
     user: User = request.user  # type: ignore[assignment]
     macro_pk = form.cleaned_data["macro"]
     try:
@@ -290,16 +290,16 @@ def ticket_reply_view(request: HttpRequest, pk: int) -> HttpResponse:
                 internal=form.cleaned_data["internal"],
             )
     except PermissionDenied as exc:
-        return _ticket_page(request, ticket, reply_form=form, error=str(exc), status=403)
+        return ticket_page(request, ticket, reply_form=form, error=str(exc), status=403)
     except TicketConflict as conflict:
         # Keep the draft: the agent reads what changed and sends it again if still right.
         form = ReplyForm(initial={**form.cleaned_data, "version": conflict.ticket.version})
-        return _ticket_page(
+        return ticket_page(
             request, conflict.ticket, reply_form=form, conflict=str(conflict), status=409
         )
     except ValidationError as exc:
         form.add_error("body", exc)
-        return _ticket_page(request, ticket, reply_form=form, status=400)
+        return ticket_page(request, ticket, reply_form=form, status=400)
     messages.success(request, "Note added." if form.cleaned_data["internal"] else "Reply sent.")
     return redirect("desk:ticket", pk=pk)
 
@@ -308,10 +308,10 @@ def ticket_reply_view(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @permission_required("desk.change_ticket", raise_exception=True)
 def ticket_update_view(request: HttpRequest, pk: int) -> HttpResponse:
-    ticket = _load_ticket(pk)
+    ticket = ticket_or_404(pk)
     form = TicketUpdateForm(request.POST, user=request.user, ticket=ticket)  # type: ignore[arg-type]
     if not form.is_valid():
-        return _ticket_page(request, ticket, update_form=form, status=400)
+        return ticket_page(request, ticket, update_form=form, status=400)
     data = form.cleaned_data
     try:
         ticket_update(
@@ -325,11 +325,11 @@ def ticket_update_view(request: HttpRequest, pk: int) -> HttpResponse:
             order=data["order"],
         )
     except TicketConflict as conflict:
-        return _ticket_page(request, conflict.ticket, conflict=str(conflict), status=409)
+        return ticket_page(request, conflict.ticket, conflict=str(conflict), status=409)
     except PermissionDenied as exc:
-        return _ticket_page(request, ticket, update_form=form, error=str(exc), status=403)
+        return ticket_page(request, ticket, update_form=form, error=str(exc), status=403)
     except ValidationError as exc:
-        return _ticket_page(
+        return ticket_page(
             request, ticket, update_form=form, error=" ".join(exc.messages), status=400
         )
     messages.success(request, "Ticket saved.")
@@ -340,10 +340,10 @@ def ticket_update_view(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @permission_required(["desk.change_ticket", "crm.add_contact"], raise_exception=True)
 def ticket_contact_address(request: HttpRequest, pk: int) -> HttpResponse:
-    ticket = _load_ticket(pk)
+    ticket = ticket_or_404(pk)
     form = ContactAddressForm(request.POST)
     if not form.is_valid():
-        return _ticket_page(request, ticket, address_form=form, status=400)
+        return ticket_page(request, ticket, address_form=form, status=400)
     try:
         ticket_contact_address_add(
             ticket=ticket,
@@ -353,10 +353,10 @@ def ticket_contact_address(request: HttpRequest, pk: int) -> HttpResponse:
             expected_version=form.cleaned_data["version"],
         )
     except TicketConflict as conflict:
-        return _ticket_page(request, conflict.ticket, conflict=str(conflict), status=409)
+        return ticket_page(request, conflict.ticket, conflict=str(conflict), status=409)
     except ValidationError as exc:
         form.add_error("address", exc)
-        return _ticket_page(request, ticket, address_form=form, status=400)
+        return ticket_page(request, ticket, address_form=form, status=400)
     messages.success(request, "Address added: replies on this ticket now reach the customer.")
     return redirect("desk:ticket", pk=pk)
 
@@ -367,7 +367,7 @@ def ticket_contact_address(request: HttpRequest, pk: int) -> HttpResponse:
 def ticket_lead(request: HttpRequest, pk: int) -> HttpResponse:
     """Turn the conversation into a sales lead in one action, the ticket linked (once: a
     ticket with an open lead points to it)."""
-    ticket = _load_ticket(pk)
+    ticket = ticket_or_404(pk)
     existing = Lead.objects.filter(ticket_id=ticket.pk, state=Lead.State.OPEN).first()
     if existing is not None:
         messages.info(request, f"This ticket has an open lead already: {existing.title}.")

@@ -43,7 +43,7 @@ from nextorder.desk.models import Macro, Message, SavedView, Tag, Ticket
 from nextorder.desk.selectors import ticket_workers
 from nextorder.desk.services import TicketConflict
 from nextorder.desk.tags import tag_get_or_create, ticket_tag_remove, ticket_tags_add
-from nextorder.desk.views import _load_ticket, _ticket_page
+from nextorder.desk.views import ticket_or_404, ticket_page
 
 
 def _refusal(exc: Exception) -> str:
@@ -134,17 +134,17 @@ def saved_view_remove(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @permission_required("desk.change_ticket", raise_exception=True)
 def ticket_tag_add(request: HttpRequest, pk: int) -> HttpResponse:
-    ticket = _load_ticket(pk)
+    ticket = ticket_or_404(pk)
     form = TagForm(request.POST)
     if not form.is_valid():
-        return _ticket_page(
+        return ticket_page(
             request, ticket, error="Name the tag (at most 50 characters).", status=400
         )
     user: User = request.user  # type: ignore[assignment]
     try:
         tag = tag_get_or_create(name=form.cleaned_data["name"], actor=user)
     except (ValidationError, PermissionDenied) as exc:
-        return _ticket_page(request, ticket, error=_refusal(exc), status=400)
+        return ticket_page(request, ticket, error=_refusal(exc), status=400)
     ticket_tags_add(ticket=ticket, tags=[tag], actor=user)
     return redirect("desk:ticket", pk=pk)
 
@@ -153,7 +153,7 @@ def ticket_tag_add(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @permission_required("desk.change_ticket", raise_exception=True)
 def ticket_tag_delete(request: HttpRequest, pk: int, tag: int) -> HttpResponse:
-    ticket = _load_ticket(pk)
+    ticket = ticket_or_404(pk)
     ticket_tag_remove(ticket=ticket, tag=get_object_or_404(Tag, pk=tag), actor=request.user)  # type: ignore[arg-type]
     return redirect("desk:ticket", pk=pk)
 
@@ -163,10 +163,10 @@ def ticket_tag_delete(request: HttpRequest, pk: int, tag: int) -> HttpResponse:
 @permission_required("desk.change_ticket", raise_exception=True)
 def ticket_macro(request: HttpRequest, pk: int) -> HttpResponse:
     """A macro without a reply, applied at once."""
-    ticket = _load_ticket(pk)
+    ticket = ticket_or_404(pk)
     form = MacroApplyForm(request.POST)
     if not form.is_valid():
-        return _ticket_page(request, ticket, error="Choose a macro to apply.", status=400)
+        return ticket_page(request, ticket, error="Choose a macro to apply.", status=400)
     user: User = request.user  # type: ignore[assignment]
     macro = get_object_or_404(macros_for(user), pk=form.cleaned_data["macro"])
     try:
@@ -174,11 +174,11 @@ def ticket_macro(request: HttpRequest, pk: int) -> HttpResponse:
             ticket=ticket, macro=macro, actor=user, expected_version=form.cleaned_data["version"]
         )
     except TicketConflict as conflict:
-        return _ticket_page(request, conflict.ticket, conflict=str(conflict), status=409)
+        return ticket_page(request, conflict.ticket, conflict=str(conflict), status=409)
     except PermissionDenied as exc:
-        return _ticket_page(request, ticket, error=str(exc), status=403)
+        return ticket_page(request, ticket, error=str(exc), status=403)
     except ValidationError as exc:
-        return _ticket_page(request, ticket, error=_refusal(exc), status=400)
+        return ticket_page(request, ticket, error=_refusal(exc), status=400)
     messages.success(request, f"Applied the macro “{macro.name}”.")
     return redirect("desk:ticket", pk=pk)
 
@@ -187,14 +187,14 @@ def ticket_macro(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @permission_required("desk.change_ticket", raise_exception=True)
 def ticket_merge_view(request: HttpRequest, pk: int) -> HttpResponse:
-    source = _load_ticket(pk)
+    source = ticket_or_404(pk)
     form = MergeForm(request.POST)
     if not form.is_valid():
-        return _ticket_page(request, source, merge_form=form, status=400)
+        return ticket_page(request, source, merge_form=form, status=400)
     target = Ticket.objects.filter(pk=form.cleaned_data["target"]).first()
     if target is None:
         form.add_error("target", "There is no ticket of that number.")
-        return _ticket_page(request, source, merge_form=form, status=400)
+        return ticket_page(request, source, merge_form=form, status=400)
     try:
         ticket_merge(
             source=source,
@@ -205,13 +205,13 @@ def ticket_merge_view(request: HttpRequest, pk: int) -> HttpResponse:
             different_customers=form.cleaned_data["different_customers"],
         )
     except TicketConflict as conflict:
-        return _ticket_page(request, conflict.ticket, conflict=str(conflict), status=409)
+        return ticket_page(request, conflict.ticket, conflict=str(conflict), status=409)
     except DifferentCustomers as exc:
         form.add_error("different_customers", _refusal(exc))
-        return _ticket_page(request, source, merge_form=form, status=400)
+        return ticket_page(request, source, merge_form=form, status=400)
     except ValidationError as exc:
         form.add_error("target", exc)
-        return _ticket_page(request, source, merge_form=form, status=400)
+        return ticket_page(request, source, merge_form=form, status=400)
     messages.success(request, f"Merged #{source.pk} into this ticket.")
     return redirect("desk:ticket", pk=target.pk)
 
@@ -220,10 +220,10 @@ def ticket_merge_view(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @permission_required("desk.change_ticket", raise_exception=True)
 def ticket_split_view(request: HttpRequest, pk: int) -> HttpResponse:
-    ticket = _load_ticket(pk)
+    ticket = ticket_or_404(pk)
     form = SplitForm(request.POST)
     if not form.is_valid():
-        return _ticket_page(request, ticket, error="Choose a message to split off.", status=400)
+        return ticket_page(request, ticket, error="Choose a message to split off.", status=400)
     message = get_object_or_404(Message, pk=form.cleaned_data["message"], ticket=ticket)
     try:
         new = ticket_split(
@@ -234,9 +234,9 @@ def ticket_split_view(request: HttpRequest, pk: int) -> HttpResponse:
             with_later=form.cleaned_data["with_later"],
         )
     except TicketConflict as conflict:
-        return _ticket_page(request, conflict.ticket, conflict=str(conflict), status=409)
+        return ticket_page(request, conflict.ticket, conflict=str(conflict), status=409)
     except ValidationError as exc:
-        return _ticket_page(request, ticket, error=_refusal(exc), status=400)
+        return ticket_page(request, ticket, error=_refusal(exc), status=400)
     messages.success(request, f"Split into a new ticket #{new.pk}.")
     return redirect("desk:ticket", pk=new.pk)
 

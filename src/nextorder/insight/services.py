@@ -252,7 +252,9 @@ def customer_follow_up_open(*, customer: Customer, actor: User, note: str = "") 
     ticket = ticket_open(
         customer=customer,
         contact=customer.contacts.first(),
-        subject=f"Follow-up with {customer.name}: at risk",
+        # The subject is what the customer reads when an agent writes to them: why they
+        # are followed up stays in the note.
+        subject=f"How are things going, {customer.name}?",
         # A customer not scored yet, followed up without a note, still gets a first line.
         body_text="\n".join(fact for fact in facts if fact) or "Follow-up (not scored yet).",
         channel=Ticket.Channel.AGENT,

@@ -38,6 +38,7 @@ from nextorder.desk.mail.parse import (
     parse_mail,
     read_letter,
 )
+from nextorder.desk.merge import merge_survivors
 from nextorder.desk.models import Attachment, Delivery, InboundMail, Message, Ticket
 from nextorder.desk.services import CustomerMessage, ReceivedMessage, customer_messages_receive
 
@@ -268,7 +269,7 @@ def _threads(filings: list[_Filing]) -> list[Ticket | int | None]:
         if (token := TICKET_TOKEN.search(f.parsed.subject))
     }
     wanted = {ticket_id for _, ticket_id in earlier.values()} | set(tokens.values())
-    tickets = Ticket.objects.in_bulk(list(wanted))
+    tickets = merge_survivors(Ticket.objects.in_bulk(list(wanted)))
     in_batch: dict[str, tuple[datetime, Ticket | int | None]] = {}
     continues: list[Ticket | int | None] = []
     for n, filing in enumerate(filings):

@@ -15,7 +15,7 @@ from typing import Any, Concatenate, ParamSpec
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -24,6 +24,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from nextorder.core.ratelimit import Rate, client_address, rate_exceeded
 from nextorder.crm.models import Contact
 from nextorder.crm.selectors import customer_orders
+from nextorder.desk.merge import merge_survivors
 from nextorder.desk.models import Ticket
 from nextorder.desk.portal.forms import (
     HONEYPOT_FIELD,
@@ -39,7 +40,11 @@ from nextorder.desk.portal.services import (
     portal_ticket_reply,
     web_form_submit,
 )
-from nextorder.desk.selectors import customer_tickets, public_conversation
+from nextorder.desk.selectors import (
+    customer_visible_tickets,
+    public_conversation,
+    public_messages,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -205,7 +210,7 @@ PORTAL_TICKETS_SHOWN = 100
 
 @portal_login_required
 def portal_tickets(request: HttpRequest, contact: Contact) -> HttpResponse:
-    tickets = customer_tickets(customer=contact.customer, limit=PORTAL_TICKETS_SHOWN)
+    tickets = customer_visible_tickets(customer=contact.customer, limit=PORTAL_TICKETS_SHOWN)
     return _render(
         request,
         "portal/tickets.html",
@@ -232,13 +237,28 @@ def _ticket_page(
 
 
 def _own_ticket(contact: Contact, pk: int) -> Ticket:
-    """Another customer's ticket is a 404: the portal does not say that it exists."""
-    return get_object_or_404(Ticket, pk=pk, customer_id=contact.customer_id)
+    """The customer's ticket, or the one it was merged into, where its messages went.
+
+    Another customer's ticket is a 404 (the portal does not say that it exists), and so is
+    one with nothing said to the customer yet (a follow-up holding only internal notes).
+    """
+    asked = get_object_or_404(Ticket, pk=pk, customer_id=contact.customer_id)
+    ticket = merge_survivors({asked.pk: asked})[asked.pk]
+    if (
+        ticket.customer_id != contact.customer_id
+        or ticket.merged_into_id is not None
+        or not public_messages().filter(ticket=ticket).exists()
+    ):
+        raise Http404("No such ticket.")
+    return ticket
 
 
 @portal_login_required
 def portal_ticket(request: HttpRequest, contact: Contact, pk: int) -> HttpResponse:
-    return _ticket_page(request, contact, _own_ticket(contact, pk), PortalReplyForm())
+    ticket = _own_ticket(contact, pk)
+    if ticket.pk != pk:
+        return redirect("portal:ticket", pk=ticket.pk)
+    return _ticket_page(request, contact, ticket, PortalReplyForm())
 
 
 @require_POST
@@ -253,5 +273,5 @@ def portal_reply(request: HttpRequest, contact: Contact, pk: int) -> HttpRespons
             form.add_error("body", exc)
         else:
             messages.success(request, "Thank you: your answer is on the ticket.")
-            return redirect("portal:ticket", pk=pk)
+            return redirect("portal:ticket", pk=ticket.pk)
     return _ticket_page(request, contact, ticket, form, status=400)
