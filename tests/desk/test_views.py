@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.urls import reverse
+from django.utils import timezone
 
 from nextorder.crm.models import Customer
 from nextorder.crm.services import orders_import
@@ -24,6 +27,31 @@ def test_queue_shows_ticket_with_customer_spend(client, agent, ticket):
     html = response.content.decode()
     assert response.status_code == 200
     assert "Where is my order?" in html and "Ada Buyer" in html and "55.50" in html
+
+
+@pytest.mark.parametrize(
+    ("age", "words"),
+    [
+        (timedelta(seconds=20), "just now"),
+        (timedelta(minutes=59), "59 min ago"),
+        (timedelta(hours=47), "47 h ago"),
+        (timedelta(days=59), "59 d ago"),
+        (timedelta(days=400), "13 mo ago"),
+        (timedelta(days=800), "2 yr ago"),
+    ],
+)
+def test_queue_rows_say_how_long_ago_and_link_ticket_and_customer(
+    client, agent, ticket, age, words
+):
+    Ticket.objects.filter(pk=ticket.pk).update(
+        created_at=timezone.now() - age, last_message_at=timezone.now() - age
+    )
+    client.force_login(agent)
+    row = client.get(reverse("desk:queue")).content.decode().split(f'data-ticket="{ticket.pk}"')[1]
+    row = row.split("</tr>")[0]
+    assert row.count(f">{words}<") == 2  # opened and last message
+    assert f'href="{reverse("desk:ticket", args=[ticket.pk])}"' in row
+    assert f'href="{reverse("desk:customer", args=[ticket.customer_id])}"' in row
 
 
 @pytest.mark.parametrize("query", ["?sort=bogus", "?team=x&assignee=zz&status=nope", "?after=%%%"])

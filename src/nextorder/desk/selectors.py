@@ -288,6 +288,34 @@ def _order_by(sort: QueueSort) -> list[str | OrderBy]:
     return [F(name).asc(nulls_last=True) if name == "due_at" else name for name in _ORDERINGS[sort]]
 
 
+# What a queue row (page or API) never reads of its customer and assignee: a page builds
+# fifty of each, and these are most of their columns.
+_UNSHOWN = (
+    *(
+        f"customer__{name}"
+        for name in (
+            "notes",
+            "external_id",
+            "first_order_at",
+            "last_order_at",
+            "clv_12m",
+            "p_alive",
+            "p_alive_previous",
+            "expected_orders_90d",
+            "value_at_risk",
+            "value_reason",
+            "scored_at",
+            "created_at",
+            "updated_at",
+        )
+    ),
+    *(
+        f"assignee__{name}"
+        for name in ("password", "last_login", "email", "date_joined", "is_superuser", "is_staff")
+    ),
+)
+
+
 def _read_tier(
     tickets: QuerySet[Ticket], *, runs: list[Q], sort: QueueSort, beyond: list[Q], limit: int
 ) -> _Read:
@@ -298,7 +326,10 @@ def _read_tier(
     related = ("customer", "assignee", "team", "sla__policy")
     if len(runs) == 1:
         rows = list(
-            tickets.filter(runs[0]).select_related(*related).order_by(*_order_by(sort))[: limit + 1]
+            tickets.filter(runs[0])
+            .select_related(*related)
+            .defer(*_UNSHOWN)
+            .order_by(*_order_by(sort))[: limit + 1]
         )
         return _Read(rows=rows[:limit], last=rows[limit - 1] if len(rows) > limit else None)
     keys = [name.lstrip("-") for name in ordering]
@@ -312,7 +343,7 @@ def _read_tier(
     page_keys = list(itertools.islice(merged, limit + 1))
     more, page_keys = len(page_keys) > limit, page_keys[:limit]
     ids = [row[-1] for row in page_keys]
-    found = tickets.select_related(*related).order_by().in_bulk(ids)
+    found = tickets.select_related(*related).defer(*_UNSHOWN).order_by().in_bulk(ids)
     # A ticket deleted since its keys were read is left out.
     return _Read(
         rows=[found[pk] for pk in ids if pk in found],
