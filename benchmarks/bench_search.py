@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import pkgutil
 import statistics
 import time
 from collections.abc import Callable
@@ -229,8 +230,16 @@ def load_record(rng: np.random.Generator) -> tuple[list[str], list[str]]:
 
 
 def _desk_text_indexes() -> list[str]:
-    """The desk migration's CREATE INDEX statements (the words of subjects and messages)."""
-    migration = importlib.import_module("nextorder.desk.migrations.0008_full_text_search")
+    """The desk migration's CREATE INDEX statements (the words of subjects and messages),
+    found by its name whatever its number (merged branches renumber migrations)."""
+    import nextorder.desk.migrations as migrations
+
+    (name,) = (
+        module.name
+        for module in pkgutil.iter_modules(migrations.__path__)
+        if module.name.endswith("_full_text_search")
+    )
+    migration = importlib.import_module(f"{migrations.__name__}.{name}")
     return [sql for sql in migration.POSTGRES_FORWARD if sql.startswith("CREATE INDEX")]
 
 
