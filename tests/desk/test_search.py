@@ -15,7 +15,7 @@ from nextorder.core.search import MAX_QUERY_CHARS, fts5_repair, search_text
 from nextorder.crm.models import Customer
 from nextorder.crm.services import contact_create, order_create
 from nextorder.desk.models import Message, Ticket
-from nextorder.desk.search import CANDIDATES, Kind, SearchFilters, search
+from nextorder.desk.search import CANDIDATES, Kind, SearchFilters, _rare_on, search
 from nextorder.desk.services import (
     CustomerMessage,
     customer_messages_receive,
@@ -290,3 +290,42 @@ def test_triggers_a_table_rebuild_dropped_come_back_after_migrate(agent, custome
     assert _ids(search(user=agent, query="narwhal", filters=SearchFilters())) == []
     fts5_repair(using="default")
     assert _ids(search(user=agent, query="narwhal", filters=SearchFilters())) == [unseen.pk]
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="PostgreSQL's statistics of tsvector columns"
+)
+def test_a_word_the_statistics_do_not_know_is_read_off_the_index(agent, customer, contact):
+    """The planner walks the newest rows for a common word, which for a rare one (an
+    order number, a typo) means every row: those read the GIN index first."""
+    with connection.cursor() as cursor:
+        for table in ("desk_ticket", "desk_message"):
+            # A table this small keeps every word among its most common at the target
+            # the migration sets (1000); at 1 it keeps only those seen more than once, as
+            # a large desk's list leaves out its rare words.
+            cursor.execute(f"ALTER TABLE {table} ALTER COLUMN search_vector SET STATISTICS 1")
+    for number in range(200):
+        ticket_open(
+            customer=customer,
+            contact=contact,
+            subject=f"Parcel {number}",
+            body_text="Where is my parcel? It was due on Monday.",
+        )
+    rare = ticket_open(
+        customer=customer, contact=contact, subject="Wombatz", body_text="A wombatz parcel."
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE desk_ticket")
+        cursor.execute("ANALYZE desk_message")
+
+    both = {"desk_ticket", "desk_message"}
+    assert _rare_on(search_text("wombatz")) == both
+    assert _rare_on(search_text("parcel wombatz")) == both  # one rare word makes few rows
+    assert _rare_on(search_text("parcel")) == set()
+    assert _rare_on(search_text("parcel or wombatz")) == set()  # any group may be common
+    assert _rare_on(search_text("-parcel")) == set()
+    assert _rare_on(search_text("the")) == set()  # a stop word has no lexeme
+    assert _ids(search(user=agent, query="wombatz", filters=SearchFilters())) == [rare.pk]
+    assert _ids(search(user=agent, query="parcel wombatz", filters=SearchFilters())) == [rare.pk]
+    parcels = search(user=agent, query="parcel", filters=SearchFilters())
+    assert len(parcels.tickets) == 20 and parcels.more_tickets
