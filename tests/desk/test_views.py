@@ -54,6 +54,17 @@ def test_queue_rows_say_how_long_ago_and_link_ticket_and_customer(
     assert f'href="{reverse("desk:customer", args=[ticket.customer_id])}"' in row
 
 
+def test_queue_rows_name_the_assignee_as_a_person(client, agent, ticket):
+    agent.first_name, agent.last_name = "Alex", "Morgan"
+    agent.save()
+    Ticket.objects.filter(pk=ticket.pk).update(assignee=agent)
+    client.force_login(agent)
+
+    html = client.get(reverse("desk:queue")).content.decode()
+
+    assert '<td data-label="Assignee">Alex Morgan</td>' in html
+
+
 @pytest.mark.parametrize("query", ["?sort=bogus", "?team=x&assignee=zz&status=nope", "?after=%%%"])
 def test_odd_queries_never_500(client, agent, ticket, query):
     client.force_login(agent)

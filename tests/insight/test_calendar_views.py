@@ -8,6 +8,7 @@ from datetime import date, time
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
+from django.test import Client
 from django.urls import reverse
 
 from nextorder.core.models import BusinessCalendar, Event, Team, Verb
@@ -95,7 +96,7 @@ def test_exceptions_and_ical_upload(lead_client):
     assert "not an iCalendar file" in garbage.content.decode()
 
 
-def test_saving_hours_that_open_a_gap_warns(lead_client):
+def test_saving_hours_that_open_a_gap_warns(lead_client, agent):
     sales = calendar_create(
         name="Sales", time_zone="Europe/Berlin", weekly=(((time(9), time(17)),),) * 6 + ((),)
     )
@@ -117,6 +118,11 @@ def test_saving_hours_that_open_a_gap_warns(lead_client):
     assert "customers can buy but cannot get service for 32.0 more hours" in page
     panel = lead_client.get(reverse("insight:coverage_panel")).content.decode()
     assert "Saturdays 09:00-17:00: sales open, service closed" in panel, panel
+    assert '<details class="coverage" open>' in panel  # the lead can change the hours
+    agent_client = Client()
+    agent_client.force_login(agent)
+    folded = agent_client.get(reverse("insight:coverage_panel")).content.decode()
+    assert '<details class="coverage">' in folded and "32 hours in the coming" in folded
 
 
 def test_team_kind_and_calendar_are_set_on_the_page(lead_client, lead):

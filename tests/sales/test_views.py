@@ -195,6 +195,19 @@ def test_coverage_is_answered_in_place_on_the_ticket(ticket, agent, sales_user):
     assert bad.status_code == 400 and "<html" not in bad.content.decode()
 
 
+def test_coverage_reached_without_a_customer_says_where_to_ask(agent):
+    page = _client(agent)
+
+    bare = page.get(reverse("sales:coverage"))
+    stranger = page.get(reverse("sales:coverage"), {"customer": 999999, "on": "soon"})
+
+    assert bare.status_code == 400
+    assert "Start from the customer&#x27;s page or a ticket of theirs." in bare.content.decode()
+    assert stranger.status_code == 400
+    text = stranger.content.decode()
+    assert "There is no such customer." in text and "On: Enter a valid date." in text
+
+
 def test_the_at_risk_list_filters_on_promises_not_kept(customer, sales_user, make_promise):
     other = Customer.objects.create(name="Kept Karl")
     Customer.objects.filter(pk__in=[customer.pk, other.pk]).update(

@@ -38,7 +38,16 @@ class CustomerField(forms.ModelChoiceField):
     """A customer by id (the pages link here from a customer or a ticket)."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(queryset=Customer.objects.all(), widget=forms.HiddenInput, **kwargs)
+        super().__init__(
+            queryset=Customer.objects.all(),
+            widget=forms.HiddenInput,
+            # Hidden: reached without one, the page says where to start from.
+            error_messages={
+                "required": "Which customer? Start from the customer's page or a ticket of theirs.",
+                "invalid_choice": "There is no such customer.",
+            },
+            **kwargs,
+        )
 
 
 class CommitmentForm(forms.Form):

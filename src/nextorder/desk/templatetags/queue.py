@@ -106,7 +106,7 @@ def _row(
         ticket.priority,
         ticket.priority_reason,
         Ticket.Priority(ticket.priority).label,
-        ticket.assignee.username if ticket.assignee else "—",
+        (ticket.assignee.get_full_name() or ticket.assignee.username) if ticket.assignee else "—",
         _exact(ticket.created_at),
         _ago(ticket.created_at, now),
         _exact(ticket.last_message_at),
