@@ -565,3 +565,22 @@ def test_the_api_carries_the_clocks(client, manager, customer, contact, agent):
     assert answer["sla"]["first_response"]["state"] == "running"
     assert answer["sla"]["first_response"]["due_at"] == answer["sla"]["due_at"]
     assert answer["sla"]["next_response"] == {"state": "", "started_at": None, "due_at": None}
+
+
+def test_the_policies_page_names_what_each_policy_applies_to(client, manager):
+    sla_policy_create(
+        actor=manager,
+        name="Big accounts",
+        priorities=[Ticket.Priority.HIGH, Ticket.Priority.URGENT],
+        channels=[Ticket.Channel.EMAIL],
+        customer_kind="company",
+        top_value_only=True,
+        first_response_minutes=60,
+    )
+    sla_policy_create(actor=manager, name="Everyone", first_response_minutes=600)
+    client.force_login(manager)
+
+    page = client.get(reverse("desk:sla_policies")).content.decode()
+
+    assert "Urgent, High; Email; companies; top value" in page
+    assert "any priority" in page and "priority 3" not in page

@@ -605,6 +605,24 @@ class SlaPolicy(TimeStampedModel):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def applies_to(self) -> str:
+        """Its conditions as a lead reads them: "Urgent, High; Email; companies"."""
+        parts = [
+            ", ".join(Ticket.Priority(p).label for p in sorted(self.priorities, reverse=True))
+            or "any priority",
+        ]
+        if self.channels:
+            parts.append(", ".join(Ticket.Channel(c).label for c in self.channels))
+        if self.customer_kind:
+            parts.append(_KIND_PLURALS.get(self.customer_kind, self.customer_kind))
+        if self.top_value_only:
+            parts.append("top value")
+        return "; ".join(parts)
+
+
+_KIND_PLURALS: dict[str, str] = {Customer.Kind.PERSON: "people", Customer.Kind.COMPANY: "companies"}
+
 
 class ClockState(models.TextChoices):
     OFF = "", "Not running"
