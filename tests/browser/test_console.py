@@ -69,6 +69,7 @@ def test_lead_opens_a_follow_up_with_a_customer_at_risk(lead, customer, live_ser
         value_reason="bought on 2 different days, last 8 months ago, 2 weeks after the first",
     )
     log_in(page, live_server, "lead1")
+    page.click("header.top summary:has-text('Insight')")
     page.click("text=Customers at risk")
     row = page.locator("tr", has_text="Ada Buyer")
     assert "240.00" in row.inner_text() and "last 8 months ago" in row.inner_text()
@@ -87,6 +88,7 @@ def test_value_model_page_draws_the_hold_out_check(lead, live_server, page):
     value_models_fit(calibration_end=date(1997, 9, 30), holdout_end=date(1998, 6, 30))
     log_in(page, live_server, "lead1")
 
+    page.click("header.top summary:has-text('Insight')")
     page.click("text=Customer value")
 
     page.wait_for_selector("#holdout-check svg")
@@ -110,6 +112,19 @@ def test_the_queue_fits_the_screen_of_a_desk_and_of_a_phone(
     for visible in ("button:has-text('Log out')", f"tr[data-ticket='{ticket.pk}'] a"):
         box = page.locator(visible).first.bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width
+    menus = page.locator("header.top details.menu")
+    assert menus.count() == (3 if role == "manager1" else 2)  # an agent: Sales, Setup (macros)
+    for number in range(menus.count()):
+        menus.nth(number).locator("summary").click()
+        links = menus.nth(number).locator(".menu-items a")
+        assert links.count() > 0 and page.locator("header.top details.menu[open]").count() == 1
+        for link in range(links.count()):
+            box = links.nth(link).bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        page.screenshot(path=str(tmp_path / f"menu-{role}-{width}-{number}.png"))
+    page.keyboard.press("Escape")
+    assert page.locator("header.top details.menu[open]").count() == 0
     page.close()
 
 
@@ -129,6 +144,7 @@ def test_the_staffing_page_fits_a_desk_and_a_phone(lead, live_server, browser, w
     page = browser.new_page(viewport={"width": 1440, "height": 844})
     log_in(page, live_server, lead.username)
     page.set_viewport_size({"width": width, "height": 844})
+    page.click("header.top summary:has-text('Insight')")
     page.click("a:has-text('Staffing')")
     page.wait_for_selector("table#staffing")
     page.screenshot(path=str(tmp_path / f"staffing-{width}.png"), full_page=True)
