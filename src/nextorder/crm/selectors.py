@@ -148,18 +148,45 @@ def _contacts_by_address(address: str) -> QuerySet[ContactEmail]:
     return ContactEmail.objects.filter(address__startswith=address)
 
 
+# Up to this many customers matching a query are read by id (off the name and address
+# indexes) and sorted; a query matching more is common enough that walking the sort's
+# own index meets a page of matches soon.
+FEW_MATCHES = 5_000
+
+
+def _ids_of(sql: RawSQL, limit: int) -> set[int]:
+    query, params = sql.sql, list(sql.params)
+    with connection.cursor() as cursor:
+        cursor.execute(f"{query} LIMIT %s", [*params, limit])
+        return {row[0] for row in cursor.fetchall()}
+
+
 def customers_search(*, query: str = "") -> QuerySet[Customer]:
     """Customers with every word of `query` in their name (as typed: "jan do" finds Jane
-    Doe), or with a contact whose address starts with it; by name."""
+    Doe), or with a contact whose address starts with it; by name.
+
+    Few matches are filtered by their ids: as a condition on the sorted table, the
+    planner walked the spend index testing every customer for a word no name has
+    (207 ms at 100,000 customers, benchmarks/bench_search.py).
+    """
     customers = Customer.objects.order_by("name", "id")
     text = search_text(query)
     if text.empty:
         return customers
-    matches = Q(pk__in=_names_matching("crm_customer", list(text.words)))
+    names = _names_matching("crm_customer", list(text.words))
+    matches = Q(pk__in=names)
+    ids = _ids_of(names, FEW_MATCHES + 1)
     address = _address_of(text)
     if address:
         emails = _contacts_by_address(address).values("contact__customer_id")
         matches |= Q(pk__in=emails)
+        ids |= set(
+            _contacts_by_address(address)
+            .order_by()
+            .values_list("contact__customer_id", flat=True)[: FEW_MATCHES + 1]
+        )
+    if len(ids) <= FEW_MATCHES:
+        return customers.filter(pk__in=sorted(ids))
     return customers.filter(matches)
 
 
