@@ -180,7 +180,7 @@ def test_a_rating_out_of_range_is_refused_with_the_form(solved, smtp_server):
 
 
 def test_a_detractor_gets_a_recovery_task_and_a_promoter_a_referral_ask(
-    solved, customer, smtp_server
+    solved, customer, smtp_server, make_user
 ):
     controller, mailbox = smtp_server
     survey, _raw = _sent_survey(smtp_server)
@@ -191,6 +191,10 @@ def test_a_detractor_gets_a_recovery_task_and_a_promoter_a_referral_ask(
     task = FollowupTask.objects.get()
     assert (task.kind, task.role, task.survey) == (FollowupTask.Kind.RECOVERY, "lead", survey)
     assert timedelta(0) < task.due_at - survey.ticket.solved_at
+    lead = Client()
+    lead.force_login(make_user("lead9", role="lead"))
+    listed = lead.get(reverse("followup:tasks")).content.decode()
+    assert "Too slow" in listed and reverse("desk:ticket", args=[survey.ticket_id]) in listed
 
     Survey.objects.filter(pk=survey.pk).update(nps=10, csat=5)
     playbook_run(now=NOON)
