@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.paginator import Page, Paginator
@@ -161,33 +162,37 @@ def _ids_of(sql: RawSQL, limit: int) -> set[int]:
         return {row[0] for row in cursor.fetchall()}
 
 
+def _match_condition(names: RawSQL, by_address: QuerySet[Any] | None) -> Q:
+    """`pk IN` the rows a query matches (by name, or by address): their ids when few.
+
+    As subqueries on a table read in a sort's order, the planner walked the sort's index
+    testing every row for a word no name has (207 ms of every search at 100,000
+    customers, benchmarks/bench_search.py); FEW_MATCHES ids are sorted in no time.
+    """
+    ids = _ids_of(names, FEW_MATCHES + 1)
+    matches = Q(pk__in=names)
+    if by_address is not None:
+        ids |= set(by_address[: FEW_MATCHES + 1])
+        matches |= Q(pk__in=by_address)
+    return Q(pk__in=sorted(ids)) if len(ids) <= FEW_MATCHES else matches
+
+
 def customers_search(*, query: str = "") -> QuerySet[Customer]:
     """Customers with every word of `query` in their name (as typed: "jan do" finds Jane
-    Doe), or with a contact whose address starts with it; by name.
-
-    Few matches are filtered by their ids: as a condition on the sorted table, the
-    planner walked the spend index testing every customer for a word no name has
-    (207 ms at 100,000 customers, benchmarks/bench_search.py).
-    """
+    Doe), or with a contact whose address starts with it; by name."""
     customers = Customer.objects.order_by("name", "id")
     text = search_text(query)
     if text.empty:
         return customers
-    names = _names_matching("crm_customer", list(text.words))
-    matches = Q(pk__in=names)
-    ids = _ids_of(names, FEW_MATCHES + 1)
     address = _address_of(text)
-    if address:
-        emails = _contacts_by_address(address).values("contact__customer_id")
-        matches |= Q(pk__in=emails)
-        ids |= set(
-            _contacts_by_address(address)
-            .order_by()
-            .values_list("contact__customer_id", flat=True)[: FEW_MATCHES + 1]
+    return customers.filter(
+        _match_condition(
+            _names_matching("crm_customer", list(text.words)),
+            _contacts_by_address(address).order_by().values_list("contact__customer_id", flat=True)
+            if address
+            else None,
         )
-    if len(ids) <= FEW_MATCHES:
-        return customers.filter(pk__in=sorted(ids))
-    return customers.filter(matches)
+    )
 
 
 class CustomerSort:
@@ -251,12 +256,16 @@ def contacts_find(*, text: SearchText, limit: int = 10) -> list[Contact]:
         return []
     address = _address_of(text)
     ids: list[int] = []
-    matches = Q(pk__in=_names_matching("crm_contact", list(text.words)))
     if address:
         ids += list(
             ContactEmail.objects.filter(address=address).values_list("contact_id", flat=True)
         )
-        matches |= Q(pk__in=_contacts_by_address(address).values("contact_id"))
+    matches = _match_condition(
+        _names_matching("crm_contact", list(text.words)),
+        _contacts_by_address(address).order_by().values_list("contact_id", flat=True)
+        if address
+        else None,
+    )
     ids += list(
         Contact.objects.filter(matches).order_by("name", "id").values_list("id", flat=True)[:limit]
     )
