@@ -18,6 +18,7 @@ from django.db.models.expressions import RawSQL
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
+from nextorder.core.bulk import ids_subquery
 from nextorder.core.changes import changes_text
 from nextorder.core.models import Event
 from nextorder.core.search import (
@@ -174,7 +175,7 @@ def _match_condition(names: RawSQL, by_address: QuerySet[Any] | None) -> Q:
     if by_address is not None:
         ids |= set(by_address[: FEW_MATCHES + 1])
         matches |= Q(pk__in=by_address)
-    return Q(pk__in=sorted(ids)) if len(ids) <= FEW_MATCHES else matches
+    return Q(pk__in=ids_subquery(sorted(ids))) if len(ids) <= FEW_MATCHES else matches
 
 
 def customers_search(*, query: str = "") -> QuerySet[Customer]:
