@@ -258,7 +258,7 @@ _CONVERSATIONS = (
     ),
     Conversation(
         "Question about a pre-order",
-        "I'd like to pre-order the new release from the band I bought in {order}. Do you take "
+        "I'd like to pre-order the new release from the band I bought on {order}. Do you take "
         "pre-orders and when would it ship?",
         0,
         "Yes, we take pre-orders. I've noted your interest and you'll get an email the day it "
