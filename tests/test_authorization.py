@@ -109,6 +109,9 @@ MATRIX: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("followup:tasks", "GET"): (LOGIN, 403, 200, 200, 200),
     ("followup:task_close", "GET"): (405, 405, 405, 405, 405),
     ("followup:task_close", "POST"): (LOGIN, 403, 400, 400, 400),
+    ("followup:task_take", "GET"): (405, 405, 405, 405, 405),
+    # Taking needs no form: a role that works tasks takes it (and is sent to its tasks).
+    ("followup:task_take", "POST"): (LOGIN, 403, 302, 302, 302),
     ("followup:playbook", "GET"): (405, 405, 405, 405, 405),
     ("followup:playbook", "POST"): (LOGIN, 403, 400, 400, 400),
     ("followup:report", "GET"): (LOGIN, 403, 200, 200, 200),
@@ -374,6 +377,7 @@ def _url(
         "insight:follow_up": [customer.pk],
         "insight:retention_csv": ["cohorts"],
         "followup:task_close": [followup_task.pk],
+        "followup:task_take": [followup_task.pk],
         "followup:playbook": [customer.pk],
         "followup:report_csv": ["reorders"],
         "followup:survey": ["not-a-link-we-sent"],

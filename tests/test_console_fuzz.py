@@ -1185,6 +1185,7 @@ def test_referral_answers_any_code_and_address(world, role, code, email):
         optional={
             "kind": st.one_of(st.sampled_from(FollowupTask.Kind.values), odd_text),
             "state": st.one_of(st.sampled_from(FollowupTask.State.values), odd_text),
+            "owner": st.one_of(st.sampled_from(["me", "nobody"]), odd_text),
         },
     ),
     form=st.fixed_dictionaries(

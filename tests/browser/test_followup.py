@@ -78,6 +78,11 @@ def test_a_customer_rates_from_the_email_and_the_agent_sees_it_on_the_ticket(
     page.click("a:has-text('Follow-up')")
     row = page.locator("#followup-tasks tr", has_text="Call back")
     assert "CSAT 2" in row.inner_text() and "Ada Buyer" in row.inner_text()
+    row.locator("button", has_text="Take").click()
+    page.wait_for_selector("text=yours.")
+    assert "owner=me" in page.url
+    row = page.locator("#followup-tasks tr", has_text="Call back")
+    assert "Take" not in row.inner_text()
     row.locator("button", has_text="Done").click()
     page.wait_for_selector("text=No tasks here.")
     assert FollowupTask.objects.get().state == FollowupTask.State.DONE

@@ -11,6 +11,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from nextorder.core.models import Event, Verb
 from nextorder.crm.models import Customer
@@ -19,6 +20,7 @@ from nextorder.followup.models import CustomerFollowup, FollowupTask, Referral, 
 from nextorder.followup.report import loop_report
 from nextorder.followup.services import (
     followup_task_close,
+    followup_task_take,
     nudges_open,
     playbook_stop,
     referral_register,
@@ -180,3 +182,39 @@ def test_the_nightly_run_is_booked_once_and_a_run_keeps_one_booking(db):
         "promise_checks": 0,
     }
     assert DBTaskResult.objects.filter(task_path=playbook_nightly.module_path).count() == 1
+
+
+def test_a_task_is_taken_by_one_person_and_taken_over_on_the_record(customer, make_user):
+    task = FollowupTask.objects.create(
+        kind=FollowupTask.Kind.RECOVERY,
+        customer=customer,
+        period="survey:1",
+        role="lead",
+        title="Call back",
+        due_at=timezone.now(),
+        created_at=timezone.now(),
+    )
+    jordan, kim = make_user("jordan", role="lead"), make_user("kim", role="lead")
+    page = Client()
+    page.force_login(kim)
+
+    assert "Take</button>" in page.get(reverse("followup:tasks")).content.decode()
+    followup_task_take(task=task, actor=jordan)
+    followup_task_take(task=task, actor=jordan)  # already theirs: nothing new
+    listed = page.get(reverse("followup:tasks"), {"owner": "nobody"}).content.decode()
+    assert "Call back" not in listed
+    taken_over = page.post(reverse("followup:task_take", args=[task.pk]))
+
+    assert taken_over.status_code == 302 and taken_over["Location"].endswith("?owner=me")
+    task.refresh_from_db()
+    assert task.owner == kim
+    events = Event.objects.filter(verb=Verb.FOLLOWUP_TASK_TAKEN).order_by("id")
+    assert [(e.before["owner"], e.after["owner"]) for e in events] == [
+        (None, jordan.pk),
+        (jordan.pk, kim.pk),
+    ]
+    mine = page.get(reverse("followup:tasks"), {"owner": "me"}).content.decode()
+    assert "Call back" in mine and "Take over</button>" not in mine
+    followup_task_close(task=task, actor=kim, state=FollowupTask.State.DONE)
+    with pytest.raises(ValidationError):
+        followup_task_take(task=task, actor=jordan)

@@ -209,6 +209,7 @@ class Verb(models.TextChoices):
     REFERRAL_ATTRIBUTED = "referral.attributed", "Referred customer ordered"
     FOLLOWUP_TASK_OPENED = "followup_task.opened", "Follow-up task opened"
     FOLLOWUP_TASK_CLOSED = "followup_task.closed", "Follow-up task closed"
+    FOLLOWUP_TASK_TAKEN = "followup_task.taken", "Follow-up task taken"
     PLAYBOOK_STOPPED = "playbook.stopped", "Follow-up playbook stopped"
     PLAYBOOK_RESUMED = "playbook.resumed", "Follow-up playbook resumed"
     EMAILS_UNSUBSCRIBED = "emails.unsubscribed", "Unsubscribed from follow-up emails"

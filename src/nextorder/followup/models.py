@@ -196,6 +196,11 @@ class FollowupTask(models.Model):
     )
     due_at = models.DateTimeField()
     state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
+    # Who took it: a task for a role is one person's once taken, so two leads do not both
+    # call the same unhappy customer.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField()
     closed_at = models.DateTimeField(null=True, blank=True)
     closed_by = models.ForeignKey(

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.dateparse import parse_datetime
@@ -150,14 +151,22 @@ def _aware(value: datetime | str) -> datetime:
 class TaskFilters:
     kind: str = ""
     state: str = FollowupTask.State.OPEN
+    # Whose: "" anyone's, "me" the viewer's, "nobody" not taken yet.
+    owner: str = ""
 
 
-def followup_tasks(*, filters: TaskFilters, limit: int = 200) -> QuerySet[FollowupTask]:
+def followup_tasks(
+    *, filters: TaskFilters, user: User | None = None, limit: int = 200
+) -> QuerySet[FollowupTask]:
     tasks = FollowupTask.objects.filter(state=filters.state).select_related(
-        "customer", "survey", "survey__ticket", "referral", "closed_by"
+        "customer", "survey", "survey__ticket", "referral", "closed_by", "owner"
     )
     if filters.kind:
         tasks = tasks.filter(kind=filters.kind)
+    if filters.owner == "me" and user is not None:
+        tasks = tasks.filter(owner=user)
+    elif filters.owner == "nobody":
+        tasks = tasks.filter(owner__isnull=True)
     order = ("due_at", "id") if filters.state == FollowupTask.State.OPEN else ("-closed_at", "-id")
     return tasks.order_by(*order)[:limit]
 

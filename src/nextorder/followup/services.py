@@ -585,6 +585,29 @@ def followup_task_close(
 
 
 @transaction.atomic
+def followup_task_take(*, task: FollowupTask, actor: User) -> FollowupTask:
+    """Make an open task the actor's: theirs to do, and no one else's unless taken over
+    (the event keeps whose it was)."""
+    current = FollowupTask.objects.select_for_update().get(pk=task.pk)
+    if current.state != FollowupTask.State.OPEN:
+        raise ValidationError("This task was closed already.")
+    if current.owner_id == actor.pk:
+        return current
+    before = current.owner_id
+    current.owner = actor
+    current.save(update_fields=["owner"])
+    event_record(
+        verb=Verb.FOLLOWUP_TASK_TAKEN,
+        subject=current,
+        actor=actor,
+        customer_id=current.customer_id,
+        before={"owner": before},
+        after={"owner": actor.pk, "kind": current.kind},
+    )
+    return current
+
+
+@transaction.atomic
 def playbook_stop(*, customer: Customer, actor: User) -> CustomerFollowup:
     """No more follow-up email or task for this customer until resumed."""
     followup = _followup_of(customer.pk)

@@ -13,6 +13,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
@@ -27,6 +28,7 @@ from nextorder.followup.services import (
     REFERRAL_CODE,
     emails_unsubscribe,
     followup_task_close,
+    followup_task_take,
     playbook_resume,
     playbook_stop,
     referral_register,
@@ -134,18 +136,22 @@ def referral(request: HttpRequest, code: str) -> HttpResponse:
 def tasks(request: HttpRequest) -> HttpResponse:
     kind = request.GET.get("kind", "")
     state = request.GET.get("state", "")
+    owner = request.GET.get("owner", "")
     filters = TaskFilters(
         kind=kind if kind in FollowupTask.Kind.values else "",
         state=state if state in FollowupTask.State.values else FollowupTask.State.OPEN,
+        owner=owner if owner in ("me", "nobody") else "",
     )
+    user: User = request.user  # type: ignore[assignment]
     return render(
         request,
         "followup/tasks.html",
         {
-            "tasks": followup_tasks(filters=filters),
+            "tasks": followup_tasks(filters=filters, user=user),
             "filters": filters,
             "kinds": FollowupTask.Kind.choices,
             "states": FollowupTask.State.choices,
+            "owners": (("", "Anyone's"), ("me", "Mine"), ("nobody", "Not taken")),
         },
     )
 
@@ -168,6 +174,21 @@ def task_close(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, f"{task.title}: {form.cleaned_data['state']}.")
     return redirect("followup:tasks")
+
+
+@require_POST
+@login_required
+@permission_required("followup.change_followuptask", raise_exception=True)
+def task_take(request: HttpRequest, pk: int) -> HttpResponse:
+    task = get_object_or_404(FollowupTask, pk=pk)
+    user: User = request.user  # type: ignore[assignment]
+    try:
+        followup_task_take(task=task, actor=user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"{task.title}: yours.")
+    return redirect(f"{reverse('followup:tasks')}?owner=me")
 
 
 @require_POST
