@@ -21,6 +21,7 @@ from nextorder.desk.mail.parse import (
     ParsedMail,
     parse_mail,
     safe_filename,
+    unflowed,
     visible_text,
 )
 
@@ -771,3 +772,63 @@ def test_parser_imports_no_django():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
     )
     assert run.stdout.strip() == "[]"
+
+
+SAMPLES = Path(__file__).parent / "mail_samples"
+
+
+def sample(name: str) -> ParsedMail:
+    return parse_mail((SAMPLES / name).read_bytes(), limits=MailLimits())
+
+
+def test_flowed_text_reads_as_its_paragraphs():
+    mail = sample("thunderbird_flowed.eml")
+
+    assert mail.body_text.startswith(
+        "Hello, I ordered a box set three weeks ago and the tracking page has not changed "
+        "since the label was printed. Could you look into it?\n\n"
+    )
+    new, quoted = visible_text(mail.body_text)
+    assert new.endswith("Could you look into it?\n\nTim")
+    assert (
+        "> Thanks for your order. It ships today and should arrive within three working" in quoted
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "delsp", "read"),
+    [
+        ("one \ntwo\nthree", False, "one two\nthree"),
+        ("hyphen- \nated", True, "hyphen-ated"),
+        (
+            "> quoted \n> on\n>> deeper \n>> still\nmine",
+            False,
+            "> quoted on\n>> deeper still\nmine",
+        ),
+        ("> quoted \nnot quoted", False, "> quoted \nnot quoted"),  # depths never join
+        ("text\n-- \nsignature", False, "text\n-- \nsignature"),  # the separator stays
+        ("  From the start", False, " From the start"),  # one stuffed space is removed
+    ],
+)
+def test_unflowing_follows_rfc_3676(text, delsp, read):
+    assert unflowed(text, delsp=delsp) == read
+
+
+def test_a_signed_message_keeps_its_text_and_not_its_signature():
+    mail = sample("outlook_smime_signed.eml")
+
+    assert mail.kind == Kind.MESSAGE
+    assert mail.subject == "Rücksendung Auftrag 1042"
+    assert (mail.from_name, mail.from_address) == ("Berg, Anna", "anna.berg@firma.example")
+    assert "Bitte schicken Sie mir ein Rücksendeetikett." in mail.body_text
+    assert mail.attachments == []
+
+
+def test_an_invitation_and_a_tnef_message_keep_their_text_and_files():
+    invite = sample("calendar_invite.eml")
+    outlook = sample("outlook_tnef.eml")
+
+    assert invite.body_text.startswith("You have been invited to the following event.")
+    assert [a.content_type for a in invite.attachments] == ["text/calendar", "application/ics"]
+    assert outlook.body_text == "The CD arrived with a cracked case."
+    assert [a.filename for a in outlook.attachments] == ["winmail.dat"]

@@ -474,7 +474,14 @@ def _walk(msg: Message, limits: MailLimits) -> _Found:
             stack.extend((p, ctype) for p in reversed(payload) if isinstance(p, Message))
         elif _is_body(part, ctype):
             text = _clean_text(_decode_bytes(_payload_bytes(part), _charset(part)))
+            if ctype == "text/plain" and _param(part, "format") == "flowed":
+                text = unflowed(text, delsp=_param(part, "delsp") == "yes")
             (found.htmls if ctype == "text/html" else found.texts).append(text)
+        elif parent_type == "multipart/signed" and ctype in _SIGNATURES:
+            # The sender's S/MIME or PGP signature of the part beside it: not something
+            # they attached, and an smime.p7s on every message of a company's staff
+            # would bury what they did attach.
+            continue
         else:
             if ctype == "text/rfc822-headers":
                 found.original_headers.append(_decode_bytes(_payload_bytes(part), _charset(part)))
@@ -485,6 +492,39 @@ def _walk(msg: Message, limits: MailLimits) -> _Found:
             f"the limit is {limits.max_attachments}"
         )
     return found
+
+
+_SIGNATURES = {
+    "application/pkcs7-signature",
+    "application/x-pkcs7-signature",
+    "application/pgp-signature",
+}
+_QUOTES = re.compile(r"^>+")
+
+
+def unflowed(text: str, *, delsp: bool) -> str:
+    """A `format=flowed` text (RFC 3676) as its paragraphs: a line ending in a space runs
+    on into the next line of the same quote depth (without that space when `delsp`).
+    Thunderbird and other clients wrap every paragraph at 72 characters this way; read
+    as it comes, a message shows broken in mid-sentence."""
+    lines: list[tuple[int, str]] = []
+    flowing = False
+    for line in text.split("\n"):
+        quotes = _QUOTES.match(line)
+        depth = len(quotes.group()) if quotes else 0
+        content = line[depth:]
+        if content.startswith(" "):  # space-stuffed (or the space after the quote marks)
+            content = content[1:]
+        if flowing and lines and lines[-1][0] == depth:
+            lines[-1] = (depth, lines[-1][1] + content)
+        else:
+            lines.append((depth, content))
+        flowing = content.endswith(" ") and content != "-- "
+        if flowing and delsp:
+            lines[-1] = (depth, lines[-1][1][:-1])
+    return "\n".join(
+        (">" * depth + " " + content) if depth else content for depth, content in lines
+    )
 
 
 def _content_type(part: Message) -> str:
