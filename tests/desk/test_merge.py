@@ -179,6 +179,9 @@ def test_a_merged_tickets_page_sends_to_the_survivor(client, ticket, second, age
     response = client.get(reverse("desk:ticket", args=[second.pk]), follow=True)
     assert response.redirect_chain == [(reverse("desk:ticket", args=[ticket.pk]), 302)]
     assert f"Ticket #{second.pk} was merged into this one" in response.content.decode()
+    customer_page = client.get(reverse("desk:customer", args=[ticket.customer_id]))
+    merged = f'merged into <a href="{reverse("desk:ticket", args=[ticket.pk])}">#{ticket.pk}</a>'
+    assert merged in customer_page.content.decode()
 
 
 def test_merging_from_the_ticket_page_asks_before_mixing_customers(client, ticket, agent):
