@@ -832,3 +832,59 @@ def test_an_invitation_and_a_tnef_message_keep_their_text_and_files():
     assert [a.content_type for a in invite.attachments] == ["text/calendar", "application/ics"]
     assert outlook.body_text == "The CD arrived with a cracked case."
     assert [a.filename for a in outlook.attachments] == ["winmail.dat"]
+
+
+def tnef(*, body: bytes, files: list[tuple[str, bytes]]) -> bytes:
+    """A winmail.dat as Outlook writes one (TNEF): version, code page, body, and per file
+    its rendering, title and data, each attribute checksummed."""
+
+    def attribute(level: int, ident: int, kind: int, data: bytes) -> bytes:
+        return (
+            bytes([level])
+            + ident.to_bytes(2, "little")
+            + kind.to_bytes(2, "little")
+            + len(data).to_bytes(4, "little")
+            + data
+            + (sum(data) % 65536).to_bytes(2, "little")
+        )
+
+    out = (0x223E9F78).to_bytes(4, "little") + (0x0101).to_bytes(2, "little")
+    out += attribute(1, 0x9006, 0x0008, (0x00010000).to_bytes(4, "little"))
+    out += attribute(1, 0x9007, 0x0006, (1252).to_bytes(4, "little") + bytes(4))
+    out += attribute(1, 0x800C, 0x0002, body)
+    for name, data in files:
+        out += attribute(2, 0x9002, 0x0006, bytes(14))
+        out += attribute(2, 0x8010, 0x0001, name.encode() + b"\x00")
+        out += attribute(2, 0x800F, 0x0006, data)
+    return out
+
+
+def test_the_files_inside_an_outlook_winmail_dat_are_the_attachments():
+    photo = b"\xff\xd8\xff\xe0" + b"JFIF-photo-of-the-cracked-case" * 10
+    winmail = tnef(
+        body=b"The CD arrived with a cracked case.",
+        files=[("cracked case.jpg", photo), ("invoice 1042.pdf", b"%PDF-1.4 fake")],
+    )
+    raw = message(
+        [
+            ("From", "Ole Hansen <ole@hansen.example>"),
+            ("Subject", "Damaged CD"),
+            ("MIME-Version", "1.0"),
+            ("Content-Type", 'multipart/mixed; boundary="b"'),
+        ],
+        b"--b\r\nContent-Type: text/plain\r\n\r\nThe CD arrived with a cracked case.\r\n"
+        b"--b\r\nContent-Type: application/ms-tnef; name=winmail.dat\r\n"
+        b"Content-Transfer-Encoding: base64\r\nContent-Disposition: attachment;"
+        b" filename=winmail.dat\r\n\r\n" + base64.encodebytes(winmail) + b"--b--\r\n",
+    )
+
+    mail = parse_mail(raw, limits=MailLimits())
+
+    assert [(a.filename, a.content_type, a.content) for a in mail.attachments] == [
+        ("cracked case.jpg", "image/jpeg", photo),
+        ("invoice 1042.pdf", "application/pdf", b"%PDF-1.4 fake"),
+    ]
+    # One it cannot read (filler bytes, a cut-off file) stays as it came.
+    assert [a.filename for a in sample("outlook_tnef.eml").attachments] == ["winmail.dat"]
+    cut = raw.replace(base64.encodebytes(winmail), base64.encodebytes(winmail[:60]))
+    assert [a.filename for a in parse_mail(cut, limits=MailLimits()).attachments] == ["winmail.dat"]

@@ -44,6 +44,7 @@ from typing import Any
 
 import nh3
 from email_reply_parser import EmailMessage as _ReplyMessage
+from tnefparse.tnef import TNEF
 
 # The longest message text the desk keeps, from any channel: far above any real email or
 # reply, low enough that one request cannot fill the database (the services refuse more).
@@ -594,6 +595,25 @@ def _add_attachment(
         raise MailRejected(
             _too_big(f"attachment '{filename}'", len(content), limits.max_attachment_bytes)
         )
+    if ctype in _TNEF_TYPES or filename.lower() == "winmail.dat":
+        inside = _tnef_files(content)
+        if inside:
+            for name, data in inside:
+                inner_type = (
+                    mimetypes.guess_type(name, strict=False)[0] or "application/octet-stream"
+                )
+                found.attachments.append(
+                    ParsedAttachment(
+                        filename=safe_filename(
+                            name, content_type=inner_type, number=len(found.attachments) + 1
+                        ),
+                        content_type=inner_type,
+                        content=data,
+                        content_id="",
+                        inline=False,
+                    )
+                )
+            return
     content_id = _one_line(_header(part, "Content-ID"), 255).strip("<>").strip()
     disposition = _disposition(part)
     inline = disposition == "inline" or (
@@ -608,6 +628,24 @@ def _add_attachment(
             inline=inline,
         )
     )
+
+
+_TNEF_TYPES = {"application/ms-tnef", "application/vnd.ms-tnef"}
+
+
+def _tnef_files(content: bytes) -> list[tuple[str, bytes]]:
+    """The files inside an Outlook `winmail.dat` (TNEF), which no other mail client opens:
+    a customer's photos of the damage would otherwise reach the agent as one unreadable
+    file. Empty when it holds none or cannot be read (the winmail.dat is kept then)."""
+    try:
+        tnef = TNEF(content, do_checksum=False)
+        files = [
+            (str(attachment.long_filename() or attachment.name), bytes(attachment.data))
+            for attachment in tnef.attachments
+        ]
+    except Exception:  # a third-party decoder on hostile bytes: any failure keeps the file
+        return []
+    return [(name, data) for name, data in files if data]
 
 
 def _message_bytes(part: Message) -> bytes:
