@@ -439,7 +439,8 @@ def test_inline_images_in_related():
     assert logo.content == PNG
     assert (logo.content_type, logo.content_id, logo.inline) == ("image/png", "logo123@shop", True)
     assert logo.filename == "attachment-1.png"
-    assert (gif.content, gif.content_id, gif.inline) == (b"GIF89a", "nodisp@shop", True)
+    # In the related part but not in the HTML: nothing would show it, so it is listed.
+    assert (gif.content, gif.content_id, gif.inline) == (b"GIF89a", "nodisp@shop", False)
 
 
 def test_filenames_decoded_and_made_safe():
@@ -888,3 +889,16 @@ def test_the_files_inside_an_outlook_winmail_dat_are_the_attachments():
     assert [a.filename for a in sample("outlook_tnef.eml").attachments] == ["winmail.dat"]
     cut = raw.replace(base64.encodebytes(winmail), base64.encodebytes(winmail[:60]))
     assert [a.filename for a in parse_mail(cut, limits=MailLimits()).attachments] == ["winmail.dat"]
+
+
+def test_a_photo_marked_inline_beside_plain_text_is_listed_as_a_file():
+    mail = sample("iphone_photo.eml")
+
+    (photo,) = mail.attachments
+    assert (photo.filename, photo.content_type, photo.inline) == (
+        "IMG_0042.jpeg",
+        "image/jpeg",
+        False,
+    )
+    assert mail.body_text.startswith("Here is the box as it arrived:")
+    assert mail.in_reply_to == "<ticket-17-reply-1@nextorder.localhost>"

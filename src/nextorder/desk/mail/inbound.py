@@ -29,6 +29,7 @@ from nextorder.crm.models import Contact, Customer
 from nextorder.crm.services import contacts_for_emails, customer_create
 from nextorder.desk.mail.outbound import TICKET_TOKEN, delivery_bounced
 from nextorder.desk.mail.parse import (
+    CID_IN_HTML,
     Kind,
     Letter,
     MailLimits,
@@ -302,9 +303,6 @@ def _body_text(parsed: ParsedMail) -> str:
     return f"(no text; {files} attachment{'s' if files != 1 else ''})" if files else "(no text)"
 
 
-_CID = re.compile(r"""(["'])cid:([^"']{1,250})\1""", re.IGNORECASE)
-
-
 def _store_attachments(messages: list[tuple[Message, list[ParsedAttachment], str]]) -> None:
     """Files through Django's storage, rows in one INSERT; inline images are then linked
     from their message's HTML."""
@@ -339,7 +337,9 @@ def _store_attachments(messages: list[tuple[Message, list[ParsedAttachment], str
             url = reverse("desk:attachment", args=[pk]) if pk else ""
             return f"{match.group(1)}{url}{match.group(1)}"
 
-        Message.objects.filter(pk=message.pk).update(body_html=sanitise_html(_CID.sub(link, html)))
+        Message.objects.filter(pk=message.pk).update(
+            body_html=sanitise_html(CID_IN_HTML.sub(link, html))
+        )
 
 
 def _bounce(*, parsed: ParsedMail, ledger: InboundMail) -> MailOutcome:

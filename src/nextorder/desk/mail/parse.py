@@ -35,7 +35,7 @@ import functools
 import mimetypes
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.message import Message
 from enum import StrEnum
@@ -492,7 +492,17 @@ def _walk(msg: Message, limits: MailLimits) -> _Found:
             f"message has {len(found.attachments)} attachments; "
             f"the limit is {limits.max_attachments}"
         )
+    # Inline means shown inside the HTML. Apple Mail and phones mark a photo "inline"
+    # beside a plain-text body, where nothing shows it: such a file is listed instead.
+    shown = {cid.lower() for html in found.htmls for _quote, cid in CID_IN_HTML.findall(html)}
+    found.attachments = [
+        replace(a, inline=False) if a.inline and a.content_id.lower() not in shown else a
+        for a in found.attachments
+    ]
     return found
+
+
+CID_IN_HTML = re.compile(r"""(["'])cid:([^"']{1,250})\1""", re.IGNORECASE)
 
 
 _SIGNATURES = {
