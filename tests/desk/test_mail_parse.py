@@ -723,12 +723,32 @@ def test_visible_text_splits_reply_and_quote():
     assert "fixed it" not in quoted
 
 
+@pytest.mark.parametrize(
+    "header",
+    [
+        "On Tue, Dec 1, 2026 at 10:00 AM Customer service <support@shop.example>\nwrote:",
+        "Am 01.12.2026 um 10:00 schrieb Customer service <support@shop.example>:",
+        "Le mar. 1 déc. 2026 à 10:00, Customer service <support@shop.example> a écrit :",
+        "El mar, 1 dic 2026 a las 10:00, Customer service (<support@shop.example>) escribió:",
+        "Il giorno mar 1 dic 2026 alle ore 10:00 Customer service ha scritto:",
+        "Em ter., 1 de dez. de 2026 às 10:00, Customer service escreveu:",
+        "Op di 1 dec 2026 om 10:00 schreef Customer service <support@shop.example>:",
+        "Den 1 dec. 2026 kl. 10:00 skrev Customer service <support@shop.example>:",
+    ],
+)
+def test_the_line_above_a_quote_is_folded_with_it_in_the_clients_languages(header):
+    new, quoted = visible_text(f"Thanks, that works.\n\n{header}\n> Your parcel ships today.\n")
+
+    assert new == "Thanks, that works."
+    assert "> Your parcel ships today." in quoted
+
+
 def test_visible_text_without_quote_keeps_everything():
     assert visible_text("Just a question.") == ("Just a question.", "")
     assert visible_text("> all quoted\n> nothing new") == ("> all quoted\n> nothing new", "")
 
 
-@pytest.mark.parametrize("unit", ["On x ", "From: a\nb\n"])
+@pytest.mark.parametrize("unit", ["On x ", "From: a\nb\n", "Am x schrieb ", "Le x a écrit "])
 def test_visible_text_is_linear_on_hostile_text(unit):
     """Twice the text costs about twice the time (a backtracking pattern would cost four
     times): a ratio, best of three, so a busy machine does not fail it."""

@@ -874,6 +874,18 @@ class _BoundedReplyMessage(_ReplyMessage):
         r"^(On\s[^\n]{0,300}(?:\n[^\n]{0,300}){0,2}wrote:)$", re.MULTILINE
     )
     MULTI_QUOTE_HDR_REGEX_MULTILINE = MULTI_QUOTE_HDR_REGEX
+    # The line a client writes above the quote, in the languages of the shops' customers
+    # (the library knows only "On … wrote:"), each part bounded so that no line backtracks.
+    QUOTE_HDR_REGEX = re.compile(
+        r"^(?:On\s[^\n]{0,300}wrote:"
+        r"|Am\s[^\n]{0,300}schrieb[^\n]{0,300}:"
+        r"|Le\s[^\n]{0,300}a\s+écrit\s?:"
+        r"|El\s[^\n]{0,300}escribió:"
+        r"|Il\s[^\n]{0,300}ha\s+scritto:"
+        r"|Em\s[^\n]{0,300}escreveu:"
+        r"|Op\s[^\n]{0,300}schreef[^\n]{0,300}:"
+        r"|Den\s[^\n]{0,300}skrev[^\n]{0,300}:)\s*$"
+    )
 
 
 def visible_text(body_text: str) -> tuple[str, str]:
