@@ -743,6 +743,28 @@ def test_the_line_above_a_quote_is_folded_with_it_in_the_clients_languages(heade
     assert "> Your parcel ships today." in quoted
 
 
+@pytest.mark.parametrize(
+    "block",
+    [
+        "Von: Customer service <support@shop.example>\nGesendet: Dienstag, 1. Dezember 2026"
+        " 10:00\nAn: Anna Berg\nBetreff: AW: Your order [#17]",
+        "De : Customer service <support@shop.example>\nEnvoyé : mardi 1 décembre 2026 10:00\n"
+        "À : Anna\nObjet : RE: Your order [#17]",
+        "*From:* Customer service\n*Sent:* Tuesday, 1 December 2026 10:00\n*Subject:* Re: x",
+    ],
+)
+def test_an_outlook_header_block_folds_the_thread_below_it(block):
+    new, quoted = visible_text(f"Danke.\n\nAnna\n\n{block}\n\nYour parcel ships today.\n")
+
+    assert new == "Danke.\n\nAnna"
+    assert "Your parcel ships today." in quoted
+
+
+def test_a_line_that_only_looks_like_a_header_hides_nothing():
+    text = "Von: Anna, an alle im Lager\nBitte prüfen Sie die Sendung.\nDanke"
+    assert visible_text(text) == (text, "")
+
+
 def test_visible_text_without_quote_keeps_everything():
     assert visible_text("Just a question.") == ("Just a question.", "")
     assert visible_text("> all quoted\n> nothing new") == ("> all quoted\n> nothing new", "")

@@ -888,6 +888,30 @@ class _BoundedReplyMessage(_ReplyMessage):
     )
 
 
+# Outlook's header above a quoted message ("From: …" then "Sent: …") in the language of
+# the sender's Outlook; the reply parser knows the English words only, so the first two
+# lines of such a block are read in English (one alone could be the customer's own "An:").
+_OUTLOOK_WORDS = {
+    "Von": ("Gesendet",),
+    "De": ("Envoyé", "Enviado"),
+    "Van": ("Verzonden",),
+    "Da": ("Inviato",),
+    "Från": ("Skickat",),
+}
+_OUTLOOK_HEADER = re.compile(
+    r"^(\*?)(Von|De|Van|Da|Från)(\s?:\*?\s[^\n]{1,500})\n"
+    r"(\*?)(Gesendet|Envoyé|Enviado|Verzonden|Inviato|Skickat)(\s?:\*?\s[^\n]{1,500})$",
+    re.MULTILINE,
+)
+
+
+def _in_english(block: re.Match[str]) -> str:
+    star, sender, rest, star2, sent, rest2 = block.groups()
+    if sent not in _OUTLOOK_WORDS[sender]:
+        return block.group()
+    return f"{star}From{rest.replace(' :', ':', 1)}\n{star2}Sent{rest2.replace(' :', ':', 1)}"
+
+
 def visible_text(body_text: str) -> tuple[str, str]:
     """(the new text, the quoted earlier text): the console folds the quoted text away.
 
@@ -897,7 +921,7 @@ def visible_text(body_text: str) -> tuple[str, str]:
     """
     head, tail = body_text[:REPLY_SCAN_CHARS], body_text[REPLY_SCAN_CHARS:]
     try:
-        fragments = _BoundedReplyMessage(head).read().fragments
+        fragments = _BoundedReplyMessage(_OUTLOOK_HEADER.sub(_in_english, head)).read().fragments
     except Exception:
         return body_text.strip(), ""
     shown = [f.content for f in fragments if not (f.hidden or f.quoted)]
