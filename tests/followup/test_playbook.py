@@ -16,6 +16,8 @@ from django.utils import timezone
 from nextorder.core.models import Event, Verb
 from nextorder.crm.models import Customer
 from nextorder.crm.services import contact_for_email, order_create
+from nextorder.desk.models import Ticket
+from nextorder.desk.services import ticket_open
 from nextorder.followup.models import CustomerFollowup, FollowupTask, Referral, Survey
 from nextorder.followup.report import loop_report
 from nextorder.followup.services import (
@@ -25,6 +27,14 @@ from nextorder.followup.services import (
     playbook_stop,
     referral_register,
     surveys_schedule,
+)
+from nextorder.sales.models import Lead
+from nextorder.sales.services import (
+    commitment_break,
+    commitment_create,
+    commitment_keep,
+    lead_create,
+    lead_win,
 )
 from tests.followup.conftest import NOON
 
@@ -218,3 +228,61 @@ def test_a_task_is_taken_by_one_person_and_taken_over_on_the_record(customer, ma
     followup_task_close(task=task, actor=kim, state=FollowupTask.State.DONE)
     with pytest.raises(ValidationError):
         followup_task_take(task=task, actor=jordan)
+
+
+def test_the_report_splits_reorders_by_promises_and_counts_service_born_leads(
+    customer, solved, lead, sales_user
+):
+    solved_at = datetime(2025, 1, 1, tzinfo=UTC)
+    Ticket.objects.filter(pk=solved.pk).update(solved_at=solved_at)
+    other = Customer.objects.create(name="Kept Karl")
+    kept_ticket = ticket_open(customer=other, subject="Hi", body_text="Thanks")
+    Ticket.objects.filter(pk=kept_ticket.pk).update(solved_at=solved_at)
+    broken = commitment_create(
+        actor=sales_user,
+        customer=customer,
+        description="Deliver by Friday",
+        owner=sales_user,
+        due_at=solved_at - timedelta(days=3),
+    )
+    commitment_break(commitment=broken, actor=sales_user, reason="Courier lost it")
+    kept = commitment_create(
+        actor=sales_user,
+        customer=other,
+        description="Call back",
+        owner=sales_user,
+        due_at=solved_at - timedelta(days=1),
+    )
+    commitment_keep(commitment=kept, actor=sales_user)
+    commitment_create(  # due after the ticket was solved: not part of its service
+        actor=sales_user,
+        customer=other,
+        description="Install",
+        owner=sales_user,
+        due_at=solved_at + timedelta(days=30),
+    )
+    order_create(customer=other, placed_at=solved_at + timedelta(days=10), amount=Decimal("30"))
+    won = lead_create(
+        customer=other,
+        title="Second machine",
+        actor=lead,
+        source=Lead.Source.TICKET,
+        ticket_id=kept_ticket.pk,
+    )
+    lead_win(lead=won, actor=sales_user, amount=Decimal("450.00"))
+
+    report = loop_report(as_of=datetime(2026, 1, 1, tzinfo=UTC))
+
+    split = {share.group: (share.tickets, share.shares[30]) for share in report.by_promise}
+    assert split == {
+        "Promises kept": (1, 1.0),
+        "A promise broken": (1, 0.0),
+        "No promise due": (0, None),
+    }
+    assert (report.leads.service_won, report.leads.service_won_amount) == (1, Decimal("450.00"))
+    client = Client()
+    client.force_login(lead)
+    page = client.get(reverse("followup:report")).content.decode()
+    assert 'id="reorders-promises"' in page and "450.00" in page
+    csv = client.get(reverse("followup:report_csv", args=["reorders"])).content.decode()
+    assert "promises,Promises kept,1,1.0000" in csv and "promises,A promise broken,1,0.0000" in csv

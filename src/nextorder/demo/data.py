@@ -60,6 +60,7 @@ from nextorder.sales.models import AgreementItem, Commitment, Lead, ServiceKind
 from nextorder.sales.services import (
     ItemSpec,
     agreement_create,
+    commitment_break,
     commitment_create,
     commitment_keep,
     commitment_waive,
@@ -880,6 +881,43 @@ def _demo_leads(*, staff: dict[str, User], tickets: list[Ticket], shop: list[Cus
     lead_win(lead=own, actor=sam, amount=Decimal("240.00"))
 
 
+# Every how many of the solved tickets' customers had a delivery promise, and every how
+# many of those promises were broken: so the loop report splits reorders by promises.
+PAST_PROMISE_EVERY = 4
+BROKEN_EVERY = 3
+
+
+def _past_promises(*, staff: dict[str, User]) -> int:
+    """Delivery promises made at the order before a ticket, due two days before it was
+    solved: most kept, some broken."""
+    solved = list(
+        Ticket.objects.select_related("customer")
+        .filter(solved_at__isnull=False, customer__orders__isnull=False)
+        .distinct()
+        .order_by("id")
+    )[::PAST_PROMISE_EVERY]
+    for number, ticket in enumerate(solved):
+        assert ticket.solved_at is not None
+        promise = commitment_create(
+            customer=ticket.customer,
+            order=ticket.customer.orders.filter(placed_at__lt=ticket.solved_at)
+            .order_by("-placed_at")
+            .first(),
+            kind=Commitment.Kind.DELIVER_BY,
+            description="Deliver within three working days",
+            owner=staff["sam"],
+            due_at=ticket.solved_at - timedelta(days=2),
+            actor=staff["sam"],
+        )
+        if number % BROKEN_EVERY == 0:
+            commitment_break(
+                commitment=promise, actor=staff["sam"], reason="The carrier lost the parcel"
+            )
+        else:
+            commitment_keep(commitment=promise, actor=staff["sam"], reason="Delivered on time")
+    return len(solved)
+
+
 @transaction.atomic
 def generate_demo_sales(*, now: datetime | None = None) -> str:
     """Promises (kept, broken, due soon), agreements (one ending soon), leads born in
@@ -912,6 +950,7 @@ def generate_demo_sales(*, now: datetime | None = None) -> str:
             commitment_waive(
                 commitment=promise, actor=staff["sam"], reason="The customer no longer needs it"
             )
+    settled = _past_promises(staff=staff)
     check = commitments_check(now=now)
     _demo_agreements(
         shop=shop, served=[t.customer for t in served], sam=staff["sam"], today=now.date()
@@ -936,7 +975,8 @@ def generate_demo_sales(*, now: datetime | None = None) -> str:
     sales_schedule()
     return (
         f"Promises: {len(_PROMISES)} ({check.broken_overdue} broken by the check, "
-        f"{check.flagged_due_soon} due soon); agreements with {len(renewals)} renewal lead; "
+        f"{check.flagged_due_soon} due soon), and {settled} settled before a ticket was "
+        f"solved; agreements with {len(renewals)} renewal lead; "
         f"{Lead.objects.count()} leads; {len(asking)} customers asking to buy; "
         f"{pairs} product pairs bought together."
     )

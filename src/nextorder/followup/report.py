@@ -1,10 +1,9 @@
 """Did service bring the next order? The loop's own report: of the customers whose
 ticket was solved, who ordered again within 30, 90 and 180 days, split by their answer
-to the survey and by how fast the first reply came; time to the next order as
-Kaplan-Meier curves; revenue from referrals.
-
-Promises kept or broken (`sales.Commitment`) split the same way once the `sales` app is
-merged: `PROMISE_GROUPS` is the hook, empty until then.
+to the survey, by how fast the first reply came and by whether the promises made to
+them (`sales.Commitment`, due by the time the ticket was solved) were kept; time to the
+next order as Kaplan-Meier curves; revenue from referrals and from leads born in
+service.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
-from django.db.models import Min, OuterRef, Subquery, Sum
+from django.db.models import Exists, Min, OuterRef, Subquery, Sum
 from django.utils import timezone
 
 from nextorder.core.charts import bar_chart_svg, line_chart_svg
@@ -23,6 +22,8 @@ from nextorder.crm.models import NET_AMOUNT, Order
 from nextorder.desk.models import Ticket
 from nextorder.followup.kernels.kaplan_meier import SurvivalCurve, kaplan_meier
 from nextorder.followup.models import Referral, Survey
+from nextorder.sales.models import Commitment
+from nextorder.sales.selectors import LeadRevenue, lead_revenue
 
 HORIZONS = (30, 90, 180)
 
@@ -33,6 +34,10 @@ class SolvedTicket:
     first_response_hours: float | None
     csat: int | None
     next_order_days: float | None  # None: no order since
+    # Of the customer's promises due by the time the ticket was solved: any broken, else
+    # any kept.
+    promise_broken: bool = False
+    promise_kept: bool = False
 
 
 def _csat_group(row: SolvedTicket) -> str:
@@ -50,10 +55,15 @@ def _response_group(row: SolvedTicket) -> str:
     return "1-8 h" if hours < 8 else ("8-24 h" if hours < 24 else "Over 24 h")
 
 
+def _promise_group(row: SolvedTicket) -> str:
+    if row.promise_broken:
+        return "A promise broken"
+    return "Promises kept" if row.promise_kept else "No promise due"
+
+
 CSAT_GROUPS = ("CSAT 4-5", "CSAT 3", "CSAT 1-2", "No answer")
 RESPONSE_GROUPS = ("Under 1 h", "1-8 h", "8-24 h", "Over 24 h", "No reply")
-# Filled when `sales` is merged: ("Promises kept", "A promise broken", "No promise").
-PROMISE_GROUPS: tuple[str, ...] = ()
+PROMISE_GROUPS = ("Promises kept", "A promise broken", "No promise due")
 
 
 @dataclass(frozen=True)
@@ -69,17 +79,23 @@ class LoopReport:
     tickets: int
     by_csat: list[ReorderShare]
     by_response: list[ReorderShare]
+    by_promise: list[ReorderShare]
     curves: dict[str, SurvivalCurve]
     referrals: int
     referrals_ordered: int
     referral_revenue: Decimal
+    leads: LeadRevenue
     charts: dict[str, str] = field(default_factory=dict)
 
     def csv_tables(self) -> dict[str, list[list[object]]]:
         reorders: list[list[object]] = [
             ["split", "group", "tickets", *(f"ordered_within_{h}_days" for h in HORIZONS)]
         ]
-        for split, shares in (("csat", self.by_csat), ("first_response", self.by_response)):
+        for split, shares in (
+            ("csat", self.by_csat),
+            ("first_response", self.by_response),
+            ("promises", self.by_promise),
+        ):
             for share in shares:
                 reorders.append(
                     [split, share.group, share.tickets]
@@ -117,13 +133,26 @@ def solved_tickets(*, as_of: datetime) -> list[SolvedTicket]:
         .annotate(first=Min("placed_at"))
         .values("first")
     )
+    due = Commitment.objects.filter(
+        customer_id=OuterRef("customer_id"), due_at__lte=OuterRef("solved_at")
+    )
     rows = (
         Ticket.objects.filter(solved_at__isnull=False, solved_at__lte=as_of)
         .annotate(
             next_order_at=Subquery(next_order[:1]),
             csat=Subquery(Survey.objects.filter(ticket_id=OuterRef("pk")).values("csat")[:1]),
+            broken=Exists(due.filter(state=Commitment.State.BROKEN)),
+            kept=Exists(due.filter(state=Commitment.State.KEPT)),
         )
-        .values_list("solved_at", "created_at", "first_response_at", "csat", "next_order_at")
+        .values_list(
+            "solved_at",
+            "created_at",
+            "first_response_at",
+            "csat",
+            "next_order_at",
+            "broken",
+            "kept",
+        )
     )
     day = timedelta(days=1).total_seconds()
     return [
@@ -138,8 +167,10 @@ def solved_tickets(*, as_of: datetime) -> list[SolvedTicket]:
                 if next_at is not None and next_at <= as_of
                 else None
             ),
+            promise_broken=broken,
+            promise_kept=kept,
         )
-        for solved, created, first, csat, next_at in rows
+        for solved, created, first, csat, next_at, broken, kept in rows
         if solved is not None
     ]
 
@@ -190,6 +221,7 @@ def _charts(report: LoopReport) -> dict[str, str]:
     for name, shares, title in (
         ("csat", report.by_csat, "Ordered again after a ticket, by the customer's CSAT"),
         ("response", report.by_response, "Ordered again after a ticket, by time to first reply"),
+        ("promises", report.by_promise, "Ordered again after a ticket, by promises kept"),
     ):
         shown = [share for share in shares if share.tickets]
         if shown:
@@ -240,10 +272,12 @@ def loop_report(*, as_of: datetime | None = None) -> LoopReport:
         tickets=len(rows),
         by_csat=_shares(rows, as_of=as_of, groups=CSAT_GROUPS, key=_csat_group),
         by_response=_shares(rows, as_of=as_of, groups=RESPONSE_GROUPS, key=_response_group),
+        by_promise=_shares(rows, as_of=as_of, groups=PROMISE_GROUPS, key=_promise_group),
         curves=_curves(rows, as_of=as_of),
         referrals=referrals.count(),
         referrals_ordered=referrals.filter(order__isnull=False).count(),
         referral_revenue=referred_revenue or Decimal(0),
+        leads=lead_revenue(),
     )
     report.charts = _charts(report)
     return report
