@@ -82,6 +82,30 @@ def test_lead_opens_a_follow_up_with_a_customer_at_risk(lead, customer, live_ser
     assert "risk" not in page.inner_text("h1")  # the subject goes to the customer
 
 
+def test_the_at_risk_list_is_cards_on_a_phone(lead, customer, live_server, browser):
+    Customer.objects.filter(pk=customer.pk).update(
+        value_at_risk=Decimal("240.00"),
+        p_alive=0.3,
+        scored_at=timezone.now(),
+        value_reason="bought on 2 different days, last 8 months ago, 2 weeks after the first",
+    )
+    page = browser.new_page(viewport={"width": 1440, "height": 844})
+    log_in(page, live_server, "lead1")  # waits for the queue, which has no row here
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server.url}/insight/at-risk/")
+
+    row = page.locator("table.at-risk tbody tr", has_text="Ada Buyer")
+    assert row.evaluate("r => getComputedStyle(r).display") == "block"
+    at_risk = row.locator("td[data-label='At risk (USD)']")
+    assert at_risk.inner_text() == "240.00"
+    named = at_risk.evaluate("td => getComputedStyle(td, '::before').content")
+    assert named == '"At risk (USD): "'  # the card names each figure
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    box = row.locator("button", has_text="Open follow-up").bounding_box()
+    assert box is not None and box["x"] + box["width"] <= 390
+    page.close()
+
+
 def test_value_model_page_draws_the_hold_out_check(lead, live_server, page):
     orders_import(path=CDNOW_SAMPLE, file_format="cdnow")
     customers_score(as_of=date(1998, 6, 30))
