@@ -494,9 +494,10 @@ def _walk(msg: Message, limits: MailLimits) -> _Found:
         )
     # Inline means shown inside the HTML. Apple Mail and phones mark a photo "inline"
     # beside a plain-text body, where nothing shows it: such a file is listed instead.
-    shown = {cid.lower() for html in found.htmls for _quote, cid in CID_IN_HTML.findall(html)}
+    # Matched exactly, as storing links them (inbound._store_attachments).
+    shown = {cid for html in found.htmls for _quote, cid in CID_IN_HTML.findall(html)}
     found.attachments = [
-        replace(a, inline=False) if a.inline and a.content_id.lower() not in shown else a
+        replace(a, inline=False) if a.inline and a.content_id not in shown else a
         for a in found.attachments
     ]
     return found
