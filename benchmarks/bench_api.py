@@ -52,7 +52,7 @@ from benchmarks.postgres_db import (
     fresh_bench_database,
     server_settings,
 )
-from benchmarks.results_io import cpu_seconds, print_goals, write_result
+from benchmarks.results_io import cpu_snapshot, cpu_used, print_goals, write_result
 
 N_CUSTOMERS = 10_000
 CLIENTS = 16
@@ -73,7 +73,6 @@ SUBJECTS = (
     "Invoice needed for my company",
     "Item missing from the parcel",
 )
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 CUSTOMER_COLUMNS = (
     *("id", "created_at", "updated_at", "kind", "name"),
     *("notes", "order_count", "total_spend", "value_reason"),
@@ -169,71 +168,6 @@ def wait_until_answering(port: int, server: subprocess.Popen[bytes], timeout: fl
     raise RuntimeError(f"gunicorn did not answer on {port}")
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text().rpartition(")")[2].split()
-            except OSError:
-                continue
-            if int(stat[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
-def _machine_busy() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the whole machine since boot, from /proc/stat."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = values[3] + values[4]  # idle + iowait
-    return (sum(values[:8]) - idle) / CLOCK_TICKS, sum(values[:8]) / CLOCK_TICKS
-
-
-def _backend_pids() -> list[int]:
-    """The bench database's PostgreSQL backends (the workers'), not this process's own."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-            [BENCH_DATABASE],
-        )
-        return [row[0] for row in cursor.fetchall()]
-
-
-def cpu_snapshot(server: subprocess.Popen[bytes]) -> dict[str, Any]:
-    workers = [server.pid, *_children(server.pid)]
-    backends = _backend_pids()
-    busy, total = _machine_busy()
-    return {
-        "client": time.process_time(),
-        "gunicorn": {pid: cpu_seconds(pid) for pid in workers},
-        "postgres": {pid: cpu_seconds(pid) for pid in backends},
-        "machine_busy": busy,
-        "machine_total": total,
-    }
-
-
-def cpu_used(before: dict[str, Any], after: dict[str, Any]) -> dict[str, float]:
-    def summed(kind: str) -> float:
-        # A process that appears in the window counts from 0; one that left counts to its end.
-        pids = set(before[kind]) | set(after[kind])
-        return sum(
-            after[kind].get(p, before[kind].get(p, 0.0)) - before[kind].get(p, 0.0) for p in pids
-        )
-
-    used = {
-        "client_cpu_s": after["client"] - before["client"],
-        "gunicorn_cpu_s": summed("gunicorn"),
-        "postgres_bench_backends_cpu_s": summed("postgres"),
-        "machine_busy_cpu_s": after["machine_busy"] - before["machine_busy"],
-        "machine_capacity_cpu_s": after["machine_total"] - before["machine_total"],
-    }
-    ours = used["client_cpu_s"] + used["gunicorn_cpu_s"] + used["postgres_bench_backends_cpu_s"]
-    used["other_work_cpu_s"] = max(0.0, used["machine_busy_cpu_s"] - ours)
-    return {name: round(value, 2) for name, value in used.items()}
-
-
 def request_body(thread: int, sequence: int, rng: random.Random) -> tuple[bytes, bool]:
     """Even requests from a known contact, odd ones from an address nobody has yet."""
     new = sequence % 2 == 1
@@ -303,10 +237,10 @@ def run_load(port: int, secret: str, server: subprocess.Popen[bytes]) -> dict[st
     go.set()
     while time.perf_counter() < timed_from:
         time.sleep(0.01)
-    cpu_before = cpu_snapshot(server)
+    cpu_before = cpu_snapshot(server.pid)
     for thread in threads:
         thread.join(timeout=WARMUP + DURATION + TIMEOUT + 10)
-    cpu_after = cpu_snapshot(server)
+    cpu_after = cpu_snapshot(server.pid)
     ended_at = time.perf_counter()
 
     every = [record for per_thread in records for record in per_thread]
@@ -342,7 +276,7 @@ def run_load(port: int, secret: str, server: subprocess.Popen[bytes]) -> dict[st
         "max_ms": round(latencies[-1], 1),
         "hit_request_bound": len(every) >= MAX_REQUESTS,
         "load_wall_s": round(ended_at - start_at, 2),
-        "cpu": cpu_used(cpu_before, cpu_after),
+        "cpu": cpu_used(cpu_before, cpu_after, server="gunicorn"),
     }
 
 

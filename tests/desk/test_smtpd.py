@@ -3,8 +3,11 @@ committed, duplicates and concurrent senders handled, "451" when it cannot be st
 
 from __future__ import annotations
 
+import multiprocessing
 import smtplib
+import socket
 import threading
+from types import SimpleNamespace
 
 import pytest
 
@@ -97,3 +100,39 @@ def test_a_message_that_breaks_its_batch_is_refused_alone(receiver, monkeypatch)
     assert sorted(Ticket.objects.values_list("subject", flat=True)) == [
         f"n{n}" for n in range(8) if n != 3
     ]
+
+
+def test_processes_share_the_port_and_stop_together():
+    """`nextorder smtpd` on PostgreSQL runs a process per core on one listening socket:
+    every message from concurrent connections is stored, whichever process took it, and
+    stopping the server ends every process."""
+    listener = socket.create_server(("127.0.0.1", free_port()))
+    stop = threading.Event()
+    server = threading.Thread(
+        target=smtpd.smtp_serve,
+        kwargs={"listener": listener, "processes": 2, "workers": 1, "stop": stop},
+    )
+    server.start()
+    address = SimpleNamespace(hostname="127.0.0.1", port=listener.getsockname()[1])
+    codes: list[int] = []
+
+    def send(number: int) -> None:
+        mail = customer_email(sender=f"b{number}@shop{number}.example", subject=f"n{number}")
+        codes.append(_send(address, mail, sender=f"b{number}@shop{number}.example")[0])
+
+    try:
+        senders = [threading.Thread(target=send, args=(n,)) for n in range(12)]
+        for sender in senders:
+            sender.start()
+        for sender in senders:
+            sender.join()
+        assert len(multiprocessing.active_children()) == 2
+    finally:
+        stop.set()
+        server.join(timeout=60)
+        listener.close()
+    assert codes == [250] * 12
+    assert sorted(Ticket.objects.values_list("subject", flat=True)) == sorted(
+        f"n{n}" for n in range(12)
+    )
+    assert not server.is_alive() and multiprocessing.active_children() == []

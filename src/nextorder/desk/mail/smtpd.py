@@ -5,21 +5,25 @@ message, a bounce record, an ignored auto-reply or a quarantined row); a databas
 is down gets "451" so the relaying server keeps the message and tries again. Nothing
 accepted is ever lost. The protocol runs on asyncio; the database work runs on a few
 threads, each with its own connection, each committing whatever messages are waiting
-(group commit, see `DeskHandler`).
+(group commit, see `DeskHandler`). `smtp_serve` runs that in several processes that
+share one listening socket: one process is held to one core by Python's GIL.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import queue
+import signal
+import socket
 import threading
 from dataclasses import dataclass
 from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connection, connections
 
 from nextorder.desk.mail.inbound import mail_limits, mail_receive_many
 from nextorder.desk.mail.parse import Letter, read_letter
@@ -121,18 +125,26 @@ def _settle(stored: asyncio.Future[str], result: str | Exception) -> None:
         stored.set_result(result)
 
 
+def _smtp_options() -> dict[str, Any]:
+    """Messages up to four times the desk's size limit are taken (and quarantined when
+    over it); larger ones are refused at the door (552), so their sender hears of it."""
+    return {
+        "data_size_limit": mail_limits().max_message_bytes * 4,
+        "hostname": "nextorder",
+    }
+
+
 def smtp_server(*, host: str, port: int, workers: int = 1) -> Controller:
-    """An SMTP server for the desk (start() it; stop() it). Messages up to four times the
-    desk's size limit are taken (and quarantined when over it); larger ones are refused
-    at the door (552), so their sender hears of it."""
-    limit = mail_limits().max_message_bytes * 4
+    """An SMTP server for the desk on a thread of this process (start() it; stop() it):
+    for the demo and the tests, beside other work."""
     handler: Any = DeskHandler(workers=workers)
+    options = _smtp_options()
     return _DeskController(
         handler,
         hostname=host,
         port=port,
-        data_size_limit=limit,
-        server_hostname="nextorder",
+        data_size_limit=options["data_size_limit"],
+        server_hostname=options["hostname"],
         ready_timeout=10,
     )
 
@@ -141,6 +153,65 @@ class _DeskController(Controller):
     def stop(self, no_assert: bool = False) -> None:
         super().stop(no_assert=no_assert)
         self.handler.close()
+
+
+def smtp_serve(
+    *, listener: socket.socket, processes: int, workers: int, stop: threading.Event
+) -> None:
+    """Serve on `listener` until `stop` is set, in `processes` forked processes that
+    accept from the one socket (the kernel hands each connection to one of them).
+
+    A process that dies takes no accepted message with it: a message is answered 250
+    only once committed, so a connection cut before that is retried by its sender.
+    """
+    if processes == 1:
+        _serve_until(listener=listener, workers=workers, stop=stop)
+        return
+    connections.close_all()  # a forked child must not share this process's connection
+    fork = multiprocessing.get_context("fork")
+    children = [
+        fork.Process(target=_serve_child, args=(listener, workers), name=f"smtpd-{n}")
+        for n in range(processes)
+    ]
+    for child in children:
+        child.start()
+    try:
+        while not stop.wait(1.0):
+            if dead := [child for child in children if not child.is_alive()]:
+                log.error("smtpd process %s ended (exit code %s)", dead[0].pid, dead[0].exitcode)
+                break
+    finally:
+        for child in children:
+            child.terminate()
+        for child in children:
+            child.join(timeout=30)
+
+
+def _serve_child(listener: socket.socket, workers: int) -> None:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    _serve_until(listener=listener, workers=workers, stop=stop)
+
+
+def _serve_until(*, listener: socket.socket, workers: int, stop: threading.Event) -> None:
+    handler = DeskHandler(workers=workers)
+    loop = asyncio.new_event_loop()
+    options = _smtp_options()
+    server = loop.run_until_complete(
+        loop.create_server(lambda: SMTP(handler, loop=loop, **options), sock=listener)
+    )
+    watcher = threading.Thread(target=lambda: (stop.wait(), loop.call_soon_threadsafe(loop.stop)))
+    watcher.start()
+    try:
+        loop.run_forever()
+    finally:
+        stop.set()
+        watcher.join()
+        server.close()
+        loop.run_until_complete(server.wait_closed())
+        loop.close()
+        handler.close()
 
 
 def parse_address(addr: str) -> tuple[str, int]:

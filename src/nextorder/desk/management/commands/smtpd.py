@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import socket
 import threading
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection
 
-from nextorder.desk.mail.smtpd import parse_address, smtp_server
+from nextorder.desk.mail.smtpd import parse_address, smtp_serve
+
+
+def _default_processes() -> int:
+    """One per core on PostgreSQL; one on SQLite, which lets one writer in at a time."""
+    return (os.cpu_count() or 1) if connection.vendor == "postgresql" else 1
 
 
 class Command(BaseCommand):
@@ -22,12 +30,19 @@ class Command(BaseCommand):
             help="HOST:PORT to listen on (default NEXTORDER_SMTPD_ADDR)",
         )
         parser.add_argument(
+            "--processes",
+            type=int,
+            default=None,
+            help="processes that share the port (default: one per core on PostgreSQL, "
+            "one on SQLite)",
+        )
+        parser.add_argument(
             "--workers",
             type=int,
             default=1,
             help=(
-                "database threads, each committing whatever messages wait (one makes the "
-                "biggest batches; more help only when the database is far away)"
+                "database threads per process, each committing whatever messages wait (one "
+                "makes the biggest batches; more help only when the database is far away)"
             ),
         )
 
@@ -36,17 +51,25 @@ class Command(BaseCommand):
             host, port = parse_address(options["addr"])
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
-        server = smtp_server(host=host, port=port, workers=max(1, options["workers"]))
+        processes = options["processes"] or _default_processes()
+        if processes < 1:
+            raise CommandError("--processes must be at least 1")
         try:
-            server.start()
-        except (OSError, RuntimeError) as exc:
+            listener = socket.create_server((host, port), backlog=128)
+        except OSError as exc:
             raise CommandError(f"cannot listen on {host}:{port}: {exc}") from exc
-        self.stdout.write(f"Receiving email on {host}:{port}; Ctrl-C stops.")
+        self.stdout.write(
+            f"Receiving email on {host}:{port} in {processes} process"
+            f"{'es' if processes > 1 else ''}; Ctrl-C stops."
+        )
+        self.stdout.flush()
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        try:
-            stop.wait()
-        except KeyboardInterrupt:
-            pass
-        finally:
-            server.stop()
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        with listener:
+            smtp_serve(
+                listener=listener,
+                processes=processes,
+                workers=max(1, options["workers"]),
+                stop=stop,
+            )
