@@ -34,7 +34,7 @@ from nextorder.desk.assignment import NewTicket, tickets_assign
 from nextorder.desk.mail.parse import MAX_BODY_CHARS
 from nextorder.desk.models import CallRecord, Delivery, Message, PriorityCalibration, Ticket
 from nextorder.desk.priority import PriorityDecision, PriorityRule, decide_priority
-from nextorder.desk.sla import sla_follow_changes, sla_rows_open
+from nextorder.desk.sla import SlaContext, sla_follow_changes, sla_rows_open
 
 
 class TicketConflict(Exception):
@@ -141,6 +141,7 @@ def ticket_open(
     body_text = checked_body(body_text)
     sent_at = sent_at or timezone.now()
     from_agent = channel == Ticket.Channel.AGENT
+    rule = PriorityRule.current()
     decision = (
         PriorityDecision(priority=priority, reason="")
         if from_agent
@@ -148,7 +149,7 @@ def ticket_open(
             current=priority,
             value_at_risk=customer.value_at_risk,
             text=f"{subject}\n{body_text}",
-            rule=PriorityRule.current(),
+            rule=rule,
         )
     )
     ticket = ticket_build(
@@ -171,7 +172,7 @@ def ticket_open(
     # each and proves nothing the foreign keys do not.
     ticket.full_clean(exclude=["customer", "contact", "team", "order"])
     ticket.save()
-    sla_rows_open(tickets=[ticket])
+    sla_rows_open(tickets=[ticket], context=SlaContext.for_tickets([ticket], rule=rule))
     Message.objects.create(
         ticket=ticket,
         direction=(
@@ -601,7 +602,8 @@ def customer_messages_receive(*, messages: Sequence[CustomerMessage]) -> list[Re
             after.update(_opened_after(ticket))
     new_tickets = list({id(t): t for _item, t in opening}.values())
     Ticket.objects.bulk_create(new_tickets)
-    sla_rows_open(tickets=new_tickets)
+    sla = SlaContext.for_tickets([*new_tickets, *continued.values()], rule=rule)
+    sla_rows_open(tickets=new_tickets, context=sla)
     rows_update(list(continued.values()), fields=_WRITTEN_WHEN_THE_CUSTOMER_WRITES)
     clock_events = sla_follow_changes(
         changes=[
@@ -610,6 +612,7 @@ def customer_messages_receive(*, messages: Sequence[CustomerMessage]) -> list[Re
             if ticket.pk in continued
         ],
         customer_wrote=True,
+        context=sla,
     )
     Message.objects.bulk_create(rows)
     events_record(

@@ -133,10 +133,11 @@ class PolicyBook:
     top_value_at_risk: Decimal
 
     @classmethod
-    def current(cls) -> PolicyBook:
+    def current(cls, *, rule: PriorityRule | None = None) -> PolicyBook:
+        """`rule`: the priority rule as the caller read it already (else read here)."""
         return cls(
             policies=tuple(SlaPolicy.objects.filter(active=True).order_by("position", "id")),
-            top_value_at_risk=PriorityRule.current().top_value_at_risk,
+            top_value_at_risk=(rule or PriorityRule.current()).top_value_at_risk,
         )
 
     def match(
@@ -276,18 +277,22 @@ def clock_summary(
 
 
 @dataclass(frozen=True)
-class _Context:
+class SlaContext:
+    """What matching and timing tickets' clocks reads, read once for a batch of changes
+    (a caller that makes several, such as a burst of email, reads it once for all)."""
+
     book: PolicyBook
     schedules: Schedules
     agreements: dict[int, SlaTargets]
     team_calendars: dict[int, int | None]
 
     @classmethod
-    def for_tickets(cls, tickets: Iterable[Ticket]) -> _Context:
+    def for_tickets(cls, tickets: Iterable[Ticket], *, rule: PriorityRule | None) -> SlaContext:
+        """`rule`: the priority rule as the caller read it already (else read here)."""
         tickets = list(tickets)
         team_ids = {t.team_id for t in tickets if t.team_id is not None}
         return cls(
-            book=PolicyBook.current(),
+            book=PolicyBook.current(rule=rule),
             schedules=Schedules(),
             agreements=service_agreement_targets({t.customer_id for t in tickets}),
             team_calendars=dict(
@@ -299,7 +304,7 @@ class _Context:
         return self.team_calendars.get(ticket.team_id) if ticket.team_id else None
 
 
-def _rematch(row: TicketSla, ticket: Ticket, context: _Context) -> tuple[SlaTargets, int]:
+def _rematch(row: TicketSla, ticket: Ticket, context: SlaContext) -> tuple[SlaTargets, int]:
     """Match the ticket's policy again and return its targets and calendar."""
     policy = context.book.match(
         priority=ticket.priority,
@@ -312,30 +317,33 @@ def _rematch(row: TicketSla, ticket: Ticket, context: _Context) -> tuple[SlaTarg
     return targets, _calendar_id(policy=policy, team_calendar_id=context.team_calendar_id(ticket))
 
 
-def _reschedule(
-    row: TicketSla, *, targets: SlaTargets, calendar_id: int, schedules: Schedules
-) -> None:
-    """Due and warning times of the row's live clocks, and its summary, from the targets."""
+def _reschedule(rows: Sequence[tuple[TicketSla, SlaTargets, int]], *, schedules: Schedules) -> None:
+    """Due and warning times of the rows' live clocks (each row with its targets and
+    calendar), and their summaries: one vector pass per clock for a whole batch."""
+    if not rows:
+        return
+    calendar_ids = np.array([calendar_id for _row, _targets, calendar_id in rows])
     times: dict[str, ClockTimes] = {}
     for clock in CLOCKS:
-        live = getattr(row, f"{clock}_state") in _LIVE
-        target = targets.of(clock)
+        live = [getattr(row, f"{clock}_state") in _LIVE for row, _targets, _calendar in rows]
+        targets = [
+            (targets.of(clock) if is_live else None)
+            for (_row, targets, _calendar), is_live in zip(rows, live, strict=True)
+        ]
         times[clock] = clock_times(
-            starts=_epochs([getattr(row, f"{clock}_started_at")]),
-            targets=np.array([target if live and target is not None else np.nan], dtype=float),
-            paused=np.array([getattr(row, f"{clock}_paused_seconds")], dtype=float),
-            calendar_ids=np.array([calendar_id]),
+            starts=_epochs([getattr(row, f"{clock}_started_at") for row, _t, _c in rows]),
+            targets=np.array([np.nan if t is None else t for t in targets], dtype=float),
+            paused=np.array(
+                [getattr(row, f"{clock}_paused_seconds") for row, _t, _c in rows], dtype=float
+            ),
+            calendar_ids=calendar_ids,
             schedules=schedules,
         )
-        if live:
-            setattr(row, f"{clock}_due_at", _moment(times[clock].due[0]))
-            setattr(row, f"{clock}_warn_at", _moment(times[clock].warn[0]))
-    due_at, next_check = clock_summary(
-        states={c: np.array([getattr(row, f"{c}_state")], dtype=object) for c in CLOCKS},
-        times=times,
-        steps={c: np.array([getattr(row, f"{c}_step")]) for c in CLOCKS},
-    )
-    row.due_at, row.next_check_at = _moment(due_at[0]), _moment(next_check[0])
+        for n, ((row, _targets, _calendar), is_live) in enumerate(zip(rows, live, strict=True)):
+            if is_live:
+                setattr(row, f"{clock}_due_at", _moment(times[clock].due[n]))
+                setattr(row, f"{clock}_warn_at", _moment(times[clock].warn[n]))
+    _summarize([row for row, _targets, _calendar in rows], times=times)
 
 
 def _start(row: TicketSla, clock: str, at: datetime) -> None:
@@ -413,10 +421,10 @@ def _follow_status(
     return events
 
 
-def sla_rows_open(*, tickets: Sequence[Ticket]) -> None:
+def sla_rows_open(*, tickets: Sequence[Ticket], context: SlaContext | None = None) -> None:
     """The clocks of newly opened tickets: first response (unless an agent opened it, and
     so spoke first) and resolution start when the ticket does."""
-    context = _Context.for_tickets(tickets)
+    context = context or SlaContext.for_tickets(tickets, rule=None)
     rows = []
     for ticket in tickets:
         row = TicketSla(ticket=ticket, status=ticket.status)
@@ -427,9 +435,9 @@ def sla_rows_open(*, tickets: Sequence[Ticket]) -> None:
         _follow_status(
             row, ticket, at=ticket.created_at, schedules=context.schedules, calendar_id=calendar_id
         )
-        _reschedule(row, targets=targets, calendar_id=calendar_id, schedules=context.schedules)
-        rows.append(row)
-    TicketSla.objects.bulk_create(rows)
+        rows.append((row, targets, calendar_id))
+    _reschedule(rows, schedules=context.schedules)
+    TicketSla.objects.bulk_create([row for row, _targets, _calendar in rows])
 
 
 def _locked_rows(tickets: Sequence[Ticket]) -> dict[int, TicketSla]:
@@ -455,6 +463,7 @@ def sla_follow_changes(
     changes: Sequence[tuple[Ticket, datetime]],
     customer_wrote: bool = False,
     agent_replied: bool = False,
+    context: SlaContext | None = None,
 ) -> list[Event]:
     """Bring the clocks of changed tickets in step with them, each as of its moment:
 
@@ -465,10 +474,12 @@ def sla_follow_changes(
     Returns the met and breached events, for the caller to record with its own.
     """
     tickets = [ticket for ticket, _at in changes]
-    context = _Context.for_tickets(tickets)
+    if not tickets:
+        return []
+    context = context or SlaContext.for_tickets(tickets, rule=None)
     rows = _locked_rows(tickets)
     events: list[Event] = []
-    changed: dict[int, TicketSla] = {}
+    changed: dict[int, tuple[TicketSla, SlaTargets, int]] = {}
     for ticket, at in changes:
         row = rows.get(ticket.pk)
         if row is None:  # a ticket from before service levels, or written in bulk
@@ -491,26 +502,31 @@ def sla_follow_changes(
             )
         ):
             _start(row, "next_response", at)
-        _reschedule(row, targets=targets, calendar_id=calendar_id, schedules=context.schedules)
-        changed[row.pk] = row
-    rows_update(list(changed.values()), fields=_WRITTEN)
+        changed[row.pk] = (row, targets, calendar_id)
+    _reschedule(list(changed.values()), schedules=context.schedules)
+    rows_update([row for row, _targets, _calendar in changed.values()], fields=_WRITTEN)
     return events
 
 
-def _summarize(row: TicketSla) -> None:
-    """The row's queue due time and the worker's next call, from its clocks' times."""
+def _summarize(rows: Sequence[TicketSla], *, times: dict[str, ClockTimes] | None = None) -> None:
+    """The rows' queue due times and the worker's next calls, from their clocks' times:
+    as just computed, or else as the rows hold them."""
+    times = times or {
+        clock: ClockTimes(
+            due=_epochs([getattr(row, f"{clock}_due_at") for row in rows]),
+            warn=_epochs([getattr(row, f"{clock}_warn_at") for row in rows]),
+        )
+        for clock in CLOCKS
+    }
     due_at, next_check = clock_summary(
-        states={c: np.array([getattr(row, f"{c}_state")], dtype=object) for c in CLOCKS},
-        times={
-            c: ClockTimes(
-                due=_epochs([getattr(row, f"{c}_due_at")]),
-                warn=_epochs([getattr(row, f"{c}_warn_at")]),
-            )
-            for c in CLOCKS
+        states={
+            c: np.array([getattr(row, f"{c}_state") for row in rows], dtype=object) for c in CLOCKS
         },
-        steps={c: np.array([getattr(row, f"{c}_step")]) for c in CLOCKS},
+        times=times,
+        steps={c: np.array([getattr(row, f"{c}_step") for row in rows]) for c in CLOCKS},
     )
-    row.due_at, row.next_check_at = _moment(due_at[0]), _moment(next_check[0])
+    for row, due, check in zip(rows, due_at, next_check, strict=True):
+        row.due_at, row.next_check_at = _moment(due), _moment(check)
 
 
 # ---------------------------------------------------------------------------------------
@@ -930,7 +946,7 @@ def _clock_steps(row: TicketSla, *, now: datetime) -> CheckReport:
             events.append(_warning(row=row, ticket=ticket, clock=clock, now=now))
             setattr(row, f"{clock}_step", ClockStep.WARNED)
             warned += 1
-    _summarize(row)
+    _summarize([row])
     rows_update([row], fields=_WRITTEN)
     events_record(events=events)
     return CheckReport(warned=warned, escalated=escalated)
