@@ -4,7 +4,11 @@ a quarantined row with its reason."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from django.conf import settings
+from django.db import IntegrityError
 from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
@@ -331,3 +335,56 @@ def test_attachments_are_stored_and_inline_images_linked(client, agent):
     download = client.get(reverse("desk:attachment", args=[text.pk]))
     assert download["Content-Disposition"].startswith("attachment")
     assert download["X-Content-Type-Options"] == "nosniff"
+
+
+def _stored_files() -> set[Path]:
+    root = Path(settings.MEDIA_ROOT)
+    return {path for path in root.rglob("*") if path.is_file()} if root.exists() else set()
+
+
+def test_a_batch_that_fails_leaves_no_file_behind(monkeypatch):
+    """A rolled-back row leaves its file in storage unless the desk deletes it: a batch
+    tried twice keeps only the files of the attempt that committed, one that fails keeps
+    none, quarantined originals included."""
+    letters = [
+        read_letter(
+            customer_email(attachments=[("receipt.txt", "text/plain", b"paid 10.00")]),
+            limits=mail_limits(),
+        ),
+        read_letter(b"Subject: nobody sent this\r\n\r\nno From header\r\n", limits=mail_limits()),
+    ]
+    before = _stored_files()
+    calls = []
+    create = InboundMail.objects.bulk_create
+
+    def clashes_once(rows, **options):
+        calls.append(len(rows))
+        if len(calls) == 1:
+            raise IntegrityError("a concurrent writer took the sender's address")
+        return create(rows, **options)
+
+    monkeypatch.setattr(InboundMail.objects, "bulk_create", clashes_once)
+    outcomes = mail_receive_many(letters=letters, source=InboundMail.Source.SMTP)
+    assert [o.outcome for o in outcomes] == ["opened", "quarantined"] and len(calls) == 2
+    kept = {
+        Path(settings.MEDIA_ROOT) / name
+        for name in [
+            *Attachment.objects.values_list("file", flat=True),
+            *InboundMail.objects.exclude(raw="").values_list("raw", flat=True),
+        ]
+    }
+    assert _stored_files() - before == kept and len(kept) == 2
+
+    def breaks(rows, **options):
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(InboundMail.objects, "bulk_create", breaks)
+    again = [
+        read_letter(
+            customer_email(attachments=[("photo.jpg", "image/jpeg", b"\xff\xd8 jpeg")]),
+            limits=mail_limits(),
+        )
+    ]
+    with pytest.raises(RuntimeError):
+        mail_receive_many(letters=again, source=InboundMail.Source.SMTP)
+    assert _stored_files() - before == kept

@@ -24,7 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from nextorder.core.bulk import PhaseProgress, no_phase_progress
-from nextorder.desk.mail.inbound import MailOutcome, mail_receive
+from nextorder.desk.mail.inbound import MailOutcome, files_kept_only_if_committed, mail_receive
 from nextorder.desk.models import InboundMail, MailboxCursor
 
 Security = Literal["ssl", "starttls", "plain"]
@@ -184,7 +184,7 @@ def mailbox_fetch(
         for done, uid in enumerate(new, start=1):
             raw = _fetch(imap, uid)
             if raw is not None:  # None: expunged meanwhile by someone else
-                with transaction.atomic():
+                with files_kept_only_if_committed(), transaction.atomic():
                     outcome = mail_receive(raw=raw, source=InboundMail.Source.IMAP)
                     MailboxCursor.objects.filter(
                         pk=cursor.pk, uid_validity=cursor.uid_validity, last_uid__lt=uid

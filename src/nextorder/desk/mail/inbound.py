@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,6 +21,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
+from django.db.models.fields.files import FieldFile
 from django.urls import reverse
 from django.utils import timezone
 
@@ -52,6 +55,38 @@ def mail_limits() -> MailLimits:
         max_message_bytes=int(settings.NEXTORDER_MAIL_MAX_MESSAGE_MB * megabyte),
         max_attachment_bytes=int(settings.NEXTORDER_MAIL_MAX_ATTACHMENT_MB * megabyte),
     )
+
+
+# The files stored inside the innermost `files_kept_only_if_committed` block.
+_STORED: ContextVar[list[FieldFile] | None] = ContextVar("stored_mail_files", default=None)
+
+
+@contextmanager
+def files_kept_only_if_committed() -> Iterator[None]:
+    """Wrap a transaction that stores mail files: when it ends in an error, the files it
+    stored are deleted, since a rolled-back row leaves its file behind in storage (neither
+    the database nor Django removes it). A block inside another hands its files to the
+    outer one when it succeeds, so they go if the outer transaction fails after all."""
+    outer = _STORED.get()
+    stored: list[FieldFile] = []
+    token = _STORED.set(stored)
+    try:
+        yield
+    except BaseException:
+        for field in stored:
+            field.delete(save=False)
+        raise
+    else:
+        if outer is not None:
+            outer.extend(stored)
+    finally:
+        _STORED.reset(token)
+
+
+def _store_file(field: FieldFile, *, name: str, content: bytes) -> None:
+    field.save(name, ContentFile(content), save=False)
+    if (stored := _STORED.get()) is not None:
+        stored.append(field)
 
 
 @dataclass(frozen=True)
@@ -102,7 +137,7 @@ def mail_receive_many(
     received_at = received_at or timezone.now()
     for _attempt in (1, 2):
         try:
-            with transaction.atomic():
+            with files_kept_only_if_committed(), transaction.atomic():
                 return _receive(letters, source=source, received_at=received_at, history=history)
         except IntegrityError:
             if len(letters) == 1 and _attempt == 2:
@@ -323,7 +358,7 @@ def _store_attachments(messages: list[tuple[Message, list[ParsedAttachment], str
         for part in parts
     ]
     for _html, attachment, part in rows:
-        attachment.file.save(part.filename, ContentFile(part.content), save=False)
+        _store_file(attachment.file, name=part.filename, content=part.content)
     Attachment.objects.bulk_create([attachment for _html, attachment, _part in rows])
     by_message: dict[Message, tuple[str, dict[str, int]]] = {}
     for html, attachment, part in rows:
@@ -376,7 +411,7 @@ def _quarantine(
         outcome=InboundMail.Outcome.QUARANTINED,
         reason=reason[:500],
     )
-    ledger.raw.save(f"{uuid.uuid4().hex}.eml", ContentFile(letter.raw), save=False)
+    _store_file(ledger.raw, name=f"{uuid.uuid4().hex}.eml", content=letter.raw)
     ledger.save()
     event_record(
         verb=Verb.MAIL_QUARANTINED,
@@ -390,6 +425,7 @@ def _quarantine(
 # ---------------------------------------------------------------- the quarantine
 
 
+@files_kept_only_if_committed()
 @transaction.atomic
 def quarantined_mail_release(*, inbound: InboundMail, actor: User) -> Ticket:
     """A lead lets a quarantined message in, past the limits that held it. One that
