@@ -140,17 +140,34 @@ def test_keyset_pages_with_team_and_assignee_filters(many_tickets, agent, sort):
         assert [t.id for t in seen] == [t.id for t in sorted(expected, key=_KEYS[sort])]
 
 
-def test_a_merged_page_carries_customer_assignee_and_team(many_tickets, agent):
-    page = tickets_for_queue(
-        user=agent, filters=QueueFilters(statuses=("new", "solved")), sort=QueueSort.AGE, limit=5
+def test_a_merged_page_carries_what_its_rows_show(many_tickets, agent):
+    """The console's rows show the customer and the assignee; the API's also the team and
+    the SLA clocks. Neither costs a query per row, and the console loads no clocks."""
+    filters = QueueFilters(statuses=("new", "solved"))
+    page = tickets_for_queue(user=agent, filters=filters, sort=QueueSort.AGE, limit=5)
+    listed = tickets_for_queue(
+        user=agent, filters=filters, sort=QueueSort.AGE, limit=5, with_clocks=True
     )
 
     assert len(page.tickets) == 5 and page.next_cursor
+    assert [t.pk for t in listed.tickets] == [t.pk for t in page.tickets]
     with CaptureQueriesContext(connection) as queries:
         for ticket in page.tickets:
-            assert ticket.customer.name and (ticket.team is None or ticket.team.name)
+            assert ticket.customer.name
             assert ticket.assignee is None or ticket.assignee.username
+        for ticket in listed.tickets:
+            assert ticket.team is None or ticket.team.name
+            clocks = _sla_or_none(ticket)
+            assert clocks is None or clocks.policy is None or clocks.policy.name
     assert len(queries) == 0
+    assert all("sla" not in t._state.fields_cache for t in page.tickets)
+
+
+def _sla_or_none(ticket: Ticket) -> TicketSla | None:
+    try:
+        return ticket.sla
+    except TicketSla.DoesNotExist:
+        return None
 
 
 def test_filters(many_tickets, agent):

@@ -197,6 +197,7 @@ def tickets(request: HttpRequest, filters: Query[TicketFilters]) -> Any:
     user = require_perm(request, "desk.view_ticket")
     assignee = filters.assignee
     page = tickets_for_queue(
+        with_clocks=True,
         user=user,
         filters=QueueFilters(
             statuses=tuple(filters.status) or tuple(Ticket.ACTIVE_STATUSES),
