@@ -10,6 +10,7 @@ import threading
 from types import SimpleNamespace
 
 import pytest
+from django.core.management import CommandError, call_command
 
 from nextorder.desk.mail import smtpd
 from nextorder.desk.mail.smtpd import smtp_server
@@ -136,3 +137,16 @@ def test_processes_share_the_port_and_stop_together():
         f"n{n}" for n in range(12)
     )
     assert not server.is_alive() and multiprocessing.active_children() == []
+
+
+def test_the_command_refuses_what_it_cannot_serve():
+    taken = socket.create_server(("127.0.0.1", free_port()))
+    try:
+        with pytest.raises(CommandError, match="cannot listen on"):
+            call_command("smtpd", addr=f"127.0.0.1:{taken.getsockname()[1]}")
+    finally:
+        taken.close()
+    with pytest.raises(CommandError, match="at least 1"):
+        call_command("smtpd", addr=f"127.0.0.1:{free_port()}", processes=0)
+    with pytest.raises(CommandError, match="HOST:PORT"):
+        call_command("smtpd", addr="nowhere")

@@ -51,8 +51,10 @@ class Command(BaseCommand):
             host, port = parse_address(options["addr"])
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
-        processes = options["processes"] or _default_processes()
-        if processes < 1:
+        processes = options["processes"]
+        if processes is None:
+            processes = _default_processes()
+        elif processes < 1:
             raise CommandError("--processes must be at least 1")
         try:
             listener = socket.create_server((host, port), backlog=128)
