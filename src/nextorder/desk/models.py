@@ -228,17 +228,28 @@ class Tag(models.Model):
 
 class TicketTag(models.Model):
     """A tag on a ticket. Keyed (tag, ticket) so that the queue's tag filter is an index
-    range of the tag's tickets."""
+    range of the tag's tickets.
+
+    `ticket_status` is the ticket's status, kept in step by the database's own triggers
+    (desk/tags.py, whatever writes the ticket), so that the queue counts a tag's tickets
+    in a status, or reads a rare tag's, off (tag, status) alone.
+    """
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="ticket_tags")
     tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="ticket_tags")
     created_at = models.DateTimeField(auto_now_add=True)
+    ticket_status = models.CharField(
+        max_length=10, choices=Ticket.Status.choices, default=Ticket.Status.NEW, editable=False
+    )
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["tag", "ticket"], name="ticket_tag_unique"),
         ]
-        indexes = [models.Index(fields=["ticket"], name="ticket_tag_ticket_idx")]
+        indexes = [
+            models.Index(fields=["ticket"], name="ticket_tag_ticket_idx"),
+            models.Index(fields=["tag", "ticket_status", "ticket"], name="ticket_tag_status_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.tag_id} on #{self.ticket_id}"

@@ -4,10 +4,11 @@ event each, so the ticket's timeline says who labelled it and when."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models.functions import Lower
 
 from nextorder.core.models import Verb
@@ -76,3 +77,111 @@ def ticket_tag_remove(*, ticket: Ticket, tag: Tag, actor: User) -> bool:
         before={"tags": [tag.name]},
     )
     return True
+
+
+# ---------------------------------------------------------------- status beside the tag
+# Each TicketTag row carries its ticket's status, written by the database itself on any
+# write of a ticket's status (a service, a bulk update, the admin) and on any tag added
+# or moved by a merge: no Python per row and nothing for a writer to forget.
+
+_POSTGRES_TRIGGERS = [
+    """
+    CREATE OR REPLACE FUNCTION desk_tickettag_follow_status() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        UPDATE desk_tickettag SET ticket_status = NEW.status
+        WHERE ticket_id = NEW.id AND ticket_status <> NEW.status;
+        RETURN NULL;
+    END $$
+    """,
+    """
+    CREATE OR REPLACE TRIGGER desk_ticket_tags_follow_status
+    AFTER UPDATE OF status ON desk_ticket FOR EACH ROW
+    WHEN (OLD.status IS DISTINCT FROM NEW.status)
+    EXECUTE FUNCTION desk_tickettag_follow_status()
+    """,
+    """
+    CREATE OR REPLACE FUNCTION desk_tickettag_take_status() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        SELECT status INTO NEW.ticket_status FROM desk_ticket WHERE id = NEW.ticket_id;
+        RETURN NEW;
+    END $$
+    """,
+    """
+    CREATE OR REPLACE TRIGGER desk_tickettag_takes_status
+    BEFORE INSERT OR UPDATE OF ticket_id ON desk_tickettag FOR EACH ROW
+    EXECUTE FUNCTION desk_tickettag_take_status()
+    """,
+]
+_POSTGRES_UNDO = [
+    "DROP TRIGGER IF EXISTS desk_tickettag_takes_status ON desk_tickettag",
+    "DROP FUNCTION IF EXISTS desk_tickettag_take_status()",
+    "DROP TRIGGER IF EXISTS desk_ticket_tags_follow_status ON desk_ticket",
+    "DROP FUNCTION IF EXISTS desk_tickettag_follow_status()",
+]
+_TAKE_STATUS = """
+    BEGIN
+        UPDATE desk_tickettag
+        SET ticket_status = (SELECT status FROM desk_ticket WHERE id = NEW.ticket_id)
+        WHERE id = NEW.id;
+    END
+"""
+# A migration that rebuilds either table on SQLite drops these, so every migrate puts
+# them back (`tag_status_repair`).
+_SQLITE_TRIGGERS = {
+    "desk_ticket_tags_follow_status": """
+        AFTER UPDATE OF status ON desk_ticket FOR EACH ROW WHEN OLD.status IS NOT NEW.status
+        BEGIN
+            UPDATE desk_tickettag SET ticket_status = NEW.status WHERE ticket_id = NEW.id;
+        END
+    """,
+    "desk_tickettag_takes_status": f"AFTER INSERT ON desk_tickettag FOR EACH ROW {_TAKE_STATUS}",
+    "desk_tickettag_moved_takes_status": (
+        f"AFTER UPDATE OF ticket_id ON desk_tickettag FOR EACH ROW {_TAKE_STATUS}"
+    ),
+}
+_RESYNC = """
+    UPDATE desk_tickettag
+    SET ticket_status = (SELECT status FROM desk_ticket WHERE id = desk_tickettag.ticket_id)
+"""
+
+
+def tag_status_triggers_create(connection: Any) -> None:
+    """The triggers, and every row's status set as it is now (for a migration)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            for statement in _POSTGRES_TRIGGERS:
+                cursor.execute(statement)
+        else:
+            for name, body in _SQLITE_TRIGGERS.items():
+                cursor.execute(f"CREATE TRIGGER IF NOT EXISTS {name} {body}")
+        cursor.execute(_RESYNC)
+
+
+def tag_status_triggers_drop(connection: Any) -> None:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            for statement in _POSTGRES_UNDO:
+                cursor.execute(statement)
+        else:
+            for name in _SQLITE_TRIGGERS:
+                cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
+
+
+def tag_status_repair(using: str = "default", **_: Any) -> None:
+    """After every migrate on SQLite: the triggers back if a table rebuild dropped them,
+    and the statuses set again (a post_migrate receiver)."""
+    connection = connections[using]
+    if connection.vendor != "sqlite":
+        return
+    existing = set(connection.introspection.table_names())
+    if not {"desk_ticket", "desk_tickettag"} <= existing:
+        return
+    with connection.cursor() as cursor:
+        columns = {
+            column.name
+            for column in connection.introspection.get_table_description(cursor, "desk_tickettag")
+        }
+    if "ticket_status" in columns:
+        tag_status_triggers_create(connection)
