@@ -50,6 +50,15 @@ def test_placeholders_are_filled_from_the_ticket_and_the_agent(refund, ticket, a
     assert text == (
         "Dear Ada Buyer, the refund for O-77 of 2 April 2026 (Blue Train) is on its way. Jo Agent"
     )
+    # An order whose file had no number got a made-up key no customer ever saw.
+    later = order_create(
+        customer=customer,
+        placed_at=datetime(2026, 5, 3, tzinfo=UTC),
+        amount=Decimal("5.00"),
+        external_id="1084-20260503000000-5.00-0",
+    )
+    text = macro_text(macro=refund, ticket=ticket, agent=agent)
+    assert f"the refund for No. {later.pk} of 3 May 2026" in text and "1084-" not in text
 
 
 def test_unknown_placeholders_are_named_when_the_macro_is_saved(lead):

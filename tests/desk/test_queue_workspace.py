@@ -136,3 +136,12 @@ def test_the_status_triggers_come_back_after_a_migration_dropped_them(tagged, ag
     assert all(mine == theirs for _pk, mine, theirs in _statuses_beside_tags())
     Ticket.objects.filter(ticket_tags__tag=late).update(status="open")
     assert all(mine == theirs for _pk, mine, theirs in _statuses_beside_tags())
+
+
+def test_only_who_can_act_in_bulk_gets_boxes_to_tick(client, tagged, agent, sales_user):
+    client.force_login(sales_user)
+    html = client.get(reverse("desk:queue")).content.decode()
+    assert 'class="queue no-pick"' in html and 'id="bulk"' not in html
+    client.force_login(agent)
+    html = client.get(reverse("desk:queue")).content.decode()
+    assert '<table class="queue">' in html and 'id="bulk"' in html

@@ -155,6 +155,11 @@ def test_email_addresses_and_order_numbers_are_found_whole(agent, customer, cont
     assert search(user=agent, query="A-100", filters=SearchFilters()).orders == []
     plain = order_create(customer=other, placed_at=datetime(2026, 1, 3, tzinfo=UTC), amount=5)
     assert search(user=agent, query=str(plain.pk), filters=SearchFilters()).orders == [plain]
+    # As the console shows it.
+    shown = plain.reference
+    assert shown == f"No. {plain.pk}"
+    assert search(user=agent, query=shown, filters=SearchFilters()).orders == [plain]
+    assert search(user=agent, query=f"no {plain.pk}", filters=SearchFilters()).orders == [plain]
 
 
 def test_an_address_in_a_message_is_found_whole(agent, customer, contact):

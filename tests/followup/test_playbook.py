@@ -208,7 +208,8 @@ def test_a_task_is_taken_by_one_person_and_taken_over_on_the_record(customer, ma
     page = Client()
     page.force_login(kim)
 
-    assert "Take</button>" in page.get(reverse("followup:tasks")).content.decode()
+    untaken = page.get(reverse("followup:tasks")).content.decode()
+    assert "Take</button>" in untaken and "Not taken (leads)" in untaken
     followup_task_take(task=task, actor=jordan)
     followup_task_take(task=task, actor=jordan)  # already theirs: nothing new
     listed = page.get(reverse("followup:tasks"), {"owner": "nobody"}).content.decode()

@@ -278,8 +278,10 @@ def contacts_find(*, text: SearchText, limit: int = 10) -> list[Contact]:
 def orders_find(*, text: SearchText, limit: int = 10) -> list[Order]:
     """Orders by their reference (`Order.reference`), whole: an order number is never
     split into words. The shop's id as typed, with or without its #, or the number an
-    order without one is shown by."""
+    order without one is shown by, with or without the "No." it is shown with."""
     terms = [t for group in text.groups for t in group if not t.negated]
+    if len(terms) == 2 and terms[0].typed.lower() in ("no", "no."):
+        terms = terms[1:]
     if len(terms) != 1:
         return []
     typed = terms[0].typed.lstrip("#")

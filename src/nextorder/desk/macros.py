@@ -66,9 +66,7 @@ def placeholder_values(*, ticket: Ticket, agent: User) -> dict[str, str]:
         "agent_name": _person(agent),
         "ticket_id": str(ticket.pk),
         "last_order": (
-            f"{order.external_id or order.pk} of {order.placed_at:%-d %B %Y}"
-            if order
-            else "(no order yet)"
+            f"{order.reference} of {order.placed_at:%-d %B %Y}" if order else "(no order yet)"
         ),
         "last_order_products": _order_products(order) if order else "(no order yet)",
     }

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from nextorder.core import params
 from nextorder.core.bulk import ids_subquery
+from nextorder.core.words import duration_words
 from nextorder.crm.models import Customer
 from nextorder.desk.mail.parse import visible_text
 from nextorder.desk.models import (
@@ -661,13 +662,7 @@ def wait_times(
 def time_left_words(due: datetime, *, now: datetime) -> str:
     """'2 h 5 min left' or '40 min overdue': the queue's and the ticket page's words."""
     seconds = int((due - now).total_seconds())
-    minutes = abs(seconds) // 60
-    if minutes < 60:
-        amount = f"{minutes} min"
-    elif minutes < 48 * 60:
-        amount = f"{minutes // 60} h {minutes % 60} min"
-    else:
-        amount = f"{minutes // (24 * 60)} d {minutes // 60 % 24} h"
+    amount = duration_words(seconds)
     return f"{amount} left" if seconds >= 0 else f"{amount} overdue"
 
 

@@ -225,3 +225,8 @@ class FollowupTask(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} for {self.customer_id}"
+
+    @property
+    def role_people(self) -> str:
+        """Who may take it, in words ("leads", "sales") for a task nobody has taken."""
+        return {"agent": "agents", "lead": "leads", "manager": "managers"}.get(self.role, self.role)

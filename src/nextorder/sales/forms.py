@@ -29,9 +29,7 @@ class _PersonChoiceField(forms.ModelChoiceField):
 
 class _OrderChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Any) -> str:
-        return (
-            f"{obj.external_id or obj.pk} · {obj.placed_at:%d %b %Y} · {obj.amount} {obj.currency}"
-        )
+        return f"{obj.reference} · {obj.placed_at:%d %b %Y} · {obj.amount} {obj.currency}"
 
 
 class CustomerField(forms.ModelChoiceField):
