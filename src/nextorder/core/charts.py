@@ -8,7 +8,8 @@ from __future__ import annotations
 import math
 from html import escape
 
-_PALETTE = ("#1f6feb", "#d1242f", "#1a7f37", "#9a6700", "#8250df", "#57606a")
+BLUE, RED, GREEN = "#1f6feb", "#d1242f", "#1a7f37"
+_PALETTE = (BLUE, RED, GREEN, "#9a6700", "#8250df", "#57606a")
 _MARGIN_LEFT, _MARGIN_RIGHT, _MARGIN_TOP, _MARGIN_BOTTOM = 64, 16, 36, 64
 
 
@@ -63,14 +64,14 @@ def _y_axis(*, ticks: list[float], to_y: _Scale, width: int) -> list[str]:
     return parts
 
 
-def _legend(*, names: list[str], width: int) -> list[str]:
+def _legend(*, names: list[str], width: int, colours: tuple[str, ...] = _PALETTE) -> list[str]:
     parts = []
     for index, name in enumerate(names):
         x = width - _MARGIN_RIGHT - 150
         y = _MARGIN_TOP + 4 + 16 * index
         parts.append(
             f'<rect x="{x}" y="{y}" width="12" height="4" '
-            f'fill="{_PALETTE[index % len(_PALETTE)]}"/>'
+            f'fill="{colours[index % len(colours)]}"/>'
             f'<text x="{x + 18}" y="{y + 6}">{escape(name)}</text>'
         )
     return parts
@@ -155,8 +156,10 @@ def bar_chart_svg(
     y_label: str,
     width: int = 640,
     height: int = 320,
+    colours: tuple[str, ...] = _PALETTE,
 ) -> str:
-    """Grouped bars: one group per category, one bar per named series within it."""
+    """Grouped bars: one group per category, one bar per named series within it.
+    `colours` by series, where a colour means something (red for what is lost)."""
     values = [value for bars in series.values() for value in bars] or [0.0]
     y_ticks = _nice_ticks(min(0.0, min(values)), max(values))
     to_y = _Scale(y_ticks[0], y_ticks[-1], height - _MARGIN_BOTTOM, _MARGIN_TOP)
@@ -165,6 +168,10 @@ def bar_chart_svg(
     group_width = (width - _MARGIN_LEFT - _MARGIN_RIGHT) / max(len(categories), 1)
     bar_width = 0.8 * group_width / max(len(series), 1)
     baseline = to_y(max(0.0, y_ticks[0]))
+    # Labels that would run into each other name every n-th group only (11 px sans-serif
+    # is about 6.5 px a character).
+    widest = 6.5 * max((len(category) for category in categories), default=0) + 6
+    every = max(1, math.ceil(widest / group_width))
     for position, category in enumerate(categories):
         left = _MARGIN_LEFT + position * group_width + 0.1 * group_width
         for index, bars in enumerate(series.values()):
@@ -173,12 +180,13 @@ def bar_chart_svg(
                 f'<rect class="bar" x="{left + index * bar_width:.1f}" '
                 f'y="{min(top, baseline):.1f}" '
                 f'width="{bar_width:.1f}" height="{abs(baseline - top):.1f}" '
-                f'fill="{_PALETTE[index % len(_PALETTE)]}"/>'
+                f'fill="{colours[index % len(colours)]}"/>'
             )
-        parts.append(
-            f'<text x="{left + 0.4 * group_width:.1f}" y="{height - _MARGIN_BOTTOM + 16}" '
-            f'text-anchor="middle">{escape(category)}</text>'
-        )
-    parts += _legend(names=list(series), width=width)
+        if position % every == 0:
+            parts.append(
+                f'<text x="{left + 0.4 * group_width:.1f}" y="{height - _MARGIN_BOTTOM + 16}" '
+                f'text-anchor="middle">{escape(category)}</text>'
+            )
+    parts += _legend(names=list(series), width=width, colours=colours)
     parts.append("</svg>")
     return "\n".join(parts)

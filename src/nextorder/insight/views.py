@@ -259,6 +259,8 @@ def _retention_charts(*, cohorts: list[Cohort], bucket: list[BucketMonth]) -> di
             x_label="month",
             y_label="revenue",
             width=760,
+            # Repeat revenue is the kept customers': green, not the red of "lost".
+            colours=(charts.BLUE, charts.GREEN),
         ),
     }
 
