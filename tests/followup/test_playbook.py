@@ -163,6 +163,7 @@ def test_the_report_splits_reorders_by_csat_and_downloads(customer, solved, lead
     report = loop_report(as_of=datetime(2026, 1, 1, tzinfo=UTC))
     happy = next(share for share in report.by_csat if share.group == "CSAT 4-5")
     assert happy.tickets == 1 and happy.shares == {30: 1.0, 90: 1.0, 180: 1.0}
+    assert happy.columns == [(1.0, 1), (1.0, 1), (1.0, 1)]
     curve = report.curves["CSAT 4-5"]
     assert curve.times.tolist() == pytest.approx([20.0]) and curve.survival.tolist() == [0.0]
 
@@ -170,6 +171,8 @@ def test_the_report_splits_reorders_by_csat_and_downloads(customer, solved, lead
     client.force_login(lead)
     page = client.get(reverse("followup:report"))
     assert page.status_code == 200 and b"<svg" in page.content
+    # Each share says how many tickets it is of (a share of 1 ticket is no trend).
+    assert b'100% <span class="muted">of 1</span>' in page.content
     csv = client.get(reverse("followup:report_csv", args=["reorders"])).content.decode()
     assert "csat,CSAT 4-5,1,1.0000,1.0000,1.0000" in csv
 

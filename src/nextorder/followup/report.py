@@ -71,6 +71,13 @@ class ReorderShare:
     group: str
     tickets: int
     shares: dict[int, float | None]  # horizon in days: share, None when none is old enough
+    # Horizon in days: the tickets solved long enough ago to count in its share.
+    counted: dict[int, int]
+
+    @property
+    def columns(self) -> list[tuple[float | None, int]]:
+        """(Share, tickets it is of) for each horizon, in order, for the table."""
+        return [(self.shares[h], self.counted[h]) for h in HORIZONS]
 
 
 @dataclass
@@ -186,6 +193,7 @@ def _shares(
     for group in groups:
         members = [row for row in rows if key(row) == group]
         shares: dict[int, float | None] = {}
+        counted: dict[int, int] = {}
         for horizon in HORIZONS:
             # Only tickets solved at least `horizon` days ago can show an order within it.
             old_enough = [r for r in members if r.solved_at <= as_of - timedelta(days=horizon)]
@@ -195,7 +203,10 @@ def _shares(
                 if r.next_order_days is not None and r.next_order_days <= horizon
             )
             shares[horizon] = ordered / len(old_enough) if old_enough else None
-        found.append(ReorderShare(group=group, tickets=len(members), shares=shares))
+            counted[horizon] = len(old_enough)
+        found.append(
+            ReorderShare(group=group, tickets=len(members), shares=shares, counted=counted)
+        )
     return found
 
 
