@@ -189,3 +189,19 @@ def test_a_macro_never_points_a_customer_to_another_seller(lead, body):
         actor=lead, name="Ours", body="Reply to support@nextorder.localhost.", personal=False
     )
     assert own.pk
+
+
+def test_the_macro_list_says_what_each_does_in_words(client, lead, agent):
+    macro_save(
+        actor=lead,
+        name="Close it",
+        body="",
+        personal=False,
+        set_status="solved",
+        set_priority=3,
+        add_tags=[tag_get_or_create(name="vip", actor=lead)],
+    )
+    client.force_login(agent)
+    html = client.get(reverse("desk:macros")).content.decode()
+    assert "Set the status to Solved; set the priority to Urgent; add the tag vip" in html
+    assert "leads change it" in html and "; </td>" not in html

@@ -346,6 +346,7 @@ class WebhookDelivery(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        verbose_name_plural = "webhook deliveries"
         indexes = [
             models.Index(fields=["subscription", "-created_at"], name="webhook_delivery_sub_idx")
         ]

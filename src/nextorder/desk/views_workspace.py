@@ -32,6 +32,7 @@ from nextorder.desk.forms import (
 )
 from nextorder.desk.macros import (
     PLACEHOLDERS,
+    macro_actions_text,
     macro_apply,
     macro_delete,
     macro_may_change,
@@ -296,7 +297,9 @@ def _macros_page(
         request,
         "desk/macros.html",
         {
-            "macros": [(m, macro_may_change(macro=m, user=user)) for m in usable],
+            "macros": [
+                (m, macro_may_change(macro=m, user=user), macro_actions_text(m)) for m in usable
+            ],
             "form": form,
             "editing": editing,
             "placeholders": PLACEHOLDERS,

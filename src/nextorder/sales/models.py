@@ -258,6 +258,7 @@ class ProductAffinity(models.Model):
     orders = models.PositiveIntegerField()
 
     class Meta:
+        verbose_name_plural = "product affinities"
         constraints = [
             models.UniqueConstraint(fields=["product", "other"], name="affinity_pair_unique"),
         ]
