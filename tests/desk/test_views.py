@@ -149,6 +149,11 @@ def test_customer_page(client, agent, ticket, customer):
     html = response.content.decode()
     assert response.status_code == 200
     assert "ada@example.com" in html and "O-15" in html and "Where is my order?" in html
+    for expected, shown in ((0, "0 orders expected"), (0.43, "0.4 orders expected")):
+        customer.__class__.objects.filter(pk=customer.pk).update(
+            scored_at=timezone.now(), expected_orders_90d=expected
+        )
+        assert shown in client.get(reverse("desk:customer", args=[customer.pk])).content.decode()
 
 
 def test_each_role_sees_only_the_actions_it_may_take(
