@@ -287,7 +287,9 @@ class SlaContext:
     team_calendars: dict[int, int | None]
 
     @classmethod
-    def for_tickets(cls, tickets: Iterable[Ticket], *, rule: PriorityRule | None) -> SlaContext:
+    def for_tickets(
+        cls, tickets: Iterable[Ticket], *, rule: PriorityRule | None = None
+    ) -> SlaContext:
         """`rule`: the priority rule as the caller read it already (else read here)."""
         tickets = list(tickets)
         team_ids = {t.team_id for t in tickets if t.team_id is not None}
@@ -326,13 +328,14 @@ def _reschedule(rows: Sequence[tuple[TicketSla, SlaTargets, int]], *, schedules:
     times: dict[str, ClockTimes] = {}
     for clock in CLOCKS:
         live = [getattr(row, f"{clock}_state") in _LIVE for row, _targets, _calendar in rows]
+        # A clock that is not live, or that its policy does not time, has no target.
         targets = [
-            (targets.of(clock) if is_live else None)
-            for (_row, targets, _calendar), is_live in zip(rows, live, strict=True)
+            target if is_live and (target := row_targets.of(clock)) is not None else np.nan
+            for (_row, row_targets, _calendar), is_live in zip(rows, live, strict=True)
         ]
         times[clock] = clock_times(
             starts=_epochs([getattr(row, f"{clock}_started_at") for row, _t, _c in rows]),
-            targets=np.array([np.nan if t is None else t for t in targets], dtype=float),
+            targets=np.array(targets, dtype=float),
             paused=np.array(
                 [getattr(row, f"{clock}_paused_seconds") for row, _t, _c in rows], dtype=float
             ),
@@ -424,7 +427,7 @@ def _follow_status(
 def sla_rows_open(*, tickets: Sequence[Ticket], context: SlaContext | None = None) -> None:
     """The clocks of newly opened tickets: first response (unless an agent opened it, and
     so spoke first) and resolution start when the ticket does."""
-    context = context or SlaContext.for_tickets(tickets, rule=None)
+    context = context or SlaContext.for_tickets(tickets)
     rows = []
     for ticket in tickets:
         row = TicketSla(ticket=ticket, status=ticket.status)
@@ -476,7 +479,7 @@ def sla_follow_changes(
     tickets = [ticket for ticket, _at in changes]
     if not tickets:
         return []
-    context = context or SlaContext.for_tickets(tickets, rule=None)
+    context = context or SlaContext.for_tickets(tickets)
     rows = _locked_rows(tickets)
     events: list[Event] = []
     changed: dict[int, tuple[TicketSla, SlaTargets, int]] = {}

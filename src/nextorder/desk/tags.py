@@ -170,18 +170,20 @@ def tag_status_triggers_drop(connection: Any) -> None:
 
 
 def tag_status_repair(using: str = "default", **_: Any) -> None:
-    """After every migrate on SQLite: the triggers back if a table rebuild dropped them,
-    and the statuses set again (a post_migrate receiver)."""
+    """After every migrate on SQLite: if a table rebuild dropped the triggers, them back
+    and the statuses set again (a post_migrate receiver); else nothing."""
     connection = connections[using]
     if connection.vendor != "sqlite":
         return
-    existing = set(connection.introspection.table_names())
-    if not {"desk_ticket", "desk_tickettag"} <= existing:
+    if not {"desk_ticket", "desk_tickettag"} <= set(connection.introspection.table_names()):
         return
     with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        if set(_SQLITE_TRIGGERS) <= {row[0] for row in cursor.fetchall()}:
+            return
         columns = {
             column.name
             for column in connection.introspection.get_table_description(cursor, "desk_tickettag")
         }
-    if "ticket_status" in columns:
+    if "ticket_status" in columns:  # else migration 0016, which makes them, is still to run
         tag_status_triggers_create(connection)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from nextorder.core.roles import AGENT, LEAD, MANAGER
 from nextorder.crm.models import Customer, Order
 from nextorder.desk.models import Ticket
 
@@ -229,4 +230,4 @@ class FollowupTask(models.Model):
     @property
     def role_people(self) -> str:
         """Who may take it, in words ("leads", "sales") for a task nobody has taken."""
-        return {"agent": "agents", "lead": "leads", "manager": "managers"}.get(self.role, self.role)
+        return {AGENT: "agents", LEAD: "leads", MANAGER: "managers"}.get(self.role, self.role)

@@ -187,11 +187,16 @@ def smtp_serve(
             child.join(timeout=30)
 
 
-def _serve_child(listener: socket.socket, workers: int) -> None:
+def stop_on_signals() -> threading.Event:
+    """An event that SIGTERM or Ctrl-C (SIGINT) sets, for `smtp_serve` and its children."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    _serve_until(listener=listener, workers=workers, stop=stop)
+    return stop
+
+
+def _serve_child(listener: socket.socket, workers: int) -> None:
+    _serve_until(listener=listener, workers=workers, stop=stop_on_signals())
 
 
 def _serve_until(*, listener: socket.socket, workers: int, stop: threading.Event) -> None:

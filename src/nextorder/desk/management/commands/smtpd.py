@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import os
-import signal
 import socket
-import threading
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 
-from nextorder.desk.mail.smtpd import parse_address, smtp_serve
+from nextorder.desk.mail.smtpd import parse_address, smtp_serve, stop_on_signals
 
 
 def _default_processes() -> int:
@@ -65,13 +63,10 @@ class Command(BaseCommand):
             f"{'es' if processes > 1 else ''}; Ctrl-C stops."
         )
         self.stdout.flush()
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        signal.signal(signal.SIGINT, lambda *_: stop.set())
         with listener:
             smtp_serve(
                 listener=listener,
                 processes=processes,
                 workers=max(1, options["workers"]),
-                stop=stop,
+                stop=stop_on_signals(),
             )
