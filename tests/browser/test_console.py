@@ -61,13 +61,17 @@ def test_filtering_the_queue_with_htmx_keeps_the_url(agent, ticket, live_server,
     assert "status=open" in page.url and "No tickets match" in page.inner_text("#queue-table")
 
 
-def test_lead_opens_a_follow_up_with_a_customer_at_risk(lead, customer, live_server, page):
+def _put_at_risk(customer: Customer) -> None:
     Customer.objects.filter(pk=customer.pk).update(
         value_at_risk=Decimal("240.00"),
         p_alive=0.3,
         scored_at=timezone.now(),
         value_reason="bought on 2 different days, last 8 months ago, 2 weeks after the first",
     )
+
+
+def test_lead_opens_a_follow_up_with_a_customer_at_risk(lead, customer, live_server, page):
+    _put_at_risk(customer)
     log_in(page, live_server, "lead1")
     page.click("header.top summary:has-text('Insight')")
     page.click("text=Customers at risk")
@@ -83,12 +87,7 @@ def test_lead_opens_a_follow_up_with_a_customer_at_risk(lead, customer, live_ser
 
 
 def test_the_at_risk_list_is_cards_on_a_phone(lead, customer, live_server, browser):
-    Customer.objects.filter(pk=customer.pk).update(
-        value_at_risk=Decimal("240.00"),
-        p_alive=0.3,
-        scored_at=timezone.now(),
-        value_reason="bought on 2 different days, last 8 months ago, 2 weeks after the first",
-    )
+    _put_at_risk(customer)
     page = browser.new_page(viewport={"width": 1440, "height": 844})
     log_in(page, live_server, "lead1")  # waits for the queue, which has no row here
     page.set_viewport_size({"width": 390, "height": 844})
